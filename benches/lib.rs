@@ -1,0 +1,1 @@
+//! Helpers shared by tether's criterion benchmarks (in `benches/benches/`).

@@ -1,0 +1,78 @@
+//! The runtime's combined driver: I/O reactor plus timer wheel.
+//!
+//! One worker at a time owns the [`Driver`] and blocks in [`Driver::park`],
+//! using the next timer deadline as the `mio::Poll` timeout; the others
+//! sleep on their condvars. [`Handle`] is the shared half every thread uses.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::Arc;
+use crate::park::Unpark;
+
+/// The exclusive half: owned by whichever worker is parked in it.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    /// The mio reactor.
+    io: crate::io::Driver,
+}
+
+/// The shared half, reachable from every thread of the runtime.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    /// Registration and wake-up for the reactor.
+    pub(crate) io: Arc<crate::io::Handle>,
+    /// Timer registration.
+    pub(crate) time: crate::time::Handle,
+}
+
+/// Unparks the driver by waking the reactor.
+struct IoUnpark(Arc<crate::io::Handle>);
+
+impl Unpark for IoUnpark {
+    fn unpark(&self) {
+        self.0.unpark();
+    }
+}
+
+impl Driver {
+    /// Creates the driver and its shared handle.
+    pub(crate) fn new() -> io::Result<(Driver, Handle)> {
+        let (io, io_handle) = crate::io::Driver::new()?;
+        let time = crate::time::Handle::new(Arc::new(IoUnpark(io_handle.clone())));
+        Ok((
+            Driver { io },
+            Handle {
+                io: io_handle,
+                time,
+            },
+        ))
+    }
+
+    /// Blocks for at most `timeout` (`None`: until unparked or an event
+    /// arrives), bounded by the next timer deadline; then fires due timers.
+    pub(crate) fn park(&mut self, handle: &Handle, timeout: Option<Duration>) {
+        let timeout = match handle.time.next_expiration() {
+            Some(deadline) => {
+                let until = deadline.saturating_duration_since(Instant::now());
+                Some(timeout.map_or(until, |t| t.min(until)))
+            }
+            None => timeout,
+        };
+        self.io.turn(&handle.io, timeout);
+        handle.time.process();
+    }
+}
+
+impl Handle {
+    /// Interrupts the worker parked in the driver.
+    pub(crate) fn unpark(&self) {
+        self.io.unpark();
+    }
+
+    /// Shuts both drivers down: pending I/O fails, pending timers fire.
+    pub(crate) fn shutdown(&self) {
+        self.io.shutdown();
+        self.time.shutdown();
+    }
+}

@@ -1,0 +1,1 @@
+//! TCP, UDP and Unix-domain sockets driven by the tether reactor.

@@ -1,0 +1,5 @@
+//! Tasks: the unit of work the schedulers run.
+
+mod error;
+
+pub use error::JoinError;

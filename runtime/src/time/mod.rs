@@ -1,0 +1,5 @@
+//! Timers: a hierarchical timing wheel driven by the runtime's parked worker.
+
+mod driver;
+
+pub(crate) use driver::Handle;

@@ -1,0 +1,1 @@
+//! Helpers shared by tether's integration tests (in `tests/tests/`).

@@ -14,6 +14,7 @@ pub(crate) mod loom;
 pub mod net;
 pub(crate) mod park;
 pub mod runtime;
+pub(crate) mod scheduler;
 pub mod task;
 pub mod time;
 

@@ -15,8 +15,10 @@ pub mod net;
 pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod scope;
 pub mod task;
 pub mod time;
 
 pub use runtime::Handle;
+pub use scope::{JoinSet, LocalScope, Scope, ScopedJoinHandle, join_all, scope, scope_local};
 pub use task::JoinError;

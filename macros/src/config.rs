@@ -1,0 +1,298 @@
+//! Parsing the attribute arguments: `flavor`, `worker_threads` and `crate`.
+//!
+//! Invariants:
+//! - Every option may appear at most once; a repeat is reported on the
+//!   repeated option's name.
+//! - Semantic problems (unknown option, bad value, conflicting options) are
+//!   collected, not returned at the first one, so a user sees all of them in
+//!   one build. Only a syntax error in the argument list stops parsing.
+//! - Whatever went wrong, [`parse`] still yields a usable [`Config`] (the
+//!   defaults of the macro, plus every option that was valid), so the function
+//!   can be expanded and its body type-checked next to the errors.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{Expr, ExprLit, Ident, Lit, LitInt, LitStr, Path, Token};
+
+use crate::errors::Errors;
+use crate::kind::Kind;
+
+/// The two runtimes the macros can build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// `Builder::new_multi_thread()`: a pool of work-stealing workers.
+    MultiThread,
+    /// `Builder::new_current_thread()`: everything runs on the calling thread.
+    CurrentThread,
+}
+
+impl Flavor {
+    /// The value spelled in `flavor = "..."`.
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::MultiThread => "multi_thread",
+            Flavor::CurrentThread => "current_thread",
+        }
+    }
+
+    /// Parses the value of `flavor = "..."`.
+    fn from_name(name: &str) -> Option<Flavor> {
+        [Flavor::MultiThread, Flavor::CurrentThread]
+            .into_iter()
+            .find(|flavor| flavor.name() == name)
+    }
+}
+
+/// The worker count requested with `worker_threads = N`.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerThreads {
+    /// The number, already checked to be at least 1.
+    pub(crate) count: usize,
+    /// The span of the user's literal, reused for the generated argument so
+    /// a type error would point at it.
+    pub(crate) span: Span,
+}
+
+/// What the generated code needs to know, after validation.
+#[derive(Clone)]
+pub(crate) struct Config {
+    /// Which runtime to build.
+    pub(crate) flavor: Flavor,
+    /// `Some` only for the multi-thread flavor with an explicit count.
+    pub(crate) worker_threads: Option<WorkerThreads>,
+    /// The path of the tether crate in generated code (`::tether` unless
+    /// renamed with `crate = "..."`).
+    pub(crate) krate: Path,
+}
+
+impl Config {
+    /// The configuration used when no option is given.
+    fn defaults(kind: Kind) -> Config {
+        Config {
+            flavor: kind.default_flavor(),
+            worker_threads: None,
+            krate: syn::parse_quote!(::tether),
+        }
+    }
+}
+
+/// Option names, in the order they are listed in error messages.
+const OPTIONS: [&str; 3] = ["flavor", "worker_threads", "crate"];
+
+/// One `name = value` pair as written by the user.
+struct RawOption {
+    /// The option's name; `crate` is a keyword, hence parsed with `parse_any`.
+    name: Ident,
+    /// The value after `=`, parsed as an expression so that a wrong kind of
+    /// value (an identifier, a negative number) gets a targeted message.
+    value: Expr,
+}
+
+/// The options seen so far, each with the span of its name for messages
+/// about repeats and conflicts.
+#[derive(Default)]
+struct Seen {
+    /// `flavor`, if given and valid.
+    flavor: Option<(Flavor, Ident)>,
+    /// `worker_threads`, if given and valid.
+    worker_threads: Option<(WorkerThreads, Ident)>,
+    /// `crate`, if given and valid.
+    krate: Option<Path>,
+    /// Names already given, valid or not, to detect repeats.
+    names: Vec<String>,
+}
+
+/// Parses and validates the arguments of `#[tether::main(...)]` or
+/// `#[tether::test(...)]`.
+///
+/// Always returns a configuration to expand with; problems are pushed to
+/// `errors`.
+pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Config {
+    let raw = match parse_list.parse2(args) {
+        Ok(raw) => raw,
+        Err(err) => {
+            errors.push(err);
+            return Config::defaults(kind);
+        }
+    };
+
+    let mut seen = Seen::default();
+    for option in raw {
+        record(kind, option, &mut seen, errors);
+    }
+    validate(kind, seen, errors)
+}
+
+/// Parses `name = value, ...` with an optional trailing comma.
+fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<RawOption>> {
+    let mut options = Vec::new();
+    while !input.is_empty() {
+        let name = Ident::parse_any(input)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `{name} = <value>`; every option takes a value"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value = input.parse::<Expr>()?;
+        options.push(RawOption { name, value });
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(options)
+}
+
+/// Checks one option on its own and stores it in `seen`.
+fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
+    let RawOption { name, value } = option;
+    let key = name.to_string();
+    if !OPTIONS.contains(&key.as_str()) {
+        errors.push(syn::Error::new(
+            name.span(),
+            format!(
+                "unknown option `{key}` for `{attr}`; the options are `flavor`, \
+                 `worker_threads` and `crate`",
+                attr = kind.attribute(),
+            ),
+        ));
+        return;
+    }
+    if seen.names.contains(&key) {
+        errors.push(syn::Error::new(
+            name.span(),
+            format!("`{key}` is given more than once"),
+        ));
+        return;
+    }
+    seen.names.push(key.clone());
+
+    match key.as_str() {
+        "flavor" => match parse_flavor(&value) {
+            Ok(flavor) => seen.flavor = Some((flavor, name)),
+            Err(err) => errors.push(err),
+        },
+        "worker_threads" => match parse_worker_threads(&value) {
+            Ok(threads) => seen.worker_threads = Some((threads, name)),
+            Err(err) => errors.push(err),
+        },
+        "crate" => match parse_crate(&value) {
+            Ok(path) => seen.krate = Some(path),
+            Err(err) => errors.push(err),
+        },
+        _ => unreachable!("`OPTIONS` lists every handled option"),
+    }
+}
+
+/// Checks the options against each other and fills in defaults.
+fn validate(kind: Kind, seen: Seen, errors: &mut Errors) -> Config {
+    let mut config = Config::defaults(kind);
+    if let Some(krate) = seen.krate {
+        config.krate = krate;
+    }
+    let explicit_flavor = seen.flavor.is_some();
+    if let Some((flavor, _)) = seen.flavor {
+        config.flavor = flavor;
+    }
+
+    if let Some((threads, name)) = seen.worker_threads {
+        match config.flavor {
+            Flavor::MultiThread => config.worker_threads = Some(threads),
+            Flavor::CurrentThread if explicit_flavor => errors.push(syn::Error::new(
+                name.span(),
+                "`worker_threads` cannot be combined with `flavor = \"current_thread\"`: \
+                 the current-thread runtime has no worker threads, it runs every task \
+                 on the thread that calls it",
+            )),
+            Flavor::CurrentThread => errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "`{attr}` runs on the current-thread runtime unless told otherwise; \
+                     add `flavor = \"multi_thread\"` to use `worker_threads`",
+                    attr = kind.attribute(),
+                ),
+            )),
+        }
+    }
+    config
+}
+
+/// The string literal in `value`, or `None` if it is something else.
+fn string_literal(value: &Expr) -> Option<&LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit),
+            attrs,
+        }) if attrs.is_empty() => Some(lit),
+        _ => None,
+    }
+}
+
+/// The integer literal in `value`, or `None` if it is something else.
+fn integer_literal(value: &Expr) -> Option<&LitInt> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit),
+            attrs,
+        }) if attrs.is_empty() => Some(lit),
+        _ => None,
+    }
+}
+
+/// `flavor = "multi_thread" | "current_thread"`.
+fn parse_flavor(value: &Expr) -> syn::Result<Flavor> {
+    let expected = "expected `flavor = \"multi_thread\"` or `flavor = \"current_thread\"`";
+    let Some(lit) = string_literal(value) else {
+        return Err(syn::Error::new_spanned(value, expected));
+    };
+    Flavor::from_name(&lit.value()).ok_or_else(|| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown runtime flavor `{}`; {expected}",
+                lit.value().escape_debug()
+            ),
+        )
+    })
+}
+
+/// `worker_threads = N` with `N` a positive integer literal.
+fn parse_worker_threads(value: &Expr) -> syn::Result<WorkerThreads> {
+    let Some(lit) = integer_literal(value) else {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`worker_threads` takes a positive integer literal, e.g. `worker_threads = 4`",
+        ));
+    };
+    let count = lit.base10_parse::<usize>()?;
+    if count == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`worker_threads` must be at least 1",
+        ));
+    }
+    Ok(WorkerThreads {
+        count,
+        span: lit.span(),
+    })
+}
+
+/// `crate = "path::to::tether"`.
+fn parse_crate(value: &Expr) -> syn::Result<Path> {
+    let expected = "`crate` takes the path of the tether crate as a string, \
+                    e.g. `crate = \"::tether\"`";
+    let Some(lit) = string_literal(value) else {
+        return Err(syn::Error::new_spanned(value, expected));
+    };
+    // `LitStr::parse` gives every token of the path the literal's span, so an
+    // unresolved path is reported on the user's `crate = "..."`.
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!("`{}` is not a path; {expected}", lit.value().escape_debug()),
+        )
+    })
+}

@@ -1,0 +1,3 @@
+// Every option takes a value.
+#[tether::main(flavor)]
+async fn main() {}

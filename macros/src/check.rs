@@ -66,8 +66,8 @@ pub(crate) fn check(kind: Kind, item: &mut FnItem, errors: &mut Errors) -> Recov
             }
             errors.push(syn::Error::new_spanned(
                 attr,
-                "`#[tether::test]` already makes this function a test; remove this \
-                 attribute (or, if it is another test attribute, keep only one of them)",
+                "a second test attribute: `#[tether::test]` already registers this \
+                 function as a test, so remove this one",
             ));
             false
         });

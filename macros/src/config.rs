@@ -267,7 +267,12 @@ fn parse_worker_threads(value: &Expr) -> syn::Result<WorkerThreads> {
             "`worker_threads` takes a positive integer literal, e.g. `worker_threads = 4`",
         ));
     };
-    let count = lit.base10_parse::<usize>()?;
+    let count = lit.base10_parse::<usize>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            "`worker_threads` is too large; it must fit in a `usize`",
+        )
+    })?;
     if count == 0 {
         return Err(syn::Error::new(
             lit.span(),
@@ -295,4 +300,132 @@ fn parse_crate(value: &Expr) -> syn::Result<Path> {
             format!("`{}` is not a path; {expected}", lit.value().escape_debug()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{ToTokens, quote};
+
+    use super::*;
+
+    /// Parses `args` for `kind`, returning the configuration and messages.
+    fn run(kind: Kind, args: TokenStream) -> (Config, Vec<String>) {
+        let mut errors = Errors::default();
+        let config = parse(kind, args, &mut errors);
+        (config, errors.messages())
+    }
+
+    #[test]
+    fn defaults_depend_on_the_attribute() {
+        let (main, errors) = run(Kind::Main, quote!());
+        assert!(errors.is_empty());
+        assert_eq!(main.flavor, Flavor::MultiThread);
+        assert!(main.worker_threads.is_none());
+        assert_eq!(main.krate.to_token_stream().to_string(), ":: tether");
+
+        let (test, errors) = run(Kind::Test, quote!());
+        assert!(errors.is_empty());
+        assert_eq!(test.flavor, Flavor::CurrentThread);
+    }
+
+    #[test]
+    fn all_options_together() {
+        let (config, errors) = run(
+            Kind::Test,
+            quote!(
+                flavor = "multi_thread",
+                worker_threads = 3,
+                crate = "my::rt",
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.flavor, Flavor::MultiThread);
+        assert_eq!(config.worker_threads.map(|w| w.count), Some(3));
+        assert_eq!(config.krate.to_token_stream().to_string(), "my :: rt");
+    }
+
+    #[test]
+    fn current_thread_flavor_for_main() {
+        let (config, errors) = run(Kind::Main, quote!(flavor = "current_thread"));
+        assert!(errors.is_empty());
+        assert_eq!(config.flavor, Flavor::CurrentThread);
+    }
+
+    #[test]
+    fn every_problem_is_reported_and_valid_options_still_apply() {
+        let (config, errors) = run(
+            Kind::Main,
+            quote!(
+                flavor = "current_thread",
+                colour = "blue",
+                worker_threads = 0,
+                flavor = "multi_thread",
+                crate = "::renamed"
+            ),
+        );
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("unknown option `colour`"));
+        assert_eq!(errors[1], "`worker_threads` must be at least 1");
+        assert_eq!(errors[2], "`flavor` is given more than once");
+        assert_eq!(config.flavor, Flavor::CurrentThread);
+        assert_eq!(config.krate.to_token_stream().to_string(), ":: renamed");
+    }
+
+    #[test]
+    fn worker_threads_needs_the_multi_thread_flavor() {
+        let (config, errors) = run(
+            Kind::Main,
+            quote!(flavor = "current_thread", worker_threads = 2),
+        );
+        assert!(config.worker_threads.is_none());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("cannot be combined with `flavor = \"current_thread\"`"));
+
+        let (_, errors) = run(Kind::Test, quote!(worker_threads = 2));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("add `flavor = \"multi_thread\"`"));
+
+        let (config, errors) = run(Kind::Main, quote!(worker_threads = 2));
+        assert!(errors.is_empty());
+        assert_eq!(config.worker_threads.map(|w| w.count), Some(2));
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind() {
+        for (args, expected) in [
+            (
+                quote!(flavor = multi_thread),
+                "expected `flavor = \"multi_thread\"`",
+            ),
+            (
+                quote!(flavor = "Multi_Thread"),
+                "unknown runtime flavor `Multi_Thread`",
+            ),
+            (quote!(worker_threads = "2"), "positive integer literal"),
+            (quote!(worker_threads = -2), "positive integer literal"),
+            (quote!(worker_threads = 1.5), "positive integer literal"),
+            (quote!(crate = tether), "as a string"),
+            (quote!(crate = "a b"), "`a b` is not a path"),
+        ] {
+            let (_, errors) = run(Kind::Main, args.clone());
+            assert_eq!(errors.len(), 1, "{args}: {errors:?}");
+            assert!(errors[0].contains(expected), "{args}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_stop_parsing_with_defaults() {
+        let (config, errors) = run(Kind::Main, quote!(flavor));
+        assert_eq!(
+            errors,
+            ["expected `flavor = <value>`; every option takes a value"]
+        );
+        assert_eq!(config.flavor, Flavor::MultiThread);
+
+        let (_, errors) = run(
+            Kind::Main,
+            quote!(flavor = "current_thread" worker_threads = 2),
+        );
+        assert_eq!(errors, ["expected `,`"]);
+    }
 }

@@ -3,15 +3,16 @@
 //! Invariants:
 //! - Every option may appear at most once; a repeat is reported on the
 //!   repeated option's name.
-//! - Semantic problems (unknown option, bad value, conflicting options) are
-//!   collected, not returned at the first one, so a user sees all of them in
-//!   one build. Only a syntax error in the argument list stops parsing.
+//! - Problems (unknown option, bad value, conflicting options, even a
+//!   malformed entry) are collected, not returned at the first one, so a
+//!   user sees all of them in one build: the arguments are split at
+//!   top-level commas and each entry is parsed on its own.
 //! - Whatever went wrong, [`parse`] still yields a usable [`Config`] (the
 //!   defaults of the macro, plus every option that was valid), so the function
 //!   can be expanded and its body type-checked next to the errors.
 
-use proc_macro2::{Span, TokenStream};
-use syn::ext::IdentExt;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, Ident, Lit, LitInt, LitStr, Path, Token};
 
@@ -80,13 +81,19 @@ impl Config {
 /// Option names, in the order they are listed in error messages.
 const OPTIONS: [&str; 3] = ["flavor", "worker_threads", "crate"];
 
-/// One `name = value` pair as written by the user.
+/// One comma-separated entry as written by the user.
 struct RawOption {
-    /// The option's name; `crate` is a keyword, hence parsed with `parse_any`.
-    name: Ident,
+    /// The option's name. Parsed as a path so that `foo::bar` is reported
+    /// as an unknown option rather than as a syntax error; `crate` is a
+    /// keyword, which a module-style path accepts.
+    name: Path,
     /// The value after `=`, parsed as an expression so that a wrong kind of
     /// value (an identifier, a negative number) gets a targeted message.
-    value: Expr,
+    /// `None` if there is no `= value` (the entry's tokens are kept for the
+    /// message's span).
+    value: Option<Expr>,
+    /// All tokens of the entry, to span a message about a missing value.
+    tokens: TokenStream,
 }
 
 /// The options seen so far, each with the span of its name for messages
@@ -109,50 +116,80 @@ struct Seen {
 /// Always returns a configuration to expand with; problems are pushed to
 /// `errors`.
 pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Config {
-    let raw = match parse_list.parse2(args) {
-        Ok(raw) => raw,
-        Err(err) => {
-            errors.push(err);
-            return Config::defaults(kind);
-        }
-    };
-
     let mut seen = Seen::default();
-    for option in raw {
-        record(kind, option, &mut seen, errors);
+    for entry in split_entries(args, errors) {
+        match parse_entry.parse2(entry) {
+            Ok(option) => record(kind, option, &mut seen, errors),
+            Err(err) => errors.push(err),
+        }
     }
     validate(kind, seen, errors)
 }
 
-/// Parses `name = value, ...` with an optional trailing comma.
-fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<RawOption>> {
-    let mut options = Vec::new();
-    while !input.is_empty() {
-        let name = Ident::parse_any(input)?;
-        if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                name.span(),
-                format!("expected `{name} = <value>`; every option takes a value"),
-            ));
+/// Splits the arguments at top-level commas, so that a malformed entry is
+/// reported without hiding the entries after it. A trailing comma is
+/// allowed; an empty entry elsewhere is reported on its comma.
+fn split_entries(args: TokenStream, errors: &mut Errors) -> Vec<TokenStream> {
+    let mut entries = Vec::new();
+    let mut current = TokenStream::new();
+    for token in args {
+        match &token {
+            TokenTree::Punct(punct) if punct.as_char() == ',' => {
+                if current.is_empty() {
+                    errors.push(syn::Error::new(
+                        punct.span(),
+                        "expected an option before this comma",
+                    ));
+                }
+                entries.push(std::mem::take(&mut current));
+            }
+            _ => current.extend([token]),
         }
-        input.parse::<Token![=]>()?;
-        let value = input.parse::<Expr>()?;
-        options.push(RawOption { name, value });
-        if input.is_empty() {
-            break;
-        }
-        input.parse::<Token![,]>()?;
     }
-    Ok(options)
+    if !current.is_empty() {
+        entries.push(current);
+    }
+    entries.retain(|entry| !entry.is_empty());
+    entries
+}
+
+/// Parses one entry: `name = value`, or a bare `name` (reported later, with
+/// a message that depends on the option).
+fn parse_entry(input: ParseStream<'_>) -> syn::Result<RawOption> {
+    let tokens = input.fork().parse::<TokenStream>()?;
+    let name = input.call(Path::parse_mod_style).map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            "expected an option: `flavor`, `worker_threads` or `crate`",
+        )
+    })?;
+    let value = if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Some(input.parse::<Expr>()?)
+    } else {
+        // Anything else after the name, such as `flavor("...")`, counts as
+        // a missing value; skip it.
+        input.parse::<TokenStream>()?;
+        None
+    };
+    Ok(RawOption {
+        name,
+        value,
+        tokens,
+    })
 }
 
 /// Checks one option on its own and stores it in `seen`.
 fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
-    let RawOption { name, value } = option;
-    let key = name.to_string();
-    if !OPTIONS.contains(&key.as_str()) {
-        errors.push(syn::Error::new(
-            name.span(),
+    let RawOption {
+        name,
+        value,
+        tokens,
+    } = option;
+    let key = name.to_token_stream().to_string().replace(' ', "");
+    let Some(name) = name.get_ident().filter(|_| OPTIONS.contains(&key.as_str())) else {
+        errors.push(syn::Error::new_spanned(
+            &name,
             format!(
                 "unknown option `{key}` for `{attr}`; the options are `flavor`, \
                  `worker_threads` and `crate`",
@@ -160,7 +197,7 @@ fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
             ),
         ));
         return;
-    }
+    };
     if seen.names.contains(&key) {
         errors.push(syn::Error::new(
             name.span(),
@@ -170,6 +207,11 @@ fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
     }
     seen.names.push(key.clone());
 
+    let Some(value) = value else {
+        errors.push(syn::Error::new_spanned(tokens, expected_form(&key)));
+        return;
+    };
+    let name = name.clone();
     match key.as_str() {
         "flavor" => match parse_flavor(&value) {
             Ok(flavor) => seen.flavor = Some((flavor, name)),
@@ -186,6 +228,27 @@ fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
         _ => unreachable!("`OPTIONS` lists every handled option"),
     }
 }
+
+/// How option `key` is written, for messages about a missing or wrong value.
+fn expected_form(key: &str) -> &'static str {
+    match key {
+        "flavor" => FLAVOR_FORM,
+        "worker_threads" => WORKER_THREADS_FORM,
+        "crate" => CRATE_FORM,
+        _ => unreachable!("`OPTIONS` lists every handled option"),
+    }
+}
+
+/// How `flavor` is written.
+const FLAVOR_FORM: &str = "expected `flavor = \"multi_thread\"` or `flavor = \"current_thread\"`";
+
+/// How `worker_threads` is written.
+const WORKER_THREADS_FORM: &str =
+    "`worker_threads` takes a positive integer literal, e.g. `worker_threads = 4`";
+
+/// How `crate` is written.
+const CRATE_FORM: &str =
+    "`crate` takes the path of the tether crate as a string, e.g. `crate = \"::tether\"`";
 
 /// Checks the options against each other and fills in defaults.
 fn validate(kind: Kind, seen: Seen, errors: &mut Errors) -> Config {
@@ -244,15 +307,14 @@ fn integer_literal(value: &Expr) -> Option<&LitInt> {
 
 /// `flavor = "multi_thread" | "current_thread"`.
 fn parse_flavor(value: &Expr) -> syn::Result<Flavor> {
-    let expected = "expected `flavor = \"multi_thread\"` or `flavor = \"current_thread\"`";
     let Some(lit) = string_literal(value) else {
-        return Err(syn::Error::new_spanned(value, expected));
+        return Err(syn::Error::new_spanned(value, FLAVOR_FORM));
     };
     Flavor::from_name(&lit.value()).ok_or_else(|| {
         syn::Error::new(
             lit.span(),
             format!(
-                "unknown runtime flavor `{}`; {expected}",
+                "unknown runtime flavor `{}`; {FLAVOR_FORM}",
                 lit.value().escape_debug()
             ),
         )
@@ -262,10 +324,7 @@ fn parse_flavor(value: &Expr) -> syn::Result<Flavor> {
 /// `worker_threads = N` with `N` a positive integer literal.
 fn parse_worker_threads(value: &Expr) -> syn::Result<WorkerThreads> {
     let Some(lit) = integer_literal(value) else {
-        return Err(syn::Error::new_spanned(
-            value,
-            "`worker_threads` takes a positive integer literal, e.g. `worker_threads = 4`",
-        ));
+        return Err(syn::Error::new_spanned(value, WORKER_THREADS_FORM));
     };
     let count = lit.base10_parse::<usize>().map_err(|_| {
         syn::Error::new(
@@ -287,17 +346,18 @@ fn parse_worker_threads(value: &Expr) -> syn::Result<WorkerThreads> {
 
 /// `crate = "path::to::tether"`.
 fn parse_crate(value: &Expr) -> syn::Result<Path> {
-    let expected = "`crate` takes the path of the tether crate as a string, \
-                    e.g. `crate = \"::tether\"`";
     let Some(lit) = string_literal(value) else {
-        return Err(syn::Error::new_spanned(value, expected));
+        return Err(syn::Error::new_spanned(value, CRATE_FORM));
     };
     // `LitStr::parse` gives every token of the path the literal's span, so an
     // unresolved path is reported on the user's `crate = "..."`.
     lit.parse::<Path>().map_err(|_| {
         syn::Error::new(
             lit.span(),
-            format!("`{}` is not a path; {expected}", lit.value().escape_debug()),
+            format!(
+                "`{}` is not a path; {CRATE_FORM}",
+                lit.value().escape_debug()
+            ),
         )
     })
 }
@@ -414,18 +474,41 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_stop_parsing_with_defaults() {
-        let (config, errors) = run(Kind::Main, quote!(flavor));
-        assert_eq!(
-            errors,
-            ["expected `flavor = <value>`; every option takes a value"]
+    fn malformed_entries_are_reported_one_by_one() {
+        let (config, errors) = run(
+            Kind::Main,
+            quote!(
+                flavor,
+                worker_threads(2),
+                threadpool::size = 3,
+                crate = "::rt"
+            ),
         );
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0], FLAVOR_FORM);
+        assert_eq!(errors[1], WORKER_THREADS_FORM);
+        assert!(errors[2].starts_with("unknown option `threadpool::size`"));
+        // The valid entry after the malformed ones still applies.
+        assert_eq!(config.krate.to_token_stream().to_string(), ":: rt");
         assert_eq!(config.flavor, Flavor::MultiThread);
+    }
 
-        let (_, errors) = run(
+    #[test]
+    fn syntax_errors_inside_an_entry() {
+        let (config, errors) = run(
             Kind::Main,
             quote!(flavor = "current_thread" worker_threads = 2),
         );
-        assert_eq!(errors, ["expected `,`"]);
+        assert_eq!(errors, ["unexpected token"]);
+        assert_eq!(config.flavor, Flavor::MultiThread);
+
+        let (_, errors) = run(Kind::Main, quote!(, flavor = "current_thread",));
+        assert_eq!(errors, ["expected an option before this comma"]);
+
+        let (_, errors) = run(Kind::Main, quote!("flavor" = "current_thread"));
+        assert_eq!(
+            errors,
+            ["expected an option: `flavor`, `worker_threads` or `crate`"]
+        );
     }
 }

@@ -99,14 +99,24 @@ fn main_defaults_to_worker_threads() {
     assert_ne!(task, thread::current().id());
 }
 
+/// The worker count the running runtime reports.
+fn reported_workers() -> usize {
+    tether::Handle::current().metrics().num_workers()
+}
+
 #[tether::main(worker_threads = 3)]
-async fn three_workers_main() -> (HashSet<ThreadId>, HashSet<ThreadId>) {
-    (rendezvous(3).await, probe_threads().await)
+async fn three_workers_main() -> (usize, HashSet<ThreadId>, HashSet<ThreadId>) {
+    (
+        reported_workers(),
+        rendezvous(3).await,
+        probe_threads().await,
+    )
 }
 
 #[test]
 fn main_worker_threads_is_honoured() {
-    let (met, probed) = three_workers_main();
+    let (reported, met, probed) = three_workers_main();
+    assert_eq!(reported, 3);
     assert_eq!(
         met.len(),
         3,
@@ -118,15 +128,16 @@ fn main_worker_threads_is_honoured() {
 }
 
 #[tether::main(flavor = "multi_thread", worker_threads = 1)]
-async fn one_worker_main() -> HashSet<ThreadId> {
+async fn one_worker_main() -> (usize, HashSet<ThreadId>) {
     let mut threads = rendezvous(1).await;
     threads.extend(probe_threads().await);
-    threads
+    (reported_workers(), threads)
 }
 
 #[test]
 fn main_single_worker() {
-    let threads = one_worker_main();
+    let (reported, threads) = one_worker_main();
+    assert_eq!(reported, 1);
     assert_eq!(threads.len(), 1);
     assert!(!threads.contains(&thread::current().id()));
 }
@@ -195,6 +206,7 @@ async fn test_defaults_to_current_thread() {
 
 #[tether::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_multi_thread_with_two_workers() {
+    assert_eq!(reported_workers(), 2);
     let met = rendezvous(2).await;
     assert_eq!(met.len(), 2, "two tasks should run at once on two workers");
     assert!(!met.contains(&thread::current().id()));

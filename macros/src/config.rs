@@ -266,9 +266,8 @@ fn validate(kind: Kind, seen: Seen, errors: &mut Errors) -> Config {
             Flavor::MultiThread => config.worker_threads = Some(threads),
             Flavor::CurrentThread if explicit_flavor => errors.push(syn::Error::new(
                 name.span(),
-                "`worker_threads` cannot be combined with `flavor = \"current_thread\"`: \
-                 the current-thread runtime has no worker threads, it runs every task \
-                 on the thread that calls it",
+                "`worker_threads` cannot be combined with `flavor = \"current_thread\"`, \
+                 which runs every task on the calling thread",
             )),
             Flavor::CurrentThread => errors.push(syn::Error::new(
                 name.span(),

@@ -158,10 +158,9 @@ fn main_returns_results_and_propagates_errors_with_question_mark() {
 /// A main-like function named other than `main` may take parameters.
 #[tether::main(flavor = "current_thread")]
 pub(crate) async fn add(a: u32, b: u32) -> u32 {
-    let sum = tether::spawn(async move { a + b })
+    tether::spawn(async move { a + b })
         .await
-        .expect("task failed");
-    sum
+        .expect("task failed")
 }
 
 #[test]

@@ -223,6 +223,13 @@ async fn test_returning_ok() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// An `impl Trait` return type cannot be named inside the expansion; the
+/// macro falls back to plain inference for it.
+#[tether::test]
+async fn test_returning_impl_termination() -> impl std::process::Termination {
+    tether::yield_now().await;
+}
+
 /// Fails on purpose; run by `test_returning_err_fails` below.
 #[tether::test]
 #[ignore = "fails on purpose; called by test_returning_err_fails"]

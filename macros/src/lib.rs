@@ -23,11 +23,9 @@ use proc_macro::TokenStream;
 
 use crate::kind::Kind;
 
-/// Runs an `async fn main` on a tether runtime.
-///
-/// The function becomes a plain `fn` that builds a runtime with
-/// `tether::runtime::Builder`, then blocks on the original body with
-/// `Runtime::block_on`. The runtime shuts down when `main` returns. The
+/// `#[tether::main]` turns an `async fn` into a plain `fn` that builds a
+/// runtime with `tether::runtime::Builder`, then blocks on the original body
+/// with `Runtime::block_on`. The runtime shuts down when `main` returns. The
 /// signature, visibility, attributes, doc comments and return type are kept,
 /// so `main` may return a `Result` and use `?`.
 ///
@@ -40,14 +38,6 @@ use crate::kind::Kind;
 /// | `crate` | a string holding the path of the tether crate, for code that re-exports it | `"::tether"` |
 ///
 /// # Examples
-///
-/// ```
-/// #[tether::main]
-/// async fn main() {
-///     let answer = tether::spawn(async { 6 * 7 }).await.unwrap();
-///     assert_eq!(answer, 42);
-/// }
-/// ```
 ///
 /// Options, a `Result` return type and `?`:
 ///
@@ -97,9 +87,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(Kind::Main, args.into(), item.into()).into()
 }
 
-/// Runs an async test on a tether runtime.
-///
-/// Like `#[tether::main]`, with two differences: it also adds `#[test]`, and
+/// `#[tether::test]` is `#[tether::main]` for tests, with two differences: it also adds `#[test]`, and
 /// the runtime is current-thread unless `flavor = "multi_thread"` is given,
 /// so a test is deterministic and cheap by default. Each test gets its own
 /// runtime, shut down when the test returns. Other attributes such as

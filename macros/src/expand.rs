@@ -12,7 +12,11 @@
 //!
 //! ```text
 //! fn main() -> R {
-//!     let body = async move { body };
+//!     let body = async move {
+//!         // Fixes the block's output type to `R` before `body` is checked.
+//!         if let Some(value) = None::<R> { return value; }
+//!         body
+//!     };
 //!     let runtime = ::tether::runtime::Builder::new_multi_thread()
 //!         .worker_threads(2)
 //!         .build()
@@ -82,14 +86,14 @@ pub(crate) fn expand(
     let runtime_ident = Ident::new("runtime", Span::mixed_site());
 
     let output = nameable_output(&sig.output);
-    let pin_output = output.as_ref().map(|output| {
+    let fix_output = output.as_ref().map(|output| {
         // An `async` block's output type is inferred from the first `return`
         // or tail expression rustc checks. This never-taken `return` comes
         // first and has the declared type, so every `return`, `?` and the
         // tail in the user's body are checked against the declared return
-        // type, and a mismatch is reported on the user's expression.
-        // Located at the declared type, so that rustc's "return type
-        // inferred to be ... here" note points at the signature.
+        // type, and a mismatch is reported on the user's expression. The
+        // returned value is located at the declared type, so that rustc's
+        // "return type inferred to be ... here" note points at the signature.
         let value = Ident::new(
             "value",
             Span::mixed_site().located_at(return_type_span(&sig.output)),
@@ -105,7 +109,7 @@ pub(crate) fn expand(
     // The user's statements go straight into the `async` block (a nested
     // block would draw an `unused_braces` warning on a one-expression body),
     // and the block takes the span of the user's braces.
-    let mut async_block = Group::new(Delimiter::Brace, quote!(#pin_output #body));
+    let mut async_block = Group::new(Delimiter::Brace, quote!(#fix_output #body));
     async_block.set_span(brace_span.join());
     let future = quote!(async move #async_block);
     let body_binding = match (kind, output) {

@@ -73,6 +73,7 @@
 //!   `RUSTFLAGS="--cfg loom" cargo test -p tether --lib --release scope::`.
 
 mod async_scope;
+mod blocking;
 mod child;
 mod engine;
 mod handle;
@@ -88,6 +89,7 @@ mod tests;
 mod loom_tests;
 
 pub use async_scope::{Scope, ScopeFuture, scope};
+pub use blocking::{BlockingJoinHandle, BlockingScope};
 pub use handle::ScopedJoinHandle;
 #[doc(hidden)]
 pub use join::{__join1, __join2, __join3, __join4, __join5, __join6, __join7, __join8};

@@ -3,6 +3,7 @@
 fn main() {
     futures::executor::block_on(tether::scope(|s| async move {
         let local = String::from("inside");
-        s.spawn(async { local.len() });
+        let local = &local;
+        s.spawn(async move { local.len() });
     }));
 }

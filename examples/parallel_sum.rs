@@ -38,7 +38,9 @@ fn main() -> std::io::Result<()> {
         bs.spawn(tether::scope(|s| async move {
             let handles: Vec<_> = data_ref
                 .chunks(chunk)
-                .map(|c| s.spawn(async move { c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add) }))
+                .map(|c| {
+                    s.spawn(async move { c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add) })
+                })
                 .collect();
             let mut sum = 0u64;
             for h in handles {
@@ -55,10 +57,9 @@ fn main() -> std::io::Result<()> {
     // The same with join_all.
     let t = Instant::now();
     let sums = rt.scope(|bs| {
-        bs.spawn(tether::join_all(
-            data.chunks(chunk)
-                .map(|c| async move { c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add) }),
-        ))
+        bs.spawn(tether::join_all(data.chunks(chunk).map(|c| async move {
+            c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add)
+        })))
         .join()
         .unwrap()
     });

@@ -74,6 +74,8 @@ fn main() -> std::io::Result<()> {
     let out = rt.scope(|s| s.spawn(foo(&a)).join().unwrap());
     assert_eq!(out, 2);
 
-    println!("all three borrowed `a` from the stack; `tether::spawn` itself still demands 'static.");
+    println!(
+        "all three borrowed `a` from the stack; `tether::spawn` itself still demands 'static."
+    );
     Ok(())
 }

@@ -382,7 +382,7 @@ fn blocking_scope_nested_64_deep() {
 #[test]
 fn blocking_scope_on_current_thread_runtime() {
     let rt = current_thread();
-    let v = vec![1, 2, 3];
+    let v = [1, 2, 3];
     let sum = rt.scope(|s| {
         let a = s.spawn(async { v[0] + v[1] });
         let b = s.spawn_blocking(|| v[2]);

@@ -60,9 +60,9 @@ const N: usize = 10_000;
 fn scope_allocs(n: usize, data: &[u64]) -> usize {
     allocs_during(|| {
         futures::executor::block_on(tether::scope(|s| async move {
-            for i in 0..n {
+            for x in &data[..n] {
                 s.spawn(async move {
-                    black_box(data[i]);
+                    black_box(x);
                 });
             }
         }));
@@ -87,8 +87,8 @@ fn at_most_one_allocation_per_join_set_child() {
         allocs_during(|| {
             futures::executor::block_on(async {
                 let mut set = tether::JoinSet::new();
-                for i in 0..n {
-                    set.spawn(async move { data[i] });
+                for x in &data[..n] {
+                    set.spawn(async move { *x });
                 }
                 while let Some(r) = set.join_next().await {
                     black_box(r.unwrap());
@@ -116,9 +116,9 @@ fn scope_on_current_thread_runtime_allocations() {
     let run = |n: usize| {
         allocs_during(|| {
             rt.block_on(tether::scope(|s| async move {
-                for i in 0..n {
+                for x in &data[..n] {
                     s.spawn(async move {
-                        black_box(data[i]);
+                        black_box(x);
                     });
                 }
             }));

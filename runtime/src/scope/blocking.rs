@@ -413,8 +413,21 @@ impl Handle {
             }
         }
         let guard = AbortOnUnwind;
-        wait_on(self, latch.wait_async());
+        if self.needs_driving() {
+            self.block_on(latch.wait_async());
+        } else {
+            latch.wait();
+        }
         std::mem::forget(guard);
+    }
+}
+
+impl Handle {
+    /// True if this is a current-thread runtime that the calling thread is
+    /// not running: a wait must then drive it, or nobody would.
+    fn needs_driving(&self) -> bool {
+        let current_thread = matches!(self.inner, crate::scheduler::Handle::CurrentThread(_));
+        current_thread && !crate::runtime::context::current().is_some_and(|h| h.ptr_eq(&self.inner))
     }
 }
 
@@ -422,10 +435,7 @@ impl Handle {
 /// On a worker (or in `block_on`) of that runtime, keeps running its tasks;
 /// on a current-thread runtime nobody drives, drives it; otherwise parks.
 fn wait_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
-    let on_this_runtime =
-        crate::runtime::context::current().is_some_and(|h| h.ptr_eq(&handle.inner));
-    let current_thread = matches!(handle.inner, crate::scheduler::Handle::CurrentThread(_));
-    if current_thread && !on_this_runtime {
+    if handle.needs_driving() {
         handle.block_on(fut)
     } else {
         crate::scheduler::block_on_nested(fut)

@@ -468,12 +468,13 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         return;
     }
     let cell = ptr.cast::<Cell<F>>();
-    // SAFETY: I1: this thread has exclusive access to the future while the
-    // owner's round polls it; the future lives in a heap cell that is never
-    // moved, and it is dropped in place, so pinning holds.
     let res = child.with_waker(|waker| {
         let mut cx = Context::from_waker(waker);
         crate::coop::budget(|| {
+            // SAFETY: I1: this thread has exclusive access to the future
+            // while the owner's round polls it; the future lives in a heap
+            // cell that is never moved and is dropped in place, so pinning
+            // holds.
             panic::catch_unwind(AssertUnwindSafe(|| unsafe {
                 cell.as_ref().future.with_mut(|p| {
                     let fut = (*p).as_mut().expect("scoped child polled after completion");

@@ -36,8 +36,10 @@ use crate::task::JoinError;
 pub struct ScopedJoinHandle<'env, T> {
     /// The child; the handle holds one reference to it.
     raw: RawChild,
-    /// Invariant in `'env` (like the scope), owns a `T` for dropck.
-    _marker: PhantomData<(fn(&'env ()) -> &'env (), T)>,
+    /// Invariant in `'env` (like the scope).
+    _env: PhantomData<fn(&'env ()) -> &'env ()>,
+    /// Owns a `T` (the output it may drop) for dropck and auto traits.
+    _output: PhantomData<T>,
 }
 
 impl<'env, T> ScopedJoinHandle<'env, T> {
@@ -45,7 +47,8 @@ impl<'env, T> ScopedJoinHandle<'env, T> {
     pub(crate) fn new(raw: RawChild) -> Self {
         ScopedJoinHandle {
             raw,
-            _marker: PhantomData,
+            _env: PhantomData,
+            _output: PhantomData,
         }
     }
 

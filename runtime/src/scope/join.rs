@@ -139,7 +139,7 @@ impl<T> fmt::Debug for JoinAll<'_, T> {
 macro_rules! join_fns {
     ($($name:ident => ($($f:ident $h:ident),+);)+) => {$(
         #[doc(hidden)]
-        #[allow(non_snake_case)]
+        #[allow(non_snake_case, clippy::too_many_arguments)]
         pub fn $name<'env, $($f),+>($($f: $f),+) -> impl Future<Output = ($($f::Output,)+)> + 'env
         where
             $($f: Future + Send + 'env, $f::Output: Send + 'env,)+

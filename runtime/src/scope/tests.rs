@@ -374,6 +374,7 @@ fn forget_after_poll_then_free_data() {
         // `data` is freed here.
     }
     // Keep running: allocate over the freed memory, then wake the child.
+    #[allow(clippy::useless_vec)] // on the heap on purpose: reuse the freed block
     let junk = vec![0xAAu8; 16];
     let w = kept.lock().unwrap().take().unwrap();
     w.wake_by_ref();

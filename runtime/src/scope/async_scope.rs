@@ -224,6 +224,14 @@ impl<'env, Fut: Future> ScopeFuture<'env, Fut> {
     }
 }
 
+#[cfg(test)]
+impl<Fut: Future> ScopeFuture<'_, Fut> {
+    /// Capacity of the children slab (tests check slot reuse).
+    pub(crate) fn slab_capacity(&self) -> usize {
+        self.engine.slab_capacity()
+    }
+}
+
 impl<Fut: Future> Future for ScopeFuture<'_, Fut> {
     type Output = Fut::Output;
 

@@ -121,10 +121,11 @@ impl<'env> LocalScope<'env> {
     where
         F: Future + 'env,
     {
-        // SAFETY: LocalScope is !Send, so this call runs on the thread that
-        // owns the (!Send) LocalScopeFuture, or on a thread the future has
-        // not yet been polled on -- it cannot move afterwards; local
-        // children are polled only on the owner's thread (engine round).
+        // SAFETY: `LocalScope` is neither Send nor Sync and the
+        // `LocalScopeFuture` is not Send, so both stay on the thread that
+        // called `scope_local`: this call runs on that thread, and local
+        // children are polled and dropped only by the owner, on that same
+        // thread (engine round, I1/I4).
         unsafe { self.inner.spawn_raw(future, true) }
     }
 

@@ -577,3 +577,27 @@ fn many_children_over_time_in_one_scope() {
     }));
     assert_eq!(hits.load(Ordering::SeqCst), N);
 }
+
+/// A long-lived scope spawning short children over time reuses slab slots
+/// instead of growing.
+#[test]
+fn long_lived_scope_does_not_grow() {
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    let mut fut = pin!(scope(|s| async move {
+        for _ in 0..N * 5 {
+            s.spawn(async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            yield_now().await;
+        }
+    }));
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut max_cap = 0;
+    while fut.as_mut().poll(&mut cx).is_pending() {
+        max_cap = max_cap.max(fut.slab_capacity());
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), N * 5);
+    assert!(max_cap <= 4, "slab grew to {max_cap}");
+}

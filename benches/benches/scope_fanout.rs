@@ -6,6 +6,8 @@
 //!
 //! * `tether_scope` — `tether::scope` inside a task (children forked over
 //!   the workers within the scope's poll), children borrow the `Vec`;
+//! * `tether_scope_one_thread` — the same scope under
+//!   `futures::executor::block_on` (no runtime, one thread; compare `moro`);
 //! * `tether_join_set` — `tether::JoinSet`, same borrowing;
 //! * `tether_blocking_scope` — `Runtime::scope`, each child a runtime task;
 //! * `tokio_arc_join_set` — `tokio::spawn` needs `'static`: `Arc<Vec>` cloned
@@ -72,6 +74,25 @@ fn fanout(c: &mut Criterion) {
                 check(total);
             })
         });
+
+        // Same scope, no runtime: one thread, like moro below.
+        group.bench_with_input(
+            BenchmarkId::new("tether_scope_one_thread", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let (data, total) = (&data, &total);
+                    futures::executor::block_on(tether::scope(|s| async move {
+                        for c in data.chunks(CHUNK) {
+                            s.spawn(async move {
+                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                            });
+                        }
+                    }));
+                    check(total);
+                })
+            },
+        );
 
         group.bench_with_input(BenchmarkId::new("tether_join_set", n), &n, |b, _| {
             b.iter(|| {

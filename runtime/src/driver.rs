@@ -39,7 +39,13 @@ impl Driver {
     /// Creates the driver and its shared handle.
     pub(crate) fn new() -> io::Result<(Driver, Handle)> {
         let (io, io_handle) = crate::io::Driver::new()?;
-        let time = crate::time::Handle::new(Arc::new(IoUnpark(io_handle.clone())));
+        // loom's `Arc` cannot coerce to a trait object; it converts from std's.
+        #[cfg(not(loom))]
+        let unpark: Arc<dyn Unpark> = Arc::new(IoUnpark(io_handle.clone()));
+        #[cfg(loom)]
+        let unpark: Arc<dyn Unpark> =
+            Arc::from_std(std::sync::Arc::new(IoUnpark(io_handle.clone())));
+        let time = crate::time::Handle::new(unpark);
         Ok((
             Driver { io },
             Handle {

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 
 use futures::StreamExt;
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tether::net::tcp::{ReadHalf, WriteHalf};
 use tether::net::{TcpListener, TcpStream};
 
 fn rt() -> tether::Runtime {
@@ -28,7 +29,8 @@ fn echo_100_clients_no_byte_lost_or_reordered() {
             for _ in 0..CLIENTS {
                 let (mut conn, _) = listener.accept().await.unwrap();
                 tether::spawn(async move {
-                    let (mut rd, mut wr) = conn.split();
+                    let (mut rd, mut wr): (ReadHalf<'_>, WriteHalf<'_>) =
+                        TcpStream::split(&mut conn);
                     futures::io::copy(&mut rd, &mut wr).await.unwrap();
                     wr.close().await.unwrap();
                 });

@@ -23,28 +23,26 @@ fn always_ready_socket_does_not_starve(rt: tether::Runtime) {
             let (stop, sent) = (stop.clone(), sent.clone());
             tether::spawn(async move {
                 let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                // The other task becomes runnable while the hog runs; with
+                // one worker it can only run if the hog yields.
+                let other = {
+                    let (stop, sent) = (stop.clone(), sent.clone());
+                    tether::spawn(async move {
+                        stop.store(true, Ordering::Relaxed);
+                        sent.load(Ordering::Relaxed)
+                    })
+                };
                 // Never returns Pending on its own: UDP to loopback is
                 // always writable.
                 while !stop.load(Ordering::Relaxed) && sent.load(Ordering::Relaxed) < HOG_LIMIT {
                     tx.send_to(b"x", target).await.unwrap();
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
+                other
             })
         };
-        // Give the hog a head start so it is running when the other task
-        // becomes runnable.
-        while sent.load(Ordering::Relaxed) == 0 {
-            tether::yield_now().await;
-        }
-        let other = {
-            let (stop, sent) = (stop.clone(), sent.clone());
-            tether::spawn(async move {
-                stop.store(true, Ordering::Relaxed);
-                sent.load(Ordering::Relaxed)
-            })
-        };
+        let other = hog.await.unwrap();
         let seen = other.await.unwrap();
-        hog.await.unwrap();
         assert!(
             seen < HOG_LIMIT,
             "the other task only ran after the hog gave up"

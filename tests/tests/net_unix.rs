@@ -46,7 +46,7 @@ fn listener_and_stream_round_trip() {
         let server = tether::spawn(async move {
             for _ in 0..3 {
                 let (mut conn, _) = listener.accept().await.unwrap();
-                let (mut rd, mut wr) = conn.split();
+                let (mut rd, mut wr) = UnixStream::split(&mut conn);
                 futures::io::copy(&mut rd, &mut wr).await.unwrap();
                 wr.close().await.unwrap();
             }
@@ -54,7 +54,7 @@ fn listener_and_stream_round_trip() {
         for i in 0..3u8 {
             let mut client = UnixStream::connect(&path).await.unwrap();
             let msg = vec![i; 100_000];
-            let (mut rd, mut wr) = client.split();
+            let (mut rd, mut wr) = UnixStream::split(&mut client);
             let mut back = Vec::new();
             let (w, r) = futures::join!(
                 async {

@@ -24,7 +24,7 @@
 //!     let addr = listener.local_addr()?;
 //!     let server = tether::spawn(async move {
 //!         let (mut conn, _) = listener.accept().await?;
-//!         let (mut rd, mut wr) = conn.split();
+//!         let (mut rd, mut wr) = TcpStream::split(&mut conn);
 //!         futures::io::copy(&mut rd, &mut wr).await
 //!     });
 //!     let mut client = TcpStream::connect(addr).await?;

@@ -27,7 +27,7 @@ use super::TcpStream;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
 ///     server.write_all(b"x").await?;
-///     let (mut rd, _wr) = client.split();
+///     let (mut rd, _wr) = TcpStream::split(&mut client);
 ///     let mut b = [0u8; 1];
 ///     rd.read_exact(&mut b).await?;
 ///     assert_eq!(rd.peer_addr()?, listener.local_addr()?);
@@ -53,7 +53,7 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
 ///     let (mut server, _) = listener.accept().await?;
-///     let (_rd, mut wr) = client.split();
+///     let (_rd, mut wr) = TcpStream::split(&mut client);
 ///     wr.write_all(b"bye").await?;
 ///     wr.close().await?;
 ///     let mut got = Vec::new();
@@ -92,7 +92,7 @@ impl ReadHalf<'_> {
     ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
     ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
     ///     let local = client.local_addr()?;
-    ///     let (rd, wr) = client.split();
+    ///     let (rd, wr) = TcpStream::split(&mut client);
     ///     assert_eq!(rd.local_addr()?, local);
     ///     assert_eq!(wr.local_addr()?, local);
     ///     Ok(())

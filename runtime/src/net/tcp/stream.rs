@@ -320,6 +320,11 @@ impl TcpStream {
     /// [`into_split`](TcpStream::into_split) for halves that can move to
     /// separate tasks.
     ///
+    /// With `futures::AsyncReadExt` in scope, method-call syntax
+    /// (`stream.split()`) resolves to `AsyncReadExt::split`, which consumes
+    /// the stream and puts a lock between the halves; call this one as
+    /// `TcpStream::split(&mut stream)`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -333,7 +338,7 @@ impl TcpStream {
     ///     let (mut server, _) = listener.accept().await?;
     ///     // Echo on the server side: copy its read half into its write half.
     ///     let echo = async {
-    ///         let (mut rd, mut wr) = server.split();
+    ///         let (mut rd, mut wr) = TcpStream::split(&mut server);
     ///         let n = futures::io::copy(&mut rd, &mut wr).await?;
     ///         wr.close().await?; // the client's read_to_end can end
     ///         std::io::Result::Ok(n)

@@ -25,7 +25,7 @@ use super::UnixStream;
 /// tether::Runtime::new()?.block_on(async {
 ///     let (mut client, mut server) = UnixStream::pair()?;
 ///     server.write_all(b"x").await?;
-///     let (mut rd, _wr) = client.split();
+///     let (mut rd, _wr) = UnixStream::split(&mut client);
 ///     let mut b = [0u8; 1];
 ///     rd.read_exact(&mut b).await?;
 ///     assert!(rd.peer_addr()?.is_unnamed());
@@ -49,7 +49,7 @@ pub struct ReadHalf<'a>(&'a UnixStream);
 /// # fn main() -> std::io::Result<()> {
 /// tether::Runtime::new()?.block_on(async {
 ///     let (mut client, mut server) = UnixStream::pair()?;
-///     let (_rd, mut wr) = client.split();
+///     let (_rd, mut wr) = UnixStream::split(&mut client);
 ///     wr.write_all(b"bye").await?;
 ///     wr.close().await?;
 ///     let mut got = Vec::new();
@@ -86,7 +86,7 @@ impl ReadHalf<'_> {
     /// # fn main() -> std::io::Result<()> {
     /// tether::Runtime::new()?.block_on(async {
     ///     let (mut client, _server) = UnixStream::pair()?;
-    ///     let (rd, wr) = client.split();
+    ///     let (rd, wr) = UnixStream::split(&mut client);
     ///     assert!(rd.local_addr()?.is_unnamed());
     ///     assert!(wr.local_addr()?.is_unnamed());
     ///     Ok(())

@@ -161,6 +161,11 @@ impl UnixStream {
 
     /// Splits into borrowed read and write halves usable concurrently.
     ///
+    /// With `futures::AsyncReadExt` in scope, method-call syntax
+    /// (`stream.split()`) resolves to `AsyncReadExt::split`, which consumes
+    /// the stream and puts a lock between the halves; call this one as
+    /// `UnixStream::split(&mut stream)`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -170,7 +175,7 @@ impl UnixStream {
     /// # fn main() -> std::io::Result<()> {
     /// tether::Runtime::new()?.block_on(async {
     ///     let (mut a, mut b) = UnixStream::pair()?;
-    ///     let (mut rd, mut wr) = a.split();
+    ///     let (mut rd, mut wr) = UnixStream::split(&mut a);
     ///     let mut got = [0u8; 3];
     ///     let (w, r, echo) = futures::join!(
     ///         wr.write_all(b"abc"),

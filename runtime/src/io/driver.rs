@@ -166,6 +166,7 @@ impl Handle {
     }
 
     /// Whether [`Handle::shutdown`] ran.
+    #[cfg(test)]
     pub(crate) fn is_shutdown(&self) -> bool {
         crate::loom::lock(&self.registrations).is_shutdown()
     }

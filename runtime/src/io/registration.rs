@@ -79,11 +79,6 @@ impl Registration {
         Poll::Ready(Ok(event))
     }
 
-    /// [`Registration::poll_ready`] for reading.
-    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        self.poll_ready(cx, Direction::Read)
-    }
-
     /// [`Registration::poll_ready`] for writing.
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
         self.poll_ready(cx, Direction::Write)

@@ -82,6 +82,7 @@ impl RegistrationSet {
     }
 
     /// Whether [`RegistrationSet::shutdown`] ran.
+    #[cfg(test)]
     pub(crate) fn is_shutdown(&self) -> bool {
         self.is_shutdown
     }

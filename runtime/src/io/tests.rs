@@ -214,7 +214,7 @@ fn readiness_is_cleared_only_on_would_block() {
     run(
         &mut driver,
         &handle,
-        poll_fn(|cx| server.registration().poll_read_ready(cx)),
+        poll_fn(|cx| server.registration().poll_ready(cx, Direction::Read)),
     )
     .unwrap();
     // Read a part: readiness stays (no WouldBlock yet), so a second read
@@ -258,7 +258,7 @@ fn stale_token_wakes_nothing_after_slot_reuse() {
     let old_token = old.token();
     let (old_count, old_waker) = counting_waker();
     assert!(
-        old.poll_read_ready(&mut Context::from_waker(&old_waker))
+        old.poll_ready(&mut Context::from_waker(&old_waker), Direction::Read)
             .is_pending()
     );
     old.deregister(&mut old_sock).unwrap();
@@ -275,7 +275,7 @@ fn stale_token_wakes_nothing_after_slot_reuse() {
     );
     let (new_count, new_waker) = counting_waker();
     assert!(
-        new.poll_read_ready(&mut Context::from_waker(&new_waker))
+        new.poll_ready(&mut Context::from_waker(&new_waker), Direction::Read)
             .is_pending()
     );
 
@@ -292,7 +292,7 @@ fn stale_token_wakes_nothing_after_slot_reuse() {
     assert_eq!(old_count.0.load(Ordering::SeqCst), 0);
     assert_eq!(new_count.0.load(Ordering::SeqCst), 0);
     assert!(
-        new.poll_read_ready(&mut Context::from_waker(&new_waker))
+        new.poll_ready(&mut Context::from_waker(&new_waker), Direction::Read)
             .is_pending()
     );
 
@@ -324,7 +324,11 @@ fn shutdown_fails_waiters_and_new_registrations() {
             .async_io(Direction::Read, || sock.recv(&mut buf))
     );
     assert!(shared.as_mut().poll(&mut cx).is_pending());
-    assert!(sock.registration().poll_read_ready(&mut cx).is_pending());
+    assert!(
+        sock.registration()
+            .poll_ready(&mut cx, Direction::Read)
+            .is_pending()
+    );
 
     handle.shutdown();
     assert_eq!(count.0.load(Ordering::SeqCst), 2, "both waiters woken");
@@ -333,7 +337,7 @@ fn shutdown_fails_waiters_and_new_registrations() {
         other => panic!("expected a shutdown error, got {other:?}"),
     }
     assert!(matches!(
-        sock.registration().poll_read_ready(&mut cx),
+        sock.registration().poll_ready(&mut cx, Direction::Read),
         Poll::Ready(Err(_))
     ));
     let err =

@@ -305,7 +305,8 @@ mod tests {
             [v6]
         );
         assert_eq!(now(to_socket_addrs(&[v4, v6][..])).unwrap(), [v4, v6]);
-        assert_eq!(now(to_socket_addrs(&v4)).unwrap(), [v4]);
+        let by_ref: &SocketAddr = &v4;
+        assert_eq!(now(by_ref.to_socket_addrs(Internal)).unwrap(), [v4]);
     }
 
     #[test]

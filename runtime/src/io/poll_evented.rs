@@ -97,7 +97,7 @@ where
     ) -> Poll<io::Result<usize>> {
         let io = self.get();
         self.registration
-            .poll_io(cx, Direction::Read, || (&*io).read(buf))
+            .poll_transfer(cx, Direction::Read, buf.len(), || (&*io).read(buf))
     }
 
     /// Reads into `bufs` once readable.
@@ -107,15 +107,16 @@ where
         bufs: &mut [io::IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         let io = self.get();
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.registration
-            .poll_io(cx, Direction::Read, || (&*io).read_vectored(bufs))
+            .poll_transfer(cx, Direction::Read, len, || (&*io).read_vectored(bufs))
     }
 
     /// Writes `buf` once writable.
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let io = self.get();
         self.registration
-            .poll_io(cx, Direction::Write, || (&*io).write(buf))
+            .poll_transfer(cx, Direction::Write, buf.len(), || (&*io).write(buf))
     }
 
     /// Writes `bufs` (one system call, gathering) once writable.
@@ -125,8 +126,9 @@ where
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let io = self.get();
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.registration
-            .poll_io(cx, Direction::Write, || (&*io).write_vectored(bufs))
+            .poll_transfer(cx, Direction::Write, len, || (&*io).write_vectored(bufs))
     }
 }
 

@@ -97,11 +97,45 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        f: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_inner(cx, direction, f, |_| false)
+    }
+
+    /// [`Registration::poll_io`] for a read or write of `len` bytes. A
+    /// transfer shorter than asked means the kernel buffer was drained (read)
+    /// or filled (write) at that moment, so readiness is cleared at once: the
+    /// next call waits for a new edge instead of spending a system call to
+    /// learn `WouldBlock`. Data that arrives after the transfer comes with a
+    /// newer tick, which this clear cannot erase.
+    pub(crate) fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        len: usize,
+        f: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io_inner(cx, direction, f, |&n| n > 0 && n < len)
+    }
+
+    /// The loop behind [`Registration::poll_io`]: `drained(&result)` says
+    /// whether a successful result proves the source is no longer ready.
+    fn poll_io_inner<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
         mut f: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let event = ready!(self.poll_ready(cx, direction))?;
             match f() {
+                Ok(r) => {
+                    if drained(&r) {
+                        self.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(event);
                     if !event.ready.intersects(Ready::READABLE | Ready::WRITABLE) {
@@ -112,7 +146,7 @@ impl Registration {
                         return Poll::Pending;
                     }
                 }
-                result => return Poll::Ready(result),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }

@@ -197,7 +197,7 @@ fn udp_round_trip_and_wait_for_datagram() {
 }
 
 #[test]
-fn readiness_is_cleared_only_on_would_block() {
+fn readiness_is_cleared_on_would_block_or_short_read() {
     let (mut driver, handle) = Driver::new().unwrap();
     let listener = std::net::TcpListener::bind(localhost()).unwrap();
     let mut peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -217,7 +217,7 @@ fn readiness_is_cleared_only_on_would_block() {
         poll_fn(|cx| server.registration().poll_ready(cx, Direction::Read)),
     )
     .unwrap();
-    // Read a part: readiness stays (no WouldBlock yet), so a second read
+    // Read a part (a full buffer): readiness stays, so a second read
     // proceeds without another event even though the edge was consumed.
     let mut small = [0u8; 4];
     assert!(matches!(
@@ -230,7 +230,14 @@ fn readiness_is_cleared_only_on_would_block() {
         server.poll_read(&mut cx, &mut rest),
         Poll::Ready(Ok(6))
     ));
-    // Drained: the next read sees WouldBlock, clears and parks the waker.
+    // That read was short, which proves the buffer drained: readiness is
+    // cleared at once, so the next read parks without a system call.
+    assert!(
+        server
+            .registration()
+            .poll_ready(&mut cx, Direction::Read)
+            .is_pending()
+    );
     assert!(server.poll_read(&mut cx, &mut rest).is_pending());
     assert_eq!(count.0.load(Ordering::SeqCst), 0);
     // New data produces a new edge that wakes the reader.
@@ -395,5 +402,46 @@ fn budget_forces_yield_on_always_ready_socket() {
         count.0.load(Ordering::SeqCst),
         1,
         "the yielding task is woken"
+    );
+}
+
+#[test]
+fn full_buffer_reads_keep_readiness_until_would_block() {
+    let (mut driver, handle) = Driver::new().unwrap();
+    let listener = std::net::TcpListener::bind(localhost()).unwrap();
+    let mut peer_std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server_std, _) = listener.accept().unwrap();
+    server_std.set_nonblocking(true).unwrap();
+    let server =
+        PollEvented::new_with_handle(TcpStream::from_std(server_std), rw(), handle.clone())
+            .unwrap();
+    peer_std.write_all(&[3; 8]).unwrap();
+    run(
+        &mut driver,
+        &handle,
+        poll_fn(|cx| server.registration().poll_ready(cx, Direction::Read)),
+    )
+    .unwrap();
+    let (_, w) = counting_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut exact = [0u8; 8];
+    assert!(matches!(
+        server.poll_read(&mut cx, &mut exact),
+        Poll::Ready(Ok(8))
+    ));
+    // A full buffer proves nothing about what is left: still ready, and the
+    // next read learns WouldBlock from the kernel and only then parks.
+    assert!(
+        server
+            .registration()
+            .poll_ready(&mut cx, Direction::Read)
+            .is_ready()
+    );
+    assert!(server.poll_read(&mut cx, &mut exact).is_pending());
+    assert!(
+        server
+            .registration()
+            .poll_ready(&mut cx, Direction::Read)
+            .is_pending()
     );
 }

@@ -178,6 +178,67 @@ impl UdpSocket {
             .await
     }
 
+    /// Waits until a datagram can be received; pair it with
+    /// [`try_recv_from`](UdpSocket::try_recv_from) and loop on `WouldBlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tether::net::UdpSocket;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// tether::Runtime::new()?.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.writable().await?;
+    ///     a.try_send_to(b"x", b.local_addr()?)?;
+    ///     let mut buf = [0u8; 4];
+    ///     let (n, _) = loop {
+    ///         b.readable().await?;
+    ///         match b.try_recv_from(&mut buf) {
+    ///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///             other => break other?,
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"x");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Read)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until a datagram can be sent; see
+    /// [`readable`](UdpSocket::readable).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](UdpSocket::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Write)
+            .await
+            .map(drop)
+    }
+
+    /// Sends `buf` to `target` without waiting, or fails with
+    /// [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](UdpSocket::readable).
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.io
+            .registration()
+            .try_io(Direction::Write, || self.io.send_to(buf, target))
+    }
+
     /// Receives a datagram into `buf` without waiting; returns
     /// [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock) if none is queued.
     ///

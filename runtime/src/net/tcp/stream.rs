@@ -264,6 +264,56 @@ impl TcpStream {
         self.io.shutdown(how)
     }
 
+    /// Waits until the stream is readable: data, end-of-stream or an error
+    /// is waiting. Pair it with [`try_read`](TcpStream::try_read), which may
+    /// still see `WouldBlock` (readiness can be spurious); loop on that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tether::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// tether::Runtime::new()?.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.writable().await?;
+    ///     client.try_write(b"ready")?;
+    ///     let mut buf = [0u8; 16];
+    ///     let n = loop {
+    ///         server.readable().await?;
+    ///         match server.try_read(&mut buf) {
+    ///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///             other => break other?,
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"ready");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Read)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the stream is writable; see [`readable`](TcpStream::readable).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](TcpStream::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Write)
+            .await
+            .map(drop)
+    }
+
     /// Reads without waiting: the bytes already received, or
     /// [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock) if there are none.
     ///

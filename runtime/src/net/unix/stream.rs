@@ -13,7 +13,7 @@ use futures::io::{AsyncRead, AsyncWrite};
 
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
-use crate::io::PollEvented;
+use crate::io::{Direction, PollEvented};
 
 /// A Unix-domain stream connection, with [`AsyncRead`] and [`AsyncWrite`].
 ///
@@ -134,6 +134,79 @@ impl UnixStream {
     /// See [`local_addr`](UnixStream::local_addr).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.peer_addr()
+    }
+
+    /// Waits until the stream is readable; pair it with
+    /// [`try_read`](UnixStream::try_read) and loop on `WouldBlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tether::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// tether::Runtime::new()?.block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.writable().await?;
+    ///     assert_eq!(a.try_write(b"now")?, 3);
+    ///     let mut buf = [0u8; 8];
+    ///     let n = loop {
+    ///         b.readable().await?;
+    ///         match b.try_read(&mut buf) {
+    ///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///             other => break other?,
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"now");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Read)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the stream is writable; see [`readable`](UnixStream::readable).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](UnixStream::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io
+            .registration()
+            .readiness(Direction::Write)
+            .await
+            .map(drop)
+    }
+
+    /// Reads without waiting, or fails with
+    /// [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](UnixStream::readable).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        self.io
+            .registration()
+            .try_io(Direction::Read, || (&*self.io).read(buf))
+    }
+
+    /// Writes without waiting, or fails with
+    /// [`ErrorKind::WouldBlock`](io::ErrorKind::WouldBlock).
+    ///
+    /// # Examples
+    ///
+    /// See [`readable`](UnixStream::readable).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        use std::io::Write;
+        self.io
+            .registration()
+            .try_io(Direction::Write, || (&*self.io).write(buf))
     }
 
     /// Shuts down the read half, the write half or both.

@@ -39,13 +39,7 @@ impl Driver {
     /// Creates the driver and its shared handle.
     pub(crate) fn new() -> io::Result<(Driver, Handle)> {
         let (io, io_handle) = crate::io::Driver::new()?;
-        // loom's `Arc` cannot coerce to a trait object; it converts from std's.
-        #[cfg(not(loom))]
-        let unpark: Arc<dyn Unpark> = Arc::new(IoUnpark(io_handle.clone()));
-        #[cfg(loom)]
-        let unpark: Arc<dyn Unpark> =
-            Arc::from_std(std::sync::Arc::new(IoUnpark(io_handle.clone())));
-        let time = crate::time::Handle::new(unpark);
+        let time = crate::time::Handle::new(std::sync::Arc::new(IoUnpark(io_handle.clone())));
         Ok((
             Driver { io },
             Handle {

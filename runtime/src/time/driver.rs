@@ -2,13 +2,14 @@
 
 use std::time::Instant;
 
-use crate::loom::sync::Arc;
 use crate::park::Unpark;
+use std::sync::Arc;
 
 /// Shared state of a runtime's timers. Cloning is cheap.
 #[derive(Clone)]
 pub(crate) struct Handle {
     /// Wakes the parked worker when a timer earlier than its timeout appears.
+    /// (A plain `std` Arc: it only carries a trait object, no shared state.)
     #[allow(dead_code)]
     unpark: Arc<dyn Unpark>,
 }

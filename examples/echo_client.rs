@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --example echo_server -- --addr 127.0.0.1:7000 --connections 8 --messages 100
 //! cargo run --example echo_client -- --addr 127.0.0.1:7000 --connections 8 --messages 100
+//! cargo run --example echo_client -- --small   # against an in-process server
 //! ```
 //!
 //! Like the server, the connection tasks borrow from the caller's stack: all
@@ -130,6 +131,9 @@ pub struct Options {
     pub size: usize,
     /// Server only: also run the load client in-process.
     pub self_test: bool,
+    /// A small self-contained run (what CI does): 8 connections × 100
+    /// messages against an in-process server.
+    pub small: bool,
 }
 
 impl Options {
@@ -142,6 +146,7 @@ impl Options {
             messages: 100,
             size: 64,
             self_test: false,
+            small: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -158,11 +163,31 @@ impl Options {
                 "--messages" => opts.messages = number("--messages", value("--messages")?)?,
                 "--size" => opts.size = number("--size", value("--size")?)?,
                 "--self-test" => opts.self_test = true,
+                "--small" => opts.small = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
+        if opts.small {
+            opts.connections.get_or_insert(8);
+            opts.self_test = true;
+        }
         Ok(opts)
     }
+}
+
+/// A minimal echo server for `--small` runs without a separate server.
+async fn spawn_local_server() -> io::Result<SocketAddr> {
+    let listener = tether::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tether::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tether::spawn(async move {
+                let (mut rd, mut wr) = TcpStream::split(&mut conn);
+                let _ = futures::io::copy(&mut rd, &mut wr).await;
+            });
+        }
+    });
+    Ok(addr)
 }
 
 fn main() {
@@ -171,30 +196,37 @@ fn main() {
         Err(e) => {
             eprintln!("echo_client: {e}");
             eprintln!(
-                "usage: echo_client --addr HOST:PORT [--connections N] [--messages M] [--size S]"
+                "usage: echo_client --addr HOST:PORT [--connections N] [--messages M] [--size S]\n       echo_client --small"
             );
             std::process::exit(2);
         }
     };
-    let Some(addr) = opts.addr.clone() else {
-        eprintln!("echo_client: --addr is required (the address echo_server printed)");
-        std::process::exit(2);
-    };
-    // Resolved up front with the blocking std resolver: main is not async.
-    let addr = match std::net::ToSocketAddrs::to_socket_addrs(addr.as_str()).map(|mut a| a.next()) {
-        Ok(Some(addr)) => addr,
-        Ok(None) | Err(_) => {
-            eprintln!("echo_client: cannot resolve {addr:?}");
-            std::process::exit(2);
-        }
-    };
+    let connections = opts.connections.unwrap_or(8);
     let rt = tether::Runtime::new().expect("failed to start the tether runtime");
-    let result = rt.block_on(run_load(
-        addr,
-        opts.connections.unwrap_or(8),
-        opts.messages,
-        opts.size,
-    ));
+    let result = if opts.small {
+        println!("echo_client: --small: loading an in-process echo server");
+        rt.block_on(async {
+            let addr = spawn_local_server().await?;
+            run_load(addr, connections, opts.messages, opts.size).await
+        })
+    } else {
+        let Some(addr) = opts.addr.clone() else {
+            eprintln!(
+                "echo_client: --addr is required (the address echo_server printed), or --small"
+            );
+            std::process::exit(2);
+        };
+        // Resolved up front with the blocking std resolver: main is not async.
+        let addr =
+            match std::net::ToSocketAddrs::to_socket_addrs(addr.as_str()).map(|mut a| a.next()) {
+                Ok(Some(addr)) => addr,
+                Ok(None) | Err(_) => {
+                    eprintln!("echo_client: cannot resolve {addr:?}");
+                    std::process::exit(2);
+                }
+            };
+        rt.block_on(run_load(addr, connections, opts.messages, opts.size))
+    };
     match result {
         Ok(report) => println!("echo_client: {report}"),
         Err(e) => {

@@ -24,8 +24,10 @@
 //! cargo run --example echo_server -- --addr 127.0.0.1:7000
 //! # serve 8 connections, then print statistics and exit; drive it with
 //! cargo run --example echo_client -- --addr 127.0.0.1:7000 --connections 8 --messages 100
-//! # or both in one process (what CI runs):
+//! # or both in one process:
 //! cargo run --example echo_server -- --connections 8 --messages 100 --self-test
+//! # the same with defaults (what CI runs):
+//! cargo run --example echo_server -- --small
 //! ```
 
 use std::io;
@@ -112,7 +114,7 @@ fn main() {
         Err(e) => {
             eprintln!("echo_server: {e}");
             eprintln!(
-                "usage: echo_server [--addr HOST:PORT] [--connections N] [--messages M] [--size S] [--self-test]"
+                "usage: echo_server [--addr HOST:PORT] [--connections N] [--messages M] [--size S] [--self-test | --small]"
             );
             std::process::exit(2);
         }

@@ -134,29 +134,21 @@ fn invalid(msg: &'static str) -> MaybeReady {
 }
 
 /// Looks `host` up with the system resolver on the blocking pool.
+///
+/// # Panics
+///
+/// Panics outside a tether runtime, like every socket constructor.
 fn lookup(host: String, port: u16) -> MaybeReady {
-    let resolved = run_blocking(move || {
+    let handle = crate::spawn_blocking(move || {
         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
             .map(|it| it.collect::<Vec<_>>())
     });
-    MaybeReady::Blocking(Box::pin(async move { resolved.await?.map(Vec::into_iter) }))
-}
-
-/// Runs `f` off the async workers and yields its result.
-fn run_blocking<R: Send + 'static>(
-    f: impl FnOnce() -> R + Send + 'static,
-) -> impl Future<Output = io::Result<R>> + Send {
-    let (tx, rx) = futures::channel::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("tether-resolve".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        });
-    async move {
-        spawned?;
-        rx.await
-            .map_err(|_| io::Error::other("the address lookup thread panicked"))
-    }
+    MaybeReady::Blocking(Box::pin(async move {
+        match handle.await {
+            Ok(resolved) => resolved.map(Vec::into_iter),
+            Err(e) => Err(io::Error::other(format!("the address lookup failed: {e}"))),
+        }
+    }))
 }
 
 /// `host` and `port`, resolved without a lookup when `host` is an IP literal.

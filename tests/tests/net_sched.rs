@@ -76,7 +76,9 @@ fn aborted_waiter_leaves_nothing_stale_for_the_next_socket() {
     rt.block_on(async {
         for _ in 0..50 {
             // A task waits on a socket it owns, then is aborted: its socket
-            // is dropped (deregistered) while the task is parked on it.
+            // is dropped (deregistered) while the task is parked on it. The
+            // pending `recv_from` borrows the socket inside the same task,
+            // so the task's future must be dropped in place (it is pinned).
             let victim = tether::spawn(async {
                 let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
                 let mut buf = [0u8; 8];

@@ -26,5 +26,3 @@ mod tests;
 pub(crate) use driver::{Driver, Handle};
 pub(crate) use poll_evented::PollEvented;
 pub(crate) use ready::Direction;
-#[allow(unused_imports)]
-pub(crate) use registration::Registration;

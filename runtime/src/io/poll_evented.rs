@@ -19,8 +19,9 @@ use crate::loom::sync::Arc;
 /// A registered `mio` source. Dereferences to the source.
 #[derive(Debug)]
 pub(crate) struct PollEvented<E: Source> {
-    /// The source; `None` only after [`PollEvented::into_inner`] took it.
-    io: Option<E>,
+    /// The source. Declared first: it is closed before the registration
+    /// frees its slot.
+    io: E,
     /// Its slot in the reactor.
     registration: Registration,
 }
@@ -65,23 +66,12 @@ impl<E: Source> PollEvented<E> {
         handle: Arc<Handle>,
     ) -> io::Result<Self> {
         let registration = Registration::new_with_handle(&mut io, interest, handle)?;
-        Ok(PollEvented {
-            io: Some(io),
-            registration,
-        })
+        Ok(PollEvented { io, registration })
     }
 
     /// The source's registration.
     pub(crate) fn registration(&self) -> &Registration {
         &self.registration
-    }
-
-    /// Deregisters the source and returns it.
-    #[allow(dead_code)]
-    pub(crate) fn into_inner(mut self) -> io::Result<E> {
-        let mut io = self.io.take().expect("source present until into_inner");
-        self.registration.deregister(&mut io)?;
-        Ok(io)
     }
 }
 
@@ -135,7 +125,7 @@ where
 impl<E: Source> PollEvented<E> {
     /// The source.
     fn get(&self) -> &E {
-        self.io.as_ref().expect("source present until into_inner")
+        &self.io
     }
 }
 
@@ -149,10 +139,8 @@ impl<E: Source> Deref for PollEvented<E> {
 
 impl<E: Source> Drop for PollEvented<E> {
     fn drop(&mut self) {
-        if let Some(mut io) = self.io.take() {
-            // Deregistering can only fail if the selector is already gone,
-            // in which case there is nothing left to remove the source from.
-            let _ = self.registration.deregister(&mut io);
-        }
+        // Deregistering can only fail if the selector is already gone, in
+        // which case there is nothing left to remove the source from.
+        let _ = self.registration.deregister(&mut self.io);
     }
 }

@@ -13,9 +13,10 @@ use futures::task::{ArcWake, waker};
 use mio::Interest;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 
+use super::PollEvented;
 use super::driver::{Driver, Handle, dispatch};
 use super::ready::{Direction, Ready};
-use super::{PollEvented, Registration};
+use super::registration::Registration;
 use crate::loom::sync::Arc;
 
 /// Upper bound on how long one test may wait for its futures; reaching it

@@ -36,7 +36,7 @@ mod tests;
 use slab::Slab;
 
 use entry::{Entry, List, ListId, NIL};
-use level::{HORIZON_MASK, Level, SLOTS, level_for, overflow_start, slot_for, slot_start};
+use level::{HORIZON_MASK, Level, level_for, overflow_start, slot_for, slot_start};
 pub(crate) use level::{MAX_TICK, NUM_LEVELS};
 
 /// Names one registration in a [`Wheel`].
@@ -300,7 +300,7 @@ impl<T> Wheel<T> {
     pub(crate) fn check_invariants(&self) {
         let mut seen = 0;
         for (level, lvl) in self.levels.iter().enumerate() {
-            for slot in 0..SLOTS {
+            for slot in 0..level::SLOTS {
                 let list = lvl.slots[slot];
                 assert_eq!(
                     lvl.occupied & (1 << slot) != 0,

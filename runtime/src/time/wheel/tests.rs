@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::level::LEVEL_BITS;
+use super::level::{HORIZON_MASK, LEVEL_BITS};
 use super::*;
 
 /// A small deterministic PRNG (xorshift64*), so failures reproduce.

@@ -39,7 +39,7 @@ impl Driver {
     /// Creates the driver and its shared handle.
     pub(crate) fn new() -> io::Result<(Driver, Handle)> {
         let (io, io_handle) = crate::io::Driver::new()?;
-        let time = crate::time::Handle::new(Arc::new(IoUnpark(io_handle.clone())));
+        let time = crate::time::Handle::new(std::sync::Arc::new(IoUnpark(io_handle.clone())));
         Ok((
             Driver { io },
             Handle {

@@ -7,6 +7,7 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
 pub(crate) mod io;
@@ -18,5 +19,77 @@ pub(crate) mod scheduler;
 pub mod task;
 pub mod time;
 
-pub use runtime::Handle;
-pub use task::JoinError;
+use std::future::Future;
+
+pub use runtime::{Builder, Handle, Runtime};
+pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
+
+/// Spawns a `'static` task onto the current runtime and returns a handle to
+/// its output. The task starts running at once, in parallel with the caller
+/// on a multi-thread runtime; dropping the handle detaches it.
+///
+/// For futures that borrow from the caller's stack, use a scope instead.
+///
+/// # Panics
+///
+/// Outside a tether runtime (no task, `block_on` or `Runtime::enter` on
+/// this thread).
+///
+/// ```
+/// # tether::Runtime::new().unwrap().block_on(async {
+/// let handles: Vec<_> = (0..4).map(|i| tether::spawn(async move { i * i })).collect();
+/// let mut sum = 0;
+/// for h in handles {
+///     sum += h.await.unwrap();
+/// }
+/// assert_eq!(sum, 0 + 1 + 4 + 9);
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match runtime::context::current() {
+        // SAFETY: the future and its output are 'static.
+        Some(handle) => unsafe { handle.spawn(future) },
+        None => panic!(
+            "`tether::spawn` called outside a tether runtime: call it from a task, inside \
+             `Runtime::block_on`, or after `Runtime::enter`"
+        ),
+    }
+}
+
+/// Runs a blocking closure on the current runtime's blocking thread pool,
+/// so it does not stall the workers that run async tasks.
+///
+/// The pool grows on demand up to a cap (512 by default) and idle threads
+/// exit after a keep-alive period (10 s by default); see [`Builder`].
+///
+/// # Panics
+///
+/// Outside a tether runtime.
+///
+/// ```
+/// # tether::Runtime::new().unwrap().block_on(async {
+/// let len = tether::spawn_blocking(|| std::fs::read_dir(".").map(|d| d.count()))
+///     .await
+///     .unwrap();
+/// assert!(len.is_ok());
+/// # });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match runtime::context::current() {
+        Some(handle) => blocking::spawn_blocking_on(&handle, f),
+        None => panic!(
+            "`tether::spawn_blocking` called outside a tether runtime: call it from a task, \
+             inside `Runtime::block_on`, or after `Runtime::enter`"
+        ),
+    }
+}

@@ -12,9 +12,7 @@ mod imp {
         pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{
-                AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-            };
+            pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
         }
     }
 
@@ -45,10 +43,6 @@ mod imp {
         }
     }
 
-    pub(crate) mod thread {
-        pub(crate) use std::thread::yield_now;
-    }
-
     /// Hint used in spin loops; a no-op yield under loom.
     #[inline]
     pub(crate) fn spin_loop() {
@@ -62,18 +56,12 @@ mod imp {
         pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{
-                AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-            };
+            pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
         }
     }
 
     pub(crate) mod cell {
         pub(crate) use loom::cell::UnsafeCell;
-    }
-
-    pub(crate) mod thread {
-        pub(crate) use loom::thread::yield_now;
     }
 
     /// Under loom a spin must yield so the model can schedule the other thread.

@@ -1,5 +1,116 @@
 //! Tasks: the unit of work the schedulers run.
+//!
+//! A task is one heap allocation (`core::Cell`): a [`Header`](core::Header)
+//! with the atomic state word (`state.rs`), the scheduler handle, and a
+//! stage holding first the future, then its output. Ownership of the
+//! allocation is shared by reference-counted handles:
+//!
+//! * `Task`: the owned-task list's reference (`list.rs`);
+//! * `Notified`: a reference that is queued to be polled;
+//! * [`JoinHandle`]: the user's reference, with the right to the output;
+//! * `Waker`s: one reference each (`waker.rs`).
+//!
+//! `harness.rs` implements poll, completion, cancellation and the join
+//! protocol on top of the transitions in `state.rs`.
 
+mod core;
 mod error;
+mod harness;
+mod join;
+mod list;
+mod raw;
+mod state;
+mod waker;
+mod yield_now;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use error::JoinError;
+pub use join::{AbortHandle, JoinHandle};
+pub(crate) use list::OwnedTasks;
+pub(crate) use raw::RawTask;
+pub use yield_now::yield_now;
+
+/// What a task needs from the scheduler that runs it.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Queues a task to be polled. `is_yield` is true when the task woke
+    /// itself during its own poll; such tasks go behind other work.
+    fn schedule(&self, task: Notified, is_yield: bool);
+
+    /// Removes a completing task from the owned-task list, returning the
+    /// list's reference (`None` if shutdown already took it).
+    fn release(&self, task: &Task) -> Option<Task>;
+}
+
+/// One reference to a task, dropped (and the task freed if last) on drop.
+#[derive(Debug)]
+pub(crate) struct Task {
+    /// The task; this value owns one reference.
+    raw: RawTask,
+}
+
+impl Task {
+    pub(crate) fn from_raw(raw: RawTask) -> Task {
+        Task { raw }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
+    /// Gives up ownership of the reference without dropping it.
+    pub(crate) fn into_raw(self) -> RawTask {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+/// A task reference that is due to be polled. Queues hold these.
+#[derive(Debug)]
+pub(crate) struct Notified(pub(crate) Task);
+
+impl Notified {
+    /// Polls the task (consuming this reference).
+    pub(crate) fn run(self) {
+        self.into_raw().poll();
+    }
+
+    pub(crate) fn into_raw(self) -> RawTask {
+        self.0.into_raw()
+    }
+
+    /// The task's header id, for diagnostics.
+    #[allow(dead_code)]
+    pub(crate) fn id(&self) -> u64 {
+        self.0.raw.header().id
+    }
+}
+
+/// Creates a task that lives in no owned list (blocking jobs). Returns its
+/// `JoinHandle` and the `Notified` to run it.
+///
+/// # Safety
+///
+/// As [`OwnedTasks::bind`].
+pub(crate) unsafe fn unowned<F, S>(future: F, scheduler: S) -> (JoinHandle<F::Output>, Notified)
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+    S: Schedule,
+{
+    let raw = list::new_task(future, scheduler);
+    // No owned list: drop the reference reserved for it.
+    drop(Task::from_raw(raw));
+    (JoinHandle::new(raw), Notified(Task::from_raw(raw)))
+}

@@ -50,7 +50,8 @@ struct Inner {
     /// Tick 0 of the wheel.
     start: Instant,
     /// Wakes the parked driver when a timer earlier than its timeout appears.
-    unpark: Arc<dyn Unpark>,
+    /// (A plain `std` Arc: it only carries a trait object, no shared state.)
+    unpark: std::sync::Arc<dyn Unpark>,
     /// The wheel and its bookkeeping.
     state: Mutex<State>,
 }
@@ -75,7 +76,7 @@ impl std::fmt::Debug for Handle {
 
 impl Handle {
     /// Creates the timer state; `unpark` interrupts the parked driver.
-    pub(crate) fn new(unpark: Arc<dyn Unpark>) -> Handle {
+    pub(crate) fn new(unpark: std::sync::Arc<dyn Unpark>) -> Handle {
         Handle {
             inner: Arc::new(Inner {
                 start: Instant::now(),

@@ -1,0 +1,261 @@
+//! A growable pool of threads for blocking work.
+//!
+//! Threads are started on demand up to a cap, and exit after sitting idle
+//! for the keep-alive period. Each job is a task (so it has an ordinary
+//! [`JoinHandle`]) whose single poll runs the closure.
+//!
+//! # Accounting
+//!
+//! Under the pool lock: `num_idle` counts threads waiting on the condvar
+//! that no one has claimed; a submitter that finds one decrements it,
+//! increments `num_notify` and signals. A thread that wakes consumes a
+//! `num_notify` if there is one (it was signalled), otherwise it was a
+//! timeout or spurious wake-up and it removes itself from `num_idle`.
+//!
+//! At shutdown, queued jobs that have not started are cancelled; running
+//! jobs are waited for (a blocking closure cannot be interrupted).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use crate::loom::sync::{Condvar, Mutex};
+use crate::task::{JoinHandle, Notified, Schedule, Task};
+
+/// A clonable handle to a runtime's blocking pool.
+#[derive(Clone, Debug)]
+pub(crate) struct Spawner {
+    /// The pool.
+    inner: Arc<Inner>,
+}
+
+/// Pool settings from the runtime builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Upper bound on blocking threads.
+    pub(crate) thread_cap: usize,
+    /// Idle time after which a thread exits.
+    pub(crate) keep_alive: Duration,
+    /// Name for the pool's threads.
+    pub(crate) thread_name: String,
+    /// Stack size of the pool's threads.
+    pub(crate) stack_size: Option<usize>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Queue and accounting.
+    shared: Mutex<Shared>,
+    /// Idle threads wait here.
+    condvar: Condvar,
+    /// Settings.
+    config: Config,
+    /// The runtime the pool belongs to, entered by each pool thread so
+    /// `tether::spawn` works from blocking code. Taken at shutdown, which
+    /// breaks the reference cycle runtime → pool → runtime.
+    runtime: Mutex<Option<crate::scheduler::Handle>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Jobs waiting for a thread.
+    queue: VecDeque<Notified>,
+    /// Live pool threads.
+    num_threads: usize,
+    /// Waiting threads not yet claimed by a submitter.
+    num_idle: usize,
+    /// Signals sent and not yet consumed.
+    num_notify: usize,
+    /// Set at shutdown.
+    shutdown: bool,
+    /// Join handles of the live threads, to wait for them at shutdown.
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// The future of a blocking job: runs the closure on its first poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<R, F: FnOnce() -> R> Future for BlockingTask<F> {
+    type Output = R;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self
+            .0
+            .take()
+            .expect("blocking task polled after completion");
+        // Blocking code is not subject to the cooperative budget.
+        Poll::Ready(crate::coop::unconstrained(f))
+    }
+}
+
+/// Blocking jobs are never woken (their one poll always completes) and live
+/// in no owned list.
+#[derive(Debug)]
+struct BlockingSchedule;
+
+impl Schedule for BlockingSchedule {
+    fn schedule(&self, task: Notified, _is_yield: bool) {
+        // Unreachable in practice: a blocking job never returns Pending and
+        // abort does not resubmit a queued or running task.
+        drop(task);
+    }
+    fn release(&self, _task: &Task) -> Option<Task> {
+        None
+    }
+}
+
+impl Spawner {
+    pub(crate) fn new(config: Config) -> Spawner {
+        Spawner {
+            inner: Arc::new(Inner {
+                shared: Mutex::new(Shared::default()),
+                condvar: Condvar::new(),
+                config,
+                runtime: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Tells the pool which runtime its threads belong to.
+    pub(crate) fn set_runtime(&self, handle: crate::scheduler::Handle) {
+        *crate::loom::lock(&self.inner.runtime) = Some(handle);
+    }
+
+    /// Runs `f` on a pool thread.
+    ///
+    /// # Safety
+    ///
+    /// If `f` or its result borrow non-`'static` data, the caller must keep
+    /// that data alive until the returned handle resolved or the job was
+    /// cancelled (and the result is consumed).
+    pub(crate) unsafe fn spawn_unchecked<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        // SAFETY: forwarded to our caller.
+        let (join, notified) =
+            unsafe { crate::task::unowned(BlockingTask(Some(f)), BlockingSchedule) };
+        let mut shared = crate::loom::lock(&self.inner.shared);
+        if shared.shutdown {
+            drop(shared);
+            notified.into_raw().shutdown();
+            return join;
+        }
+        shared.queue.push_back(notified);
+        if shared.num_idle > 0 {
+            shared.num_idle -= 1;
+            shared.num_notify += 1;
+            self.inner.condvar.notify_one();
+        } else if shared.num_threads < self.inner.config.thread_cap {
+            shared.num_threads += 1;
+            let inner = self.inner.clone();
+            let mut builder = thread::Builder::new().name(self.inner.config.thread_name.clone());
+            if let Some(size) = self.inner.config.stack_size {
+                builder = builder.stack_size(size);
+            }
+            match builder.spawn(move || inner.run()) {
+                Ok(handle) => shared.threads.push(handle),
+                Err(e) => {
+                    shared.num_threads -= 1;
+                    // The job stays queued for an existing thread; with no
+                    // thread at all it can never run, so fail it loudly.
+                    if shared.num_threads == 0 {
+                        panic!("tether: failed to start a blocking thread: {e}");
+                    }
+                }
+            }
+        }
+        join
+    }
+
+    /// Cancels queued jobs and waits for running ones and for every pool
+    /// thread to exit.
+    pub(crate) fn shutdown(&self) {
+        let threads = {
+            let mut shared = crate::loom::lock(&self.inner.shared);
+            shared.shutdown = true;
+            self.inner.condvar.notify_all();
+            std::mem::take(&mut shared.threads)
+        };
+        let me = thread::current().id();
+        for t in threads {
+            // A pool thread dropping the runtime cannot wait for itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        let queued: Vec<Notified> = crate::loom::lock(&self.inner.shared)
+            .queue
+            .drain(..)
+            .collect();
+        for task in queued {
+            task.into_raw().shutdown();
+        }
+        crate::loom::lock(&self.inner.runtime).take();
+    }
+
+    /// Number of live pool threads (diagnostics and tests).
+    #[allow(dead_code)]
+    pub(crate) fn num_threads(&self) -> usize {
+        crate::loom::lock(&self.inner.shared).num_threads
+    }
+}
+
+impl Inner {
+    fn run(self: Arc<Self>) {
+        let runtime = crate::loom::lock(&self.runtime).clone();
+        let _enter = runtime
+            .as_ref()
+            .map(crate::runtime::context::enter_blocking_thread);
+        let mut shared = crate::loom::lock(&self.shared);
+        loop {
+            if shared.shutdown {
+                // Queued jobs are cancelled by `shutdown`, not run.
+                break;
+            }
+            if let Some(task) = shared.queue.pop_front() {
+                drop(shared);
+                task.run();
+                shared = crate::loom::lock(&self.shared);
+                continue;
+            }
+            shared.num_idle += 1;
+            let (guard, timeout) = self
+                .condvar
+                .wait_timeout(shared, self.config.keep_alive)
+                .unwrap_or_else(|e| e.into_inner());
+            shared = guard;
+            if shared.num_notify > 0 {
+                shared.num_notify -= 1;
+            } else {
+                shared.num_idle -= 1;
+                if timeout.timed_out() && shared.queue.is_empty() && !shared.shutdown {
+                    break;
+                }
+            }
+        }
+        shared.num_threads -= 1;
+        if !shared.shutdown {
+            // Exiting on idle timeout: forget our join handle.
+            let me = thread::current().id();
+            shared.threads.retain(|t| t.thread().id() != me);
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool of `handle`'s runtime.
+pub(crate) fn spawn_blocking_on<F, R>(handle: &crate::scheduler::Handle, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    // SAFETY: `f` and `R` are 'static.
+    unsafe { handle.blocking().spawn_unchecked(f) }
+}

@@ -1,0 +1,106 @@
+//! The thread-local runtime context: which runtime `tether::spawn` uses on
+//! this thread, and whether the thread is driving a runtime (so a nested
+//! `block_on` can be refused instead of deadlocking).
+
+use std::cell::{Cell, RefCell};
+
+use crate::scheduler;
+
+/// Per-thread runtime state.
+struct Context {
+    /// The runtime that `spawn` and friends use on this thread.
+    current: RefCell<Option<scheduler::Handle>>,
+    /// True while the thread drives a runtime (a worker, or inside
+    /// `block_on`).
+    in_runtime: Cell<bool>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            current: RefCell::new(None),
+            in_runtime: Cell::new(false),
+        }
+    };
+}
+
+/// Runs `f` with the current runtime, or returns `None` if there is none
+/// (or the thread is being torn down).
+pub(crate) fn with_current<R>(f: impl FnOnce(&scheduler::Handle) -> R) -> Option<R> {
+    let handle = CONTEXT
+        .try_with(|c| c.current.borrow().clone())
+        .ok()
+        .flatten()?;
+    Some(f(&handle))
+}
+
+/// The current runtime, if any.
+pub(crate) fn current() -> Option<scheduler::Handle> {
+    with_current(|h| h.clone())
+}
+
+/// True while this thread drives a runtime.
+pub(crate) fn is_in_runtime() -> bool {
+    CONTEXT.try_with(|c| c.in_runtime.get()).unwrap_or(false)
+}
+
+/// Restores the previous current runtime on drop.
+#[derive(Debug)]
+pub(crate) struct SetCurrentGuard {
+    /// The runtime that was current before.
+    prev: Option<scheduler::Handle>,
+}
+
+/// Makes `handle` the current runtime until the guard drops.
+pub(crate) fn set_current(handle: &scheduler::Handle) -> SetCurrentGuard {
+    let prev = CONTEXT.with(|c| c.current.replace(Some(handle.clone())));
+    SetCurrentGuard { prev }
+}
+
+impl Drop for SetCurrentGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CONTEXT.try_with(|c| *c.current.borrow_mut() = prev);
+    }
+}
+
+/// Marks the thread as driving a runtime until dropped.
+#[derive(Debug)]
+pub(crate) struct EnterRuntimeGuard {
+    /// Restores the current runtime.
+    _current: SetCurrentGuard,
+}
+
+/// Marks this thread as driving `handle`.
+///
+/// # Panics
+///
+/// Panics if the thread already drives a runtime: blocking it (in
+/// `block_on`) would stop it from running the tasks it is responsible for.
+#[track_caller]
+pub(crate) fn enter_runtime(handle: &scheduler::Handle) -> EnterRuntimeGuard {
+    CONTEXT.with(|c| {
+        if c.in_runtime.replace(true) {
+            panic!(
+                "cannot block on a future from a thread that is already driving a tether \
+                 runtime (inside a task or `block_on`): it would stop running the tasks it is \
+                 responsible for. Use `.await` instead, or `tether::spawn_blocking` to move \
+                 blocking work to the blocking pool"
+            );
+        }
+    });
+    EnterRuntimeGuard {
+        _current: set_current(handle),
+    }
+}
+
+impl Drop for EnterRuntimeGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.in_runtime.set(false));
+    }
+}
+
+/// Context for a blocking-pool thread: `spawn` works, `block_on` too.
+pub(crate) fn enter_blocking_thread(handle: &scheduler::Handle) -> SetCurrentGuard {
+    set_current(handle)
+}

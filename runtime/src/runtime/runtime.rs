@@ -1,0 +1,216 @@
+//! [`Runtime`]: owns the worker threads, drivers and blocking pool.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::thread;
+
+use super::{Builder, Handle, RuntimeMetrics};
+use crate::scheduler::{self, current_thread, multi_thread};
+use crate::task::JoinHandle;
+
+/// A tether runtime: a scheduler (multi-thread work-stealing, or
+/// current-thread), an I/O reactor, timers and a blocking thread pool.
+///
+/// Dropping the runtime shuts it down: workers stop after their current
+/// poll, every task that has not finished is dropped (exactly once, on the
+/// dropping thread), running blocking jobs are waited for, and the threads
+/// are joined.
+///
+/// ```
+/// let rt = tether::Runtime::new().unwrap();
+/// let answer = rt.block_on(async {
+///     let handle = tether::spawn(async { 40 + 2 });
+///     handle.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    /// The shared handle.
+    handle: Handle,
+    /// Worker threads (multi-thread flavour only).
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with one worker per core (or
+    /// `TETHER_WORKER_THREADS`).
+    ///
+    /// # Errors
+    ///
+    /// If the I/O driver or a worker thread cannot be created.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    /// A builder for a multi-thread runtime; see [`Builder`].
+    ///
+    /// ```
+    /// let rt = tether::Runtime::builder().worker_threads(2).build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new_multi_thread()
+    }
+
+    pub(super) fn new_current_thread(blocking: crate::blocking::Spawner) -> io::Result<Runtime> {
+        let (driver, driver_handle) = crate::driver::Driver::new()?;
+        let handle = current_thread::Handle::new(driver, driver_handle, blocking.clone());
+        let inner = scheduler::Handle::CurrentThread(handle);
+        blocking.set_runtime(inner.clone());
+        Ok(Runtime {
+            handle: Handle { inner },
+            threads: Vec::new(),
+        })
+    }
+
+    pub(super) fn new_multi_thread(
+        workers: usize,
+        blocking: crate::blocking::Spawner,
+        thread_name: &str,
+        stack_size: usize,
+    ) -> io::Result<Runtime> {
+        let (driver, driver_handle) = crate::driver::Driver::new()?;
+        let handle =
+            multi_thread::Handle::new(workers, Some(driver), driver_handle, blocking.clone());
+        let inner = scheduler::Handle::MultiThread(handle.clone());
+        blocking.set_runtime(inner.clone());
+        let mut rt = Runtime {
+            handle: Handle { inner },
+            threads: Vec::with_capacity(workers),
+        };
+        for core in handle.take_cores() {
+            let h = handle.clone();
+            let spawned = thread::Builder::new()
+                .name(thread_name.to_string())
+                .stack_size(stack_size)
+                .spawn(move || multi_thread::worker::run(h, core));
+            // On failure `rt`'s drop shuts down the workers started so far.
+            rt.threads.push(spawned?);
+        }
+        Ok(rt)
+    }
+
+    /// Runs `future` to completion on the calling thread, returning its
+    /// output. Tasks keep running on the workers meanwhile (on the
+    /// current-thread flavour, on this thread while it waits).
+    ///
+    /// # Panics
+    ///
+    /// If called from a thread that already drives a tether runtime (inside
+    /// a task, or inside another `block_on`): it would block a thread that
+    /// other tasks depend on.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { "done" }), "done");
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task onto this runtime; see [`crate::spawn`].
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// let handle = rt.spawn(async { 5 });
+    /// assert_eq!(rt.block_on(handle).unwrap(), 5);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool; see
+    /// [`crate::spawn_blocking`].
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// let handle = rt.spawn_blocking(|| std::thread::current().name().map(String::from));
+    /// assert!(rt.block_on(handle).unwrap().is_some());
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A cloneable handle to this runtime.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// std::thread::spawn(move || handle.block_on(async { 1 })).join().unwrap();
+    /// ```
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes this runtime the current one on this thread until the guard is
+    /// dropped, so `tether::spawn` works outside `block_on`.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new().unwrap();
+    /// let _guard = rt.enter();
+    /// let handle = tether::spawn(async { 1 });
+    /// # drop(_guard);
+    /// assert_eq!(rt.block_on(handle).unwrap(), 1);
+    /// ```
+    pub fn enter(&self) -> super::EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// Runtime statistics.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::builder().worker_threads(2).build().unwrap();
+    /// assert_eq!(rt.metrics().num_workers(), 2);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Futures dropped during shutdown may call `spawn`; they get
+        // cancelled handles from this runtime rather than a panic.
+        let _current = crate::runtime::context::set_current(&self.handle.inner);
+        match &self.handle.inner {
+            scheduler::Handle::MultiThread(h) => {
+                h.begin_shutdown();
+                let me = thread::current().id();
+                for t in self.threads.drain(..) {
+                    if t.thread().id() != me {
+                        let _ = t.join();
+                    }
+                }
+                h.finish_shutdown();
+                h.blocking.shutdown();
+            }
+            scheduler::Handle::CurrentThread(h) => {
+                h.shutdown();
+                h.blocking.shutdown();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}

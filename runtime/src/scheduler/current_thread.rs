@@ -1,0 +1,371 @@
+//! The current-thread scheduler: every task runs on the thread that calls
+//! `block_on`.
+//!
+//! The [`Core`] (local queue and the driver) is owned by whichever thread is
+//! inside `block_on`; a second thread calling `block_on` at the same time
+//! polls its own future and waits for the core to be handed back. Tasks
+//! woken from other threads go through a locked injection queue and wake
+//! the driver.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::ptr;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::time::Duration;
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::loom::sync::Mutex;
+use crate::task::{JoinHandle, Notified, OwnedTasks, Schedule, Task};
+
+/// Ticks between forced checks of the injection queue, and between
+/// non-blocking driver polls while tasks are runnable. A prime, so the
+/// check does not fall into lockstep with periodic task patterns.
+const GLOBAL_POLL_INTERVAL: u32 = 31;
+
+/// Tasks polled before the `block_on` future is polled again even if it
+/// was not woken... it is only polled when woken; this bounds how long the
+/// loop runs before looking at the driver.
+const EVENT_INTERVAL: u32 = 61;
+
+/// The exclusive state: owned by the thread inside `block_on`.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// Runnable tasks.
+    tasks: VecDeque<Notified>,
+    /// Loop iterations.
+    tick: u32,
+    /// The I/O and timer driver.
+    driver: Option<crate::driver::Driver>,
+}
+
+/// A current-thread runtime's shared state.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    /// Tasks woken from other threads.
+    inject: Mutex<VecDeque<Notified>>,
+    /// Every live task, for shutdown.
+    pub(crate) owned: OwnedTasks,
+    /// Set once at shutdown.
+    shutdown: AtomicBool,
+    /// Set when the `block_on` future is woken.
+    woken: AtomicBool,
+    /// The driver's shared half.
+    pub(crate) driver: crate::driver::Handle,
+    /// The blocking thread pool.
+    pub(crate) blocking: crate::blocking::Spawner,
+    /// The core, when no thread is inside `block_on`.
+    core: Mutex<Option<Box<Core>>>,
+    /// Threads waiting for the core.
+    core_waiters: Mutex<Vec<Waker>>,
+}
+
+/// The per-thread state while inside `block_on`.
+struct Context {
+    /// The runtime.
+    handle: Arc<Handle>,
+    /// The core, while a task is polled.
+    core: RefCell<Option<Box<Core>>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+}
+
+fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    CURRENT.with(|c| {
+        let p = c.get();
+        // SAFETY: set only by `run_until_ready` to a context on its stack,
+        // and reset before that frame ends.
+        f(unsafe { p.as_ref() })
+    })
+}
+
+/// Wakes the `block_on` future: sets `woken` and interrupts the driver.
+struct BlockOnWake(Arc<Handle>);
+
+impl Wake for BlockOnWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.woken.store(true, Ordering::Release);
+        self.0.driver.unpark();
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(
+        driver: crate::driver::Driver,
+        driver_handle: crate::driver::Handle,
+        blocking: crate::blocking::Spawner,
+    ) -> Arc<Handle> {
+        Arc::new(Handle {
+            inject: Mutex::new(VecDeque::new()),
+            owned: OwnedTasks::new(),
+            shutdown: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
+            driver: driver_handle,
+            blocking,
+            core: Mutex::new(Some(Box::new(Core {
+                tasks: VecDeque::new(),
+                tick: 0,
+                driver: Some(driver),
+            }))),
+            core_waiters: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Spawns a task.
+    ///
+    /// # Safety
+    ///
+    /// As `multi_thread::Handle::spawn`.
+    pub(crate) unsafe fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        // SAFETY: forwarded to our caller.
+        let (join, notified) = unsafe { self.owned.bind(future, self.clone()) };
+        if let Some(notified) = notified {
+            self.schedule(notified, false);
+        }
+        join
+    }
+
+    fn take_core(&self) -> Option<Box<Core>> {
+        crate::loom::lock(&self.core).take()
+    }
+
+    fn return_core(&self, core: Box<Core>) {
+        *crate::loom::lock(&self.core) = Some(core);
+        for waker in std::mem::take(&mut *crate::loom::lock(&self.core_waiters)) {
+            waker.wake();
+        }
+    }
+
+    fn pop_injected(&self) -> Option<Notified> {
+        crate::loom::lock(&self.inject).pop_front()
+    }
+
+    /// Runs `fut` to completion on this thread, driving the runtime's tasks
+    /// whenever this thread holds the core.
+    pub(crate) fn block_on<F: Future>(self: &Arc<Self>, fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let parker = std::sync::Arc::new(ThreadWake::new());
+        let thread_waker = Waker::from(parker.clone());
+        loop {
+            if let Some(core) = self.take_core() {
+                let (core, out) = run_until_ready(self, core, fut.as_mut());
+                self.return_core(core);
+                match out {
+                    Some(v) => return v,
+                    None => panic!("the tether runtime shut down while `block_on` was running"),
+                }
+            }
+            // Another thread drives the runtime: poll our future alone and
+            // wait for it to be woken or for the core to come back.
+            crate::loom::lock(&self.core_waiters).push(thread_waker.clone());
+            if let Poll::Ready(v) = fut
+                .as_mut()
+                .poll(&mut TaskContext::from_waker(&thread_waker))
+            {
+                return v;
+            }
+            if crate::loom::lock(&self.core).is_none() {
+                parker.park();
+            }
+        }
+    }
+
+    /// Starts shutdown and cancels every task on the calling thread.
+    pub(crate) fn shutdown(self: &Arc<Self>) {
+        self.shutdown.store(true, Ordering::Release);
+        self.owned.close_and_shutdown();
+        if let Some(mut core) = self.take_core() {
+            core.tasks.clear();
+            drop(core.driver.take());
+        }
+        while let Some(task) = self.pop_injected() {
+            drop(task);
+        }
+        self.driver.shutdown();
+    }
+}
+
+/// If this thread is inside `block_on` of a current-thread runtime (polling
+/// a task), blocks until `fut` completes while running the runtime's tasks.
+/// Returns the future back otherwise.
+pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
+    with_current(|cx| {
+        let Some(cx) = cx else { return Err(fut) };
+        let Some(core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
+            return Err(fut);
+        };
+        let handle = cx.handle.clone();
+        let (core, out) = run_until_ready(&handle, core, pin!(fut));
+        *cx.core.borrow_mut() = Some(core);
+        match out {
+            Some(v) => Ok(v),
+            None => panic!("the tether runtime shut down while a blocking wait was running"),
+        }
+    })
+}
+
+/// The scheduler loop. Returns the core and the output (`None` if the
+/// runtime shut down first).
+fn run_until_ready<F: Future>(
+    handle: &Arc<Handle>,
+    core: Box<Core>,
+    mut fut: std::pin::Pin<&mut F>,
+) -> (Box<Core>, Option<F::Output>) {
+    let cx = Context {
+        handle: handle.clone(),
+        core: RefCell::new(Some(core)),
+    };
+    struct Reset(*const Context);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let reset = Reset(CURRENT.with(|c| c.replace(&cx)));
+    let waker = Waker::from(std::sync::Arc::new(BlockOnWake(handle.clone())));
+    handle.woken.store(true, Ordering::Release);
+
+    let out = 'outer: loop {
+        if handle.woken.swap(false, Ordering::AcqRel) {
+            let res =
+                crate::coop::budget(|| fut.as_mut().poll(&mut TaskContext::from_waker(&waker)));
+            if let Poll::Ready(v) = res {
+                break Some(v);
+            }
+        }
+        for _ in 0..EVENT_INTERVAL {
+            if handle.shutdown.load(Ordering::Acquire) {
+                break 'outer None;
+            }
+            if handle.woken.load(Ordering::Acquire) {
+                continue 'outer;
+            }
+            let task = {
+                let mut guard = cx.core.borrow_mut();
+                let core = guard.as_mut().expect("core missing");
+                core.tick = core.tick.wrapping_add(1);
+                if core.tick % GLOBAL_POLL_INTERVAL == 0 {
+                    handle.pop_injected().or_else(|| core.tasks.pop_front())
+                } else {
+                    core.tasks.pop_front().or_else(|| handle.pop_injected())
+                }
+            };
+            match task {
+                Some(task) => crate::coop::budget(|| task.run()),
+                None => {
+                    park(&cx, handle, None);
+                    continue 'outer;
+                }
+            }
+        }
+        // Runnable tasks remain: look at I/O and timers without blocking.
+        park(&cx, handle, Some(Duration::ZERO));
+    };
+    drop(reset);
+    let core = cx.core.borrow_mut().take().expect("core missing");
+    (core, out)
+}
+
+/// Blocks in the driver (unless work is pending), with the core in the
+/// context so woken tasks are queued locally.
+fn park(cx: &Context, handle: &Handle, timeout: Option<Duration>) {
+    let mut driver = {
+        let mut guard = cx.core.borrow_mut();
+        let core = guard.as_mut().expect("core missing");
+        core.driver.take()
+    };
+    let timeout = if handle.woken.load(Ordering::Acquire)
+        || !crate::loom::lock(&handle.inject).is_empty()
+        || cx
+            .core
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| !c.tasks.is_empty())
+    {
+        Some(Duration::ZERO)
+    } else {
+        timeout
+    };
+    if let Some(driver) = driver.as_mut() {
+        driver.park(&handle.driver, timeout);
+    }
+    cx.core.borrow_mut().as_mut().expect("core missing").driver = driver;
+}
+
+impl Schedule for Arc<Handle> {
+    fn schedule(&self, task: Notified, _is_yield: bool) {
+        let task = with_current(|cx| {
+            if let Some(cx) = cx.filter(|cx| Arc::ptr_eq(&cx.handle, self))
+                && let Ok(mut guard) = cx.core.try_borrow_mut()
+                && let Some(core) = guard.as_mut()
+            {
+                core.tasks.push_back(task);
+                return None;
+            }
+            Some(task)
+        });
+        let Some(task) = task else { return };
+        if self.shutdown.load(Ordering::Acquire) {
+            drop(task);
+            return;
+        }
+        crate::loom::lock(&self.inject).push_back(task);
+        self.driver.unpark();
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+}
+
+/// Parks a plain thread until its waker fires.
+#[derive(Debug)]
+pub(crate) struct ThreadWake {
+    /// Set by a wake, cleared by `park`.
+    notified: std::sync::Mutex<bool>,
+    /// Signalled by a wake.
+    condvar: std::sync::Condvar,
+}
+
+impl ThreadWake {
+    pub(crate) fn new() -> ThreadWake {
+        ThreadWake {
+            notified: std::sync::Mutex::new(false),
+            condvar: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Sleeps until woken (returns at once if a wake is pending).
+    pub(crate) fn park(&self) {
+        let mut notified = self.notified.lock().unwrap_or_else(|e| e.into_inner());
+        while !*notified {
+            notified = self
+                .condvar
+                .wait(notified)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *notified = false;
+    }
+}
+
+impl Wake for ThreadWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.condvar.notify_one();
+    }
+}

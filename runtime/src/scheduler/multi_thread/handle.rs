@@ -1,0 +1,193 @@
+//! The state shared by all workers of a multi-thread runtime, and task
+//! submission.
+
+use std::future::Future;
+
+use crossbeam_deque::{Injector, Stealer};
+
+use super::idle::Idle;
+use super::park::{Parker, SharedDriver};
+use super::worker::{self, Core, JobRef};
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::loom::sync::Mutex;
+use crate::task::{JoinHandle, Notified, OwnedTasks, Schedule, Task};
+
+/// What other threads can reach of one worker.
+#[derive(Debug)]
+pub(super) struct Remote {
+    /// Steals tasks from the worker's run queue.
+    pub(super) steal: Stealer<Notified>,
+    /// Steals fork jobs (scoped-child polls) from the worker's job deque.
+    pub(super) fork_steal: Stealer<JobRef>,
+    /// Wakes the worker.
+    pub(super) parker: Parker,
+}
+
+/// A multi-thread runtime's shared state.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    /// One entry per worker, by index.
+    pub(super) remotes: Box<[Remote]>,
+    /// Tasks submitted from outside the workers.
+    pub(super) inject: Injector<Notified>,
+    /// Searching/parked bookkeeping.
+    pub(super) idle: Idle,
+    /// Every live task, for shutdown.
+    pub(crate) owned: OwnedTasks,
+    /// Set once when the runtime shuts down.
+    pub(super) shutdown: AtomicBool,
+    /// The I/O and timer driver.
+    pub(crate) driver: Arc<SharedDriver>,
+    /// The blocking thread pool.
+    pub(crate) blocking: crate::blocking::Spawner,
+    /// Cores not owned by a running worker thread (before launch and after
+    /// shutdown).
+    pub(super) cores: Mutex<Vec<Box<Core>>>,
+}
+
+impl Handle {
+    /// Creates the shared state and one core per worker.
+    pub(crate) fn new(
+        num_workers: usize,
+        driver: Option<crate::driver::Driver>,
+        driver_handle: crate::driver::Handle,
+        blocking: crate::blocking::Spawner,
+    ) -> Arc<Handle> {
+        let driver = Arc::new(SharedDriver::new(driver, driver_handle));
+        let mut remotes = Vec::with_capacity(num_workers);
+        let mut cores = Vec::with_capacity(num_workers);
+        for index in 0..num_workers {
+            let (core, steal, fork_steal) = Core::new(index);
+            remotes.push(Remote {
+                steal,
+                fork_steal,
+                parker: Parker::new(driver.clone()),
+            });
+            cores.push(core);
+        }
+        Arc::new(Handle {
+            remotes: remotes.into_boxed_slice(),
+            inject: Injector::new(),
+            idle: Idle::new(num_workers),
+            owned: OwnedTasks::new(),
+            shutdown: AtomicBool::new(false),
+            driver,
+            blocking,
+            cores: Mutex::new(cores),
+        })
+    }
+
+    /// Takes the cores for the worker threads to run.
+    pub(crate) fn take_cores(&self) -> Vec<Box<Core>> {
+        std::mem::take(&mut *crate::loom::lock(&self.cores))
+    }
+
+    /// Number of worker threads.
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Spawns a task.
+    ///
+    /// # Safety
+    ///
+    /// If `future` is not `'static`, the caller must guarantee it completes
+    /// or is cancelled, and its output is consumed, before borrowed data dies.
+    pub(crate) unsafe fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        // SAFETY: forwarded to our caller.
+        let (join, notified) = unsafe { self.owned.bind(future, self.clone()) };
+        if let Some(notified) = notified {
+            self.schedule_task(notified, false);
+        }
+        join
+    }
+
+    /// Queues a task: locally when called on one of our workers, through
+    /// the injector otherwise.
+    pub(super) fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+        let task = match worker::try_schedule_local(self, task, is_yield) {
+            Ok(()) => return,
+            Err(task) => task,
+        };
+        if self.is_shutdown() {
+            // No worker will run it; shutdown cancels it via the owned list.
+            drop(task);
+            return;
+        }
+        self.inject.push(task);
+        self.notify_parked();
+    }
+
+    /// Wakes a parked worker if nobody is searching for work.
+    pub(super) fn notify_parked(&self) {
+        // Pairs with the SeqCst re-check of the last searcher (idle.rs).
+        crate::loom::sync::atomic::fence(Ordering::SeqCst);
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// Wakes a parked worker if any queue holds work (called by the last
+    /// searcher before it parks).
+    pub(super) fn notify_if_work_pending(&self) {
+        crate::loom::sync::atomic::fence(Ordering::SeqCst);
+        let pending = self
+            .remotes
+            .iter()
+            .any(|r| !r.steal.is_empty() || !r.fork_steal.is_empty())
+            || !self.inject.is_empty();
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    /// True once shutdown started.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Starts shutdown: workers stop after their current poll.
+    pub(crate) fn begin_shutdown(&self) {
+        if self.shutdown.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for remote in self.remotes.iter() {
+            remote.parker.unpark();
+        }
+    }
+
+    /// Finishes shutdown after the worker threads exited: cancels every
+    /// remaining task on the calling thread and drops the queues.
+    pub(crate) fn finish_shutdown(&self) {
+        self.owned.close_and_shutdown();
+        // Every task is complete now; what the queues hold are stale
+        // references.
+        for core in self.take_cores() {
+            core.drain();
+        }
+        loop {
+            match self.inject.steal() {
+                crossbeam_deque::Steal::Success(task) => drop(task),
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => break,
+            }
+        }
+        self.driver.handle.shutdown();
+    }
+}
+
+impl Schedule for Arc<Handle> {
+    fn schedule(&self, task: Notified, is_yield: bool) {
+        self.schedule_task(task, is_yield);
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+}

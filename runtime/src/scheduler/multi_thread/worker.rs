@@ -1,0 +1,716 @@
+//! The worker loop: run local work, steal, park; and fork/join.
+//!
+//! # Where work comes from, in order
+//!
+//! 1. Every [`GLOBAL_POLL_INTERVAL`] ticks, the injector first, so tasks
+//!    submitted from outside are not starved by a busy local queue.
+//! 2. The worker's own fork jobs (scoped-child polls forked by a scope
+//!    running here and not yet taken).
+//! 3. The LIFO slot: the task most recently woken by this worker, polled
+//!    next for cache locality (at most [`MAX_LIFO_POLLS_PER_TICK`] in a row).
+//! 4. The local FIFO run queue, then a batch from the injector.
+//! 5. Stealing (if fewer than half the workers already search): fork jobs
+//!    first, since a forking worker is waiting on them, then half of a
+//!    random victim's run queue, then the injector.
+//! 6. Parking (see `park.rs` and `idle.rs`).
+//!
+//! # The core and re-entrancy
+//!
+//! The worker's [`Core`] (queues, LIFO slot) lives in the thread's
+//! [`Context`] while a task is polled, so that wakes and spawns from inside
+//! the poll can push to it; the loop takes it back afterwards. A blocking
+//! wait inside a poll (the blocking scope) takes the core and runs a nested
+//! loop ([`block_on_nested`]), so the worker keeps executing other tasks.
+//!
+//! # Fork/join
+//!
+//! [`fork_join`] pushes `n - 1` jobs pointing into its own stack frame onto
+//! the worker's fork deque, wakes an idle worker, runs job 0 and every job
+//! nobody stole, then waits on a latch for the stolen ones. It never returns
+//! (nor unwinds) before every job has finished: the jobs borrow its frame.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
+use std::ptr;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+use super::Handle;
+use super::park::Parker;
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::scheduler::rand::FastRand;
+use crate::task::Notified;
+use std::sync::Arc;
+
+/// Ticks between forced checks of the injector. A prime, so the check does
+/// not fall into lockstep with periodic task patterns.
+const GLOBAL_POLL_INTERVAL: u32 = 61;
+
+/// Ticks between non-blocking polls of the I/O driver and timers by a busy
+/// worker, so readiness is never starved while every worker is busy.
+const EVENT_INTERVAL: u32 = 61;
+
+/// Consecutive LIFO-slot polls before the slot's task goes to the back of
+/// the run queue. Two tasks waking each other forever would otherwise
+/// monopolise the worker.
+const MAX_LIFO_POLLS_PER_TICK: usize = 3;
+
+/// Spin iterations a forking worker waits for stolen jobs before it sleeps.
+/// Stolen jobs are single child polls, usually microseconds long; a short
+/// spin avoids a futex round trip for them.
+const FORK_SPIN_LIMIT: usize = if cfg!(loom) { 1 } else { 200 };
+
+/// A worker's exclusive state.
+pub(crate) struct Core {
+    /// This worker's index in `Handle::remotes`.
+    index: usize,
+    /// Incremented every loop iteration.
+    tick: u32,
+    /// The most recently woken task.
+    lifo_slot: Option<Notified>,
+    /// Local tasks; stolen through `Remote::steal`.
+    run_queue: Worker<Notified>,
+    /// Fork jobs; stolen through `Remote::fork_steal`.
+    fork_queue: Worker<JobRef>,
+    /// True while counted in `Idle`'s searching workers.
+    is_searching: bool,
+    /// Picks steal victims.
+    rand: FastRand,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("index", &self.index)
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A type-erased pointer to a fork job and the function that runs it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JobRef {
+    /// The job's data (a `StackJob` in the forker's frame).
+    data: *const (),
+    /// Runs the job; called exactly once.
+    execute: unsafe fn(*const ()),
+}
+
+// SAFETY: a JobRef is only created by `fork_join` for data that is `Sync`
+// (the job closure is `Fn + Sync`) and that outlives the job (the forker
+// waits on the latch before its frame ends).
+unsafe impl Send for JobRef {}
+
+impl JobRef {
+    /// # Safety
+    ///
+    /// Must be called exactly once, while the job's data is alive.
+    unsafe fn execute(self) {
+        // SAFETY: caller contract.
+        unsafe { (self.execute)(self.data) }
+    }
+}
+
+/// Work found by the loop.
+enum Work {
+    /// A task to poll.
+    Task(Notified),
+    /// A fork job to run.
+    Job(JobRef),
+}
+
+/// The per-thread state of a running worker.
+pub(crate) struct Context {
+    /// The runtime.
+    handle: Arc<Handle>,
+    /// This worker's index.
+    index: usize,
+    /// The core, while a task or job is being run (see module docs).
+    core: RefCell<Option<Box<Core>>>,
+}
+
+thread_local! {
+    /// The worker context of this thread, if it is a worker.
+    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+}
+
+fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    CURRENT.with(|c| {
+        let p = c.get();
+        // SAFETY: CURRENT is set only by `run` to a context that outlives the
+        // `set` scope, and reset before that context is dropped.
+        f(unsafe { p.as_ref() })
+    })
+}
+
+impl Core {
+    pub(super) fn new(index: usize) -> (Box<Core>, Stealer<Notified>, Stealer<JobRef>) {
+        let run_queue = Worker::new_fifo();
+        let fork_queue = Worker::new_lifo();
+        let steal = run_queue.stealer();
+        let fork_steal = fork_queue.stealer();
+        let core = Box::new(Core {
+            index,
+            tick: 0,
+            lifo_slot: None,
+            run_queue,
+            fork_queue,
+            is_searching: false,
+            rand: FastRand::new(index as u64 + 1),
+        });
+        (core, steal, fork_steal)
+    }
+
+    fn has_local_work(&self) -> bool {
+        self.lifo_slot.is_some() || !self.run_queue.is_empty() || !self.fork_queue.is_empty()
+    }
+
+    /// Pushes a task scheduled on this worker. Returns true if other workers
+    /// should be told there is work to steal.
+    fn schedule_local(&mut self, task: Notified, is_yield: bool) -> bool {
+        if is_yield {
+            self.run_queue.push(task);
+            return true;
+        }
+        match self.lifo_slot.replace(task) {
+            Some(prev) => {
+                self.run_queue.push(prev);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
+        if self.tick % GLOBAL_POLL_INTERVAL == 0
+            && let Some(task) = steal_one(&handle.inject)
+        {
+            return Some(Work::Task(task));
+        }
+        if let Some(job) = self.fork_queue.pop() {
+            return Some(Work::Job(job));
+        }
+        if let Some(task) = self.lifo_slot.take().or_else(|| self.run_queue.pop()) {
+            return Some(Work::Task(task));
+        }
+        loop {
+            match handle.inject.steal_batch_and_pop(&self.run_queue) {
+                Steal::Success(task) => return Some(Work::Task(task)),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    fn steal_work(&mut self, handle: &Handle) -> Option<Work> {
+        if !self.is_searching {
+            if !handle.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.is_searching = true;
+        }
+        let n = handle.remotes.len();
+        let start = self.rand.next_below(n);
+        loop {
+            let mut retry = false;
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match handle.remotes[victim].fork_steal.steal() {
+                    Steal::Success(job) => return Some(Work::Job(job)),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match handle.remotes[victim]
+                    .steal
+                    .steal_batch_and_pop(&self.run_queue)
+                {
+                    Steal::Success(task) => return Some(Work::Task(task)),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            match handle.inject.steal_batch_and_pop(&self.run_queue) {
+                Steal::Success(task) => return Some(Work::Task(task)),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Registers as parked unless there is local work. Returns true if the
+    /// worker should sleep.
+    fn transition_to_parked(&mut self, handle: &Handle) -> bool {
+        if self.has_local_work() {
+            return false;
+        }
+        let is_last_searcher = handle
+            .idle
+            .transition_worker_to_parked(self.index, self.is_searching);
+        self.is_searching = false;
+        if is_last_searcher {
+            handle.notify_if_work_pending();
+        }
+        true
+    }
+
+    /// Drops every queued task reference (at shutdown, after the owned list
+    /// cancelled the tasks).
+    pub(super) fn drain(self: Box<Self>) {
+        debug_assert!(self.fork_queue.is_empty(), "fork jobs left at shutdown");
+        drop(self.lifo_slot);
+        while let Some(task) = self.run_queue.pop() {
+            drop(task);
+        }
+    }
+}
+
+fn steal_one(inject: &crossbeam_deque::Injector<Notified>) -> Option<Notified> {
+    loop {
+        match inject.steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Retry => continue,
+            Steal::Empty => return None,
+        }
+    }
+}
+
+/// Runs a worker thread until the runtime shuts down.
+pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
+    let cx = Context {
+        index: core.index,
+        handle: handle.clone(),
+        core: RefCell::new(None),
+    };
+    let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
+        handle.clone(),
+    ));
+    struct Reset(*const Context);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(CURRENT.with(|c| c.replace(&cx)));
+    let core = run_until(&cx, core, &|| false);
+    crate::loom::lock(&handle.cores).push(core);
+}
+
+/// The worker loop. Returns when `until()` holds or the runtime shuts down.
+fn run_until(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+    loop {
+        if until() || cx.handle.is_shutdown() {
+            return core;
+        }
+        core.tick = core.tick.wrapping_add(1);
+        if core.tick % EVENT_INTERVAL == 0 {
+            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking());
+        }
+        let work = match core.next_local_work(&cx.handle) {
+            Some(work) => Some(work),
+            None => core.steal_work(&cx.handle),
+        };
+        core = match work {
+            Some(work) => run_work(cx, core, work),
+            None => park(cx, core, until),
+        };
+    }
+}
+
+/// Puts the core where schedule calls can reach it while `f` runs.
+fn with_core_in_context(cx: &Context, core: Box<Core>, f: impl FnOnce()) -> Box<Core> {
+    *cx.core.borrow_mut() = Some(core);
+    f();
+    cx.core
+        .borrow_mut()
+        .take()
+        .expect("the worker core was not returned")
+}
+
+fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Box<Core> {
+    if core.is_searching {
+        core.is_searching = false;
+        if cx.handle.idle.transition_worker_from_searching() {
+            // We were the last searcher: let another worker look for the
+            // rest of the work.
+            cx.handle.notify_parked();
+        }
+    }
+    with_core_in_context(cx, core, || {
+        crate::coop::budget(|| match work {
+            Work::Task(task) => {
+                task.run();
+                run_lifo_tasks(cx);
+            }
+            // SAFETY: each JobRef is popped or stolen exactly once from a
+            // deque, and its forker waits for it (module docs).
+            Work::Job(job) => unsafe { job.execute() },
+        })
+    })
+}
+
+/// Polls tasks from the LIFO slot, sharing the budget of the task that
+/// woke them, up to [`MAX_LIFO_POLLS_PER_TICK`].
+fn run_lifo_tasks(cx: &Context) {
+    let mut polls = 0;
+    loop {
+        let task = {
+            let mut guard = cx.core.borrow_mut();
+            let Some(core) = guard.as_mut() else { return };
+            let Some(task) = core.lifo_slot.take() else {
+                return;
+            };
+            if polls >= MAX_LIFO_POLLS_PER_TICK || !crate::coop::has_budget_remaining() {
+                core.run_queue.push(task);
+                drop(guard);
+                cx.handle.notify_parked();
+                return;
+            }
+            task
+        };
+        polls += 1;
+        task.run();
+    }
+}
+
+fn park(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+    if !core.transition_to_parked(&cx.handle) {
+        return core;
+    }
+    let parker = &cx.handle.remotes[cx.index].parker;
+    loop {
+        core = with_core_in_context(cx, core, || parker.park());
+        if !cx.handle.idle.is_parked(cx.index) {
+            // Woken by `notify_parked`, which counted us as searching.
+            core.is_searching = true;
+            break;
+        }
+        if until() || cx.handle.is_shutdown() || core.has_local_work() {
+            if !cx.handle.idle.unpark_worker_by_id(cx.index) {
+                // A notify raced with us and already counted us searching.
+                core.is_searching = true;
+            }
+            break;
+        }
+    }
+    if core.has_local_work() {
+        cx.handle.notify_parked();
+    }
+    core
+}
+
+/// Called by `Handle::schedule_task`: pushes to the current worker's core
+/// if this thread is a worker of `handle` with its core at hand.
+pub(super) fn try_schedule_local(
+    handle: &Arc<Handle>,
+    task: Notified,
+    is_yield: bool,
+) -> Result<(), Notified> {
+    with_current(|cx| {
+        let Some(cx) = cx.filter(|cx| Arc::ptr_eq(&cx.handle, handle)) else {
+            return Err(task);
+        };
+        let Ok(mut guard) = cx.core.try_borrow_mut() else {
+            return Err(task);
+        };
+        let Some(core) = guard.as_mut() else {
+            return Err(task);
+        };
+        let notify = core.schedule_local(task, is_yield);
+        drop(guard);
+        if notify {
+            handle.notify_parked();
+        }
+        Ok(())
+    })
+}
+
+/// Wakes a worker blocked in [`block_on_nested`].
+struct NestedWake {
+    /// Set by a wake; cleared before each poll.
+    woken: AtomicBool,
+    /// The runtime of the waiting worker.
+    handle: Arc<Handle>,
+    /// The waiting worker.
+    index: usize,
+}
+
+impl Wake for NestedWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.handle.remotes[self.index].parker.unpark();
+    }
+}
+
+/// If this thread is a worker (of any multi-thread runtime) polling a task,
+/// blocks until `fut` completes while running the runtime's other tasks.
+/// Returns the future back if this thread is not such a worker.
+pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
+    with_current(|cx| {
+        let Some(cx) = cx else { return Err(fut) };
+        let Some(mut core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
+            return Err(fut);
+        };
+        let wake = std::sync::Arc::new(NestedWake {
+            woken: AtomicBool::new(true),
+            handle: cx.handle.clone(),
+            index: cx.index,
+        });
+        let waker = Waker::from(wake.clone());
+        let mut fut = pin!(fut);
+        let parker = &cx.handle.remotes[cx.index].parker;
+        loop {
+            if wake.woken.swap(false, Ordering::AcqRel) {
+                let mut out = None;
+                core = with_core_in_context(cx, core, || {
+                    if let Poll::Ready(v) = fut.as_mut().poll(&mut TaskContext::from_waker(&waker))
+                    {
+                        out = Some(v);
+                    }
+                });
+                if let Some(v) = out {
+                    *cx.core.borrow_mut() = Some(core);
+                    return Ok(v);
+                }
+            }
+            if cx.handle.is_shutdown() {
+                // Nobody else will run the tasks we wait for: cancel them
+                // here (as shutdown would) so the future can finish.
+                cx.handle.owned.close_and_shutdown();
+                while !wake.woken.load(Ordering::Acquire) {
+                    parker.park_condvar_only();
+                }
+                continue;
+            }
+            core = run_until(cx, core, &|| wake.woken.load(Ordering::Acquire));
+        }
+    })
+}
+
+/// Latch of one fork: counts stolen-or-pending jobs.
+struct ForkLatch {
+    /// Jobs not yet finished (excluding job 0, run inline).
+    pending: AtomicUsize,
+    /// The forking worker's parker. Owned by the runtime, which outlives
+    /// every job (thieves hold the runtime through their context).
+    parker: *const Parker,
+}
+
+impl ForkLatch {
+    /// Marks one job finished. The latch may be freed by the forker as soon
+    /// as `pending` reaches zero, so nothing of `self` is touched after the
+    /// decrement; only the runtime-owned parker is.
+    fn set(&self) {
+        let parker = self.parker;
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: the parker lives in the runtime's shared state, which
+            // the executing worker keeps alive.
+            unsafe { (*parker).unpark() };
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+}
+
+/// One forked call `job(index)`, living in the forker's frame.
+struct StackJob<'a> {
+    /// The function to run.
+    job: &'a (dyn Fn(usize) + Sync),
+    /// Its argument.
+    index: usize,
+    /// The fork's latch.
+    latch: &'a ForkLatch,
+    /// The panic payload, if the call panicked. Written by the executor
+    /// before `latch.set()`, read by the forker after the latch is done.
+    panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
+}
+
+impl StackJob<'_> {
+    fn as_job_ref(&self) -> JobRef {
+        JobRef {
+            data: (self as *const Self).cast(),
+            execute: execute_stack_job,
+        }
+    }
+}
+
+unsafe fn execute_stack_job(data: *const ()) {
+    // SAFETY: `data` is a live `StackJob` (JobRef contract): its forker
+    // waits for the latch before the frame holding it ends.
+    let this = unsafe { &*(data as *const StackJob<'_>) };
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| (this.job)(this.index))) {
+        // SAFETY: only this executor writes the slot, and the forker reads it
+        // only after the latch (release) is done.
+        this.panic.with_mut(|p| unsafe { *p = Some(payload) });
+    }
+    this.latch.set();
+}
+
+/// Waits for a fork's latch, on every exit path of `fork_join`.
+struct JoinGuard<'a> {
+    /// The latch to wait for.
+    latch: &'a ForkLatch,
+    /// The forker's parker.
+    parker: &'a Parker,
+}
+
+impl Drop for JoinGuard<'_> {
+    fn drop(&mut self) {
+        let mut spins = 0;
+        while !self.latch.is_done() {
+            if spins < FORK_SPIN_LIMIT {
+                spins += 1;
+                crate::loom::spin_loop();
+            } else {
+                self.parker.park_condvar_only();
+            }
+        }
+    }
+}
+
+/// Runs `job(i)` for `i in 0..n` with fork/join on this worker (see the
+/// module docs). Returns `false` without running anything if this thread is
+/// not a worker with its core at hand, or the runtime has one worker.
+pub(crate) fn fork_join(n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
+    with_current(|cx| {
+        let Some(cx) = cx else { return false };
+        if n < 2 || cx.handle.num_workers() < 2 {
+            return false;
+        }
+        let parker = &cx.handle.remotes[cx.index].parker;
+        let latch = ForkLatch {
+            pending: AtomicUsize::new(n - 1),
+            parker,
+        };
+        let jobs: Vec<StackJob<'_>> = (1..n)
+            .map(|index| StackJob {
+                job,
+                index,
+                latch: &latch,
+                panic: UnsafeCell::new(None),
+            })
+            .collect();
+        {
+            let Ok(mut guard) = cx.core.try_borrow_mut() else {
+                return false;
+            };
+            let Some(core) = guard.as_mut() else {
+                return false;
+            };
+            // Pushed last-first, so this worker pops job 1 first and thieves
+            // take the far end.
+            for stack_job in jobs.iter().rev() {
+                core.fork_queue.push(stack_job.as_job_ref());
+            }
+        }
+        let join = JoinGuard {
+            latch: &latch,
+            parker,
+        };
+        cx.handle.notify_parked();
+
+        let first = panic::catch_unwind(AssertUnwindSafe(|| job(0)));
+        // Run whatever nobody stole.
+        while !latch.is_done() {
+            let next = cx
+                .core
+                .borrow_mut()
+                .as_mut()
+                .and_then(|core| core.fork_queue.pop());
+            match next {
+                // SAFETY: popped exactly once; its forker (us, or an outer
+                // fork on this worker) is waiting for it.
+                Some(job_ref) => unsafe { job_ref.execute() },
+                None => break,
+            }
+        }
+        drop(join);
+
+        let mut panic = first.err();
+        for stack_job in &jobs {
+            // SAFETY: the latch is done, so every executor finished writing.
+            let p = stack_job.panic.with_mut(|p| unsafe { (*p).take() });
+            if panic.is_none() {
+                panic = p;
+            }
+        }
+        if let Some(payload) = panic {
+            panic::resume_unwind(payload);
+        }
+        true
+    })
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::scheduler::multi_thread::park::SharedDriver;
+    use loom::thread;
+    use std::sync::Arc;
+
+    /// Moves a raw pointer into a loom thread (the test keeps it alive).
+    struct SendPtr<T>(*const T);
+    // SAFETY: test-only; the pointee is shared through an Arc that outlives
+    // every thread.
+    unsafe impl<T> Send for SendPtr<T> {}
+
+    /// Two thieves finish stolen jobs while the forker waits in the join
+    /// guard: the forker must wake and see both jobs done.
+    #[test]
+    fn loom_fork_latch_joins_all_jobs() {
+        loom::model(|| {
+            let (_, handle) = crate::driver::Driver::new().unwrap();
+            let parker = Arc::new(Parker::new(Arc::new(SharedDriver::new(None, handle))));
+            let latch = Arc::new(ForkLatch {
+                pending: AtomicUsize::new(2),
+                parker: &*parker,
+            });
+            let done = Arc::new(AtomicUsize::new(0));
+            let mut thieves = Vec::new();
+            for _ in 0..2 {
+                let l = SendPtr(Arc::into_raw(latch.clone()));
+                let d = done.clone();
+                thieves.push(thread::spawn(move || {
+                    let l = l;
+                    d.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: the Arc is reconstructed exactly once.
+                    let latch = unsafe { Arc::from_raw(l.0) };
+                    latch.set();
+                }));
+            }
+            drop(JoinGuard {
+                latch: &latch,
+                parker: &parker,
+            });
+            assert_eq!(
+                done.load(Ordering::Relaxed),
+                2,
+                "join returned before the jobs finished"
+            );
+            for t in thieves {
+                t.join().unwrap();
+            }
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! The task's single allocation: [`Header`], scheduler, stage, join waker.
+//!
+//! A task is one `Box<Cell<F, S>>`. The header comes first (`repr(C)`), so a
+//! type-erased `NonNull<Header>` is also a pointer to the whole cell; the
+//! [`Vtable`] in the header recovers the concrete types.
+//!
+//! The stage is a tagged union of the future and its output: the future is
+//! dropped the moment the task completes, while the memory lives on until
+//! the last reference (a `JoinHandle` or a `Waker`) is gone.
+
+use std::future::Future;
+use std::ptr::NonNull;
+use std::task::Waker;
+
+use super::JoinError;
+use super::raw::Vtable;
+use super::state::State;
+use crate::loom::cell::UnsafeCell;
+
+/// The type-erased part of every task.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Lifecycle flags and reference count.
+    pub(crate) state: State,
+    /// Functions that know the concrete future and scheduler types.
+    pub(crate) vtable: &'static Vtable,
+    /// Runtime-unique task id.
+    pub(crate) id: u64,
+    /// Key of the task in its scheduler's owned-task list. Written under the
+    /// list's lock before the task is published, read under the same lock.
+    pub(crate) owned_key: UnsafeCell<usize>,
+}
+
+// SAFETY: the only non-Sync field is `owned_key`, which is accessed only
+// while holding the owned-task list's shard lock.
+unsafe impl Sync for Header {}
+// SAFETY: as above; the header holds no thread-bound data.
+unsafe impl Send for Header {}
+
+/// The future, then its output, then nothing.
+pub(crate) enum Stage<F: Future> {
+    /// Not finished; owned by whoever holds `RUNNING`.
+    Running(F),
+    /// Finished; owned by the `JoinHandle` (or the completer if none).
+    Finished(Result<F::Output, JoinError>),
+    /// The output was taken or dropped.
+    Consumed,
+}
+
+/// The whole allocation of a task.
+#[repr(C)]
+pub(crate) struct Cell<F: Future, S> {
+    /// Must be first: `NonNull<Header>` is cast to `NonNull<Cell<F, S>>`.
+    pub(crate) header: Header,
+    /// The scheduler that runs this task.
+    pub(crate) scheduler: S,
+    /// Future or output; guarded by the state word (see `state.rs`).
+    pub(crate) stage: UnsafeCell<Stage<F>>,
+    /// The `JoinHandle`'s waker; guarded by the `JOIN_WAKER` protocol.
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+}
+
+impl<F: Future, S> Cell<F, S> {
+    /// Allocates a new task cell in the initial state.
+    pub(crate) fn new(
+        future: F,
+        scheduler: S,
+        id: u64,
+        vtable: &'static Vtable,
+    ) -> NonNull<Header> {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable,
+                id,
+                owned_key: UnsafeCell::new(usize::MAX),
+            },
+            scheduler,
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: UnsafeCell::new(None),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+}

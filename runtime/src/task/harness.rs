@@ -1,0 +1,278 @@
+//! [`Harness`]: the typed operations on a task cell (poll, complete, cancel,
+//! join). Every access to the stage or the join waker slot happens here, and
+//! each is justified by the state-word protocol documented in `state.rs`.
+
+use std::future::Future;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use super::core::{Cell, Header, Stage};
+use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
+use super::waker::waker_ref;
+use super::{JoinError, Notified, RawTask, Schedule, Task};
+
+/// Typed view of a task cell.
+pub(crate) struct Harness<F: Future, S: 'static> {
+    /// The task's allocation.
+    cell: NonNull<Cell<F, S>>,
+}
+
+impl<F: Future, S: Schedule> Harness<F, S> {
+    /// # Safety
+    ///
+    /// `ptr` must head a live `Cell<F, S>`.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Harness<F, S> {
+        Harness { cell: ptr.cast() }
+    }
+
+    fn cell(&self) -> &Cell<F, S> {
+        // SAFETY: `from_raw` contract: the cell is alive while we hold a reference.
+        unsafe { self.cell.as_ref() }
+    }
+
+    fn header(&self) -> &Header {
+        &self.cell().header
+    }
+
+    fn raw(&self) -> RawTask {
+        RawTask::from_raw(self.cell.cast())
+    }
+
+    fn id(&self) -> u64 {
+        self.header().id
+    }
+
+    /// Replaces the stage. Caller must own the stage (hold `RUNNING`, or be
+    /// the `JoinHandle` of a complete task). The old stage is dropped, with
+    /// any panic from its destructor swallowed: a destructor panic must not
+    /// unwind through the scheduler.
+    fn set_stage(&self, stage: Stage<F>) {
+        // SAFETY: exclusive ownership of the stage per the caller contract.
+        let old = self
+            .cell()
+            .stage
+            .with_mut(|ptr| unsafe { mem::replace(&mut *ptr, stage) });
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
+    }
+
+    /// Polls a task whose `Notified` reference the caller hands over.
+    pub(crate) fn poll(self) {
+        match self.header().state.transition_to_running() {
+            TransitionToRunning::Success => {
+                if self.poll_future().is_ready() {
+                    self.complete();
+                    return;
+                }
+                match self.header().state.transition_to_idle() {
+                    TransitionToIdle::Ok => self.raw().drop_reference(),
+                    TransitionToIdle::OkNotified => {
+                        // Woken during its own poll (e.g. `yield_now`): our
+                        // reference becomes the new `Notified`, queued behind
+                        // other work.
+                        let notified = Notified(Task::from_raw(self.raw()));
+                        self.cell().scheduler.schedule(notified, true);
+                    }
+                    TransitionToIdle::Cancelled => {
+                        self.cancel();
+                        self.complete();
+                    }
+                }
+            }
+            TransitionToRunning::Cancelled => {
+                self.cancel();
+                self.complete();
+            }
+            TransitionToRunning::Failed => self.raw().drop_reference(),
+        }
+    }
+
+    /// Polls the future once. On `Ready` or panic the output is stored and
+    /// the future dropped. Caller holds `RUNNING`.
+    fn poll_future(&self) -> Poll<()> {
+        let waker = waker_ref(self.header());
+        let mut cx = Context::from_waker(&waker);
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.cell().stage.with_mut(|ptr| {
+                // SAFETY: we hold RUNNING, so we own the stage exclusively.
+                let stage = unsafe { &mut *ptr };
+                let Stage::Running(future) = stage else {
+                    unreachable!("polled a task whose future is gone");
+                };
+                // SAFETY: the future lives in the heap cell and is never
+                // moved until it is dropped in place by `set_stage`.
+                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+            })
+        }));
+        match res {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => {
+                self.set_stage(Stage::Finished(Ok(out)));
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                self.set_stage(Stage::Finished(Err(JoinError::panic(self.id(), payload))));
+                Poll::Ready(())
+            }
+        }
+    }
+
+    /// Drops the future and stores a cancellation error. Caller holds `RUNNING`.
+    fn cancel(&self) {
+        self.set_stage(Stage::Finished(Err(JoinError::cancelled(self.id()))));
+    }
+
+    /// Publishes the stored output, notifies the `JoinHandle`, leaves the
+    /// owned list and drops the running reference. Caller holds `RUNNING`
+    /// and one reference.
+    fn complete(self) {
+        let snapshot = self.header().state.transition_to_complete();
+        // Nothing here may unwind into the scheduler.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.notify_join_handle(snapshot)));
+
+        let task = Task::from_raw(self.raw());
+        let released = self.cell().scheduler.release(&task);
+        mem::forget(task);
+        let refs = match released {
+            Some(owned) => {
+                mem::forget(owned);
+                2
+            }
+            None => 1,
+        };
+        if self.header().state.transition_to_terminal(refs) {
+            self.dealloc();
+        }
+    }
+
+    fn notify_join_handle(&self, snapshot: Snapshot) {
+        if !snapshot.is_join_interested() {
+            // No JoinHandle: the output is ours to drop.
+            self.set_stage(Stage::Consumed);
+        } else if snapshot.is_join_waker_set() {
+            self.cell().join_waker.with(|ptr| {
+                // SAFETY: JOIN_WAKER is set, so the runtime has read access
+                // to the slot and the JoinHandle will not write it.
+                if let Some(waker) = unsafe { &*ptr } {
+                    waker.wake_by_ref();
+                }
+            });
+            let prev = self.header().state.unset_join_waker_after_complete();
+            if !prev.is_join_interested() {
+                // The JoinHandle went away meanwhile and left the waker to us.
+                // SAFETY: JOIN_INTEREST is gone and we cleared JOIN_WAKER:
+                // no one else touches the slot any more.
+                self.cell()
+                    .join_waker
+                    .with_mut(|ptr| unsafe { (*ptr).take() });
+            }
+        }
+    }
+
+    /// Submits the task to its scheduler, consuming one reference.
+    pub(crate) fn schedule(self) {
+        let notified = Notified(Task::from_raw(self.raw()));
+        self.cell().scheduler.schedule(notified, false);
+    }
+
+    /// Cancels an idle task (runtime shutdown), consuming one reference.
+    pub(crate) fn shutdown(self) {
+        if self.header().state.transition_to_shutdown() {
+            self.cancel();
+            self.complete();
+        } else {
+            self.raw().drop_reference();
+        }
+    }
+
+    /// Frees the cell. The reference count is zero.
+    pub(crate) fn dealloc(self) {
+        // SAFETY: no references remain, so nothing else can reach the cell;
+        // it was allocated by `Box` in `Cell::new`.
+        drop(unsafe { Box::from_raw(self.cell.as_ptr()) });
+    }
+
+    /// The `JoinHandle`'s poll: output if complete, else store the waker.
+    ///
+    /// # Safety
+    ///
+    /// Caller is the `JoinHandle`; `dst` is valid for writes.
+    pub(crate) unsafe fn try_read_output(
+        self,
+        dst: *mut Poll<Result<F::Output, JoinError>>,
+        waker: &Waker,
+    ) {
+        if self.can_read_output(waker) {
+            // SAFETY: the task is complete and we hold join interest, so the
+            // output belongs to us.
+            let stage = self
+                .cell()
+                .stage
+                .with_mut(|ptr| unsafe { mem::replace(&mut *ptr, Stage::Consumed) });
+            let Stage::Finished(out) = stage else {
+                panic!("`JoinHandle` polled after it returned `Ready`");
+            };
+            // SAFETY: `dst` is valid for writes (caller contract); the old
+            // value is `Pending`, which needs no drop.
+            unsafe { *dst = Poll::Ready(out) };
+        }
+    }
+
+    /// Returns true if the task is complete; otherwise makes sure `waker`
+    /// is the one that will be woken on completion.
+    fn can_read_output(&self, waker: &Waker) -> bool {
+        let snapshot = self.header().state.load();
+        if snapshot.is_complete() {
+            return true;
+        }
+        if snapshot.is_join_waker_set() {
+            // SAFETY: with JOIN_WAKER set we may only read the slot, which the
+            // completer also only reads.
+            let same = self
+                .cell()
+                .join_waker
+                .with(|ptr| unsafe { (*ptr).as_ref().is_some_and(|w| w.will_wake(waker)) });
+            if same {
+                return false;
+            }
+            if self.header().state.unset_join_waker().is_err() {
+                return true;
+            }
+        }
+        // JOIN_WAKER is clear: the slot is ours.
+        // SAFETY: only the JoinHandle touches the slot while JOIN_WAKER is clear.
+        self.cell()
+            .join_waker
+            .with_mut(|ptr| unsafe { *ptr = Some(waker.clone()) });
+        if self.header().state.set_join_waker().is_err() {
+            // Completed before we could hand the slot over; it is still ours.
+            // SAFETY: JOIN_WAKER is clear.
+            self.cell()
+                .join_waker
+                .with_mut(|ptr| unsafe { (*ptr).take() });
+            return true;
+        }
+        false
+    }
+
+    /// Drops the `JoinHandle`: gives up join interest and its reference.
+    pub(crate) fn drop_join_handle(self) {
+        let (prev, next) = self.header().state.transition_to_join_handle_dropped();
+        if prev.is_complete() {
+            // The completer saw join interest and left the output to us.
+            self.set_stage(Stage::Consumed);
+        }
+        if !next.is_join_waker_set() {
+            // SAFETY: JOIN_WAKER is clear, so the slot is ours (and after
+            // this no one else will touch it).
+            let waker = self
+                .cell()
+                .join_waker
+                .with_mut(|ptr| unsafe { (*ptr).take() });
+            drop(waker);
+        }
+        self.raw().drop_reference();
+    }
+}

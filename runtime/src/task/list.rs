@@ -1,0 +1,162 @@
+//! [`OwnedTasks`]: every live task of a scheduler, so shutdown can cancel
+//! the ones that are idle (parked in their wakers, in no queue).
+//!
+//! The list holds one reference per task. A task leaves it when it
+//! completes (`release`), or when shutdown drains it. Once closed, the list
+//! accepts no new task: a spawn after shutdown yields a cancelled handle.
+//! Shards, chosen by task id, keep spawns on different workers from
+//! contending on one lock.
+
+use std::future::Future;
+
+use slab::Slab;
+
+use super::core::Cell;
+use super::raw::{RawTask, vtable};
+use super::{JoinHandle, Notified, Schedule, Task};
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Number of shards. A power of two so a mask picks one; 16 keeps
+/// contention negligible for the worker counts tether targets while staying
+/// cheap to drain at shutdown. (One under loom: ids come from a global
+/// counter, and a shard choice that varies between runs breaks determinism.)
+const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
+
+/// The task ids of a process. Starts at 1 so 0 never names a task.
+/// (A plain `std` atomic: ids coordinate nothing, and loom atomics cannot
+/// live in statics.)
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// All live tasks of one scheduler.
+pub(crate) struct OwnedTasks {
+    /// Task pointers by shard; each entry owns one reference.
+    shards: Box<[Mutex<Slab<RawTask>>]>,
+    /// Set once by `close_and_shutdown`; checked under a shard lock.
+    closed: AtomicBool,
+    /// Live tasks, for diagnostics and tests.
+    len: AtomicUsize,
+}
+
+impl OwnedTasks {
+    pub(crate) fn new() -> OwnedTasks {
+        OwnedTasks {
+            shards: (0..SHARDS).map(|_| Mutex::new(Slab::new())).collect(),
+            closed: AtomicBool::new(false),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Allocates a task for `future` on `scheduler` and adds it to the list.
+    /// Returns its `JoinHandle` and, unless the list is closed, the first
+    /// `Notified` to submit.
+    ///
+    /// # Safety
+    ///
+    /// If `future` or its output borrow non-`'static` data, the caller must
+    /// guarantee that the task completes (or is cancelled) and its output is
+    /// taken or dropped before that data dies.
+    pub(crate) unsafe fn bind<F, S>(
+        &self,
+        future: F,
+        scheduler: S,
+    ) -> (JoinHandle<F::Output>, Option<Notified>)
+    where
+        F: Future + Send,
+        F::Output: Send,
+        S: Schedule,
+    {
+        let raw = new_task(future, scheduler);
+        let id = raw.header().id;
+        let join = JoinHandle::new(raw);
+        let task = Task::from_raw(raw);
+        let notified = Notified(Task::from_raw(raw));
+
+        let mut shard = crate::loom::lock(&self.shards[id as usize % SHARDS]);
+        if self.closed.load(Ordering::Acquire) {
+            drop(shard);
+            // Cancel at once: shutdown consumes the Notified's reference.
+            notified.into_raw().shutdown();
+            drop(task);
+            return (join, None);
+        }
+        let key = shard.insert(raw);
+        // SAFETY: `owned_key` is only accessed under this shard's lock.
+        raw.header().owned_key.with_mut(|k| unsafe { *k = key });
+        drop(shard);
+        std::mem::forget(task); // the list's reference
+        self.len.fetch_add(1, Ordering::Relaxed);
+        (join, Some(notified))
+    }
+
+    /// Removes a completing task; returns the list's reference, or `None` if
+    /// shutdown already took it.
+    pub(crate) fn remove(&self, task: &Task) -> Option<Task> {
+        let raw = task.raw();
+        let id = raw.header().id;
+        let mut shard = crate::loom::lock(&self.shards[id as usize % SHARDS]);
+        // SAFETY: `owned_key` is only accessed under this shard's lock.
+        let key = raw.header().owned_key.with(|k| unsafe { *k });
+        match shard.get(key) {
+            Some(entry) if *entry == raw => {
+                shard.remove(key);
+                drop(shard);
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                Some(Task::from_raw(raw))
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes the list and cancels every task in it. Idle tasks are dropped
+    /// here, on the calling thread; a task that is running elsewhere is
+    /// cancelled by its poller when the poll returns.
+    pub(crate) fn close_and_shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        for shard in self.shards.iter() {
+            loop {
+                // Take a batch under the lock, cancel outside it: dropping a
+                // future may spawn or complete other tasks.
+                let batch: Vec<RawTask> = crate::loom::lock(shard).drain().collect();
+                if batch.is_empty() {
+                    break;
+                }
+                self.len.fetch_sub(batch.len(), Ordering::Relaxed);
+                for raw in batch {
+                    raw.shutdown();
+                }
+            }
+        }
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// True once closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Allocates a task with a fresh id, in the initial state (three
+/// references: owned list, `JoinHandle`, first `Notified`).
+pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> RawTask
+where
+    F: Future + Send,
+    F::Output: Send,
+    S: Schedule,
+{
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    RawTask::from_raw(Cell::new(future, scheduler, id, vtable::<F, S>()))
+}
+
+impl std::fmt::Debug for OwnedTasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedTasks")
+            .field("len", &self.len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

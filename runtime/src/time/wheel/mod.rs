@@ -93,6 +93,7 @@ impl<T> Wheel<T> {
     }
 
     /// The wheel's clock.
+    #[cfg(test)]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }

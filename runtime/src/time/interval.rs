@@ -215,12 +215,17 @@ impl Interval {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        ready!(Pin::new(&mut self.delay).poll(cx));
+        // With the clock read anyway, a tick that is due completes without
+        // waiting for the driver to fire its timer (missed ticks under
+        // `Burst` come at once).
+        let now = Instant::now();
+        ready!(self.delay.poll_at(cx, now));
         let scheduled = self.delay.deadline();
         let next = self
             .missed_tick_behavior
-            .next_deadline(scheduled, Instant::now(), self.period);
-        Pin::new(&mut self.delay).reset(next);
+            .next_deadline(scheduled, now, self.period);
+        // A next tick that is already due (a burst) completes at once.
+        self.delay.reset_with_now(next, now);
         Poll::Ready(scheduled)
     }
 

@@ -33,6 +33,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod clock;
 mod driver;
 pub mod error;
 mod instant;
@@ -72,5 +73,7 @@ pub use timeout::{Timeout, timeout, timeout_at};
 pub fn registered_timers() -> usize {
     crate::runtime::Handle::current().driver().time.registered()
 }
+#[cfg(all(test, loom))]
+mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;

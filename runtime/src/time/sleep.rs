@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::Instant;
 use super::driver::Handle;
-use super::wheel::Key;
+use super::driver::TimerKey;
 
 /// Waits until `duration` has elapsed.
 ///
@@ -44,7 +44,14 @@ use super::wheel::Key;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now().saturating_add(duration))
+    sleep_from(Instant::now(), duration)
+}
+
+/// [`sleep`] with the current time already read: a sleep until
+/// `now + duration`.
+#[track_caller]
+pub(crate) fn sleep_from(now: Instant, duration: Duration) -> Sleep {
+    Sleep::with_now(current_timers(), now.saturating_add(duration), now)
 }
 
 /// Waits until `deadline` is reached.
@@ -71,8 +78,13 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let handle = crate::runtime::Handle::current();
-    Sleep::new(handle.driver().time.clone(), deadline)
+    Sleep::with_now(current_timers(), deadline, Instant::now())
+}
+
+/// The timers of the current runtime.
+#[track_caller]
+fn current_timers() -> Handle {
+    crate::runtime::Handle::current().driver().time.clone()
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`]; completes at its
@@ -82,6 +94,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// [`reset`](Sleep::reset) without pinning it first (code that pins it still
 /// works). Each poll that completes spends one unit of the task's
 /// cooperative budget.
+///
+/// Polling does not read the clock: a sleep whose deadline had passed when
+/// it was created (or [reset](Sleep::reset)) completes on its first poll;
+/// one whose deadline passes later completes when the runtime's timer
+/// driver fires it (at the deadline, or at the driver's next turn if the
+/// sleep is first polled after its deadline).
 ///
 /// A `Sleep` stays tied to the runtime it was created in. If that runtime
 /// shuts down before the deadline, polling the sleep panics (nothing could
@@ -118,18 +136,31 @@ enum State {
     /// Not in the wheel (never polled, or reset since).
     Unregistered,
     /// In the wheel under this key, until it fires or is removed.
-    Registered(Key),
+    Registered(TimerKey),
     /// Seen complete.
     Elapsed,
 }
 
 impl Sleep {
     /// A sleep until `deadline` on the timers of `handle`.
+    #[cfg(test)]
     pub(crate) fn new(handle: Handle, deadline: Instant) -> Sleep {
+        Sleep::with_now(handle, deadline, Instant::now())
+    }
+
+    /// A sleep until `deadline` on the timers of `handle`, given the current
+    /// time: if the deadline has passed, the sleep is complete from the
+    /// start and never touches the wheel.
+    pub(crate) fn with_now(handle: Handle, deadline: Instant, now: Instant) -> Sleep {
+        let state = if deadline <= now {
+            State::Elapsed
+        } else {
+            State::Unregistered
+        };
         Sleep {
             handle,
             deadline,
-            state: State::Unregistered,
+            state,
         }
     }
 
@@ -192,13 +223,22 @@ impl Sleep {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        let this = self.get_mut();
-        this.deadline = deadline;
-        this.state = match this.state {
-            State::Registered(key) => match this.handle.reregister(key, deadline.into_std()) {
+        self.get_mut().reset_with_now(deadline, Instant::now());
+    }
+
+    /// [`reset`](Self::reset) with the current time already read.
+    pub(crate) fn reset_with_now(&mut self, deadline: Instant, now: Instant) {
+        self.deadline = deadline;
+        self.state = match self.state {
+            State::Registered(key) if deadline <= now => {
+                self.handle.deregister_and_wake(key);
+                State::Elapsed
+            }
+            State::Registered(key) => match self.handle.reregister(key, deadline.into_std()) {
                 Some(key) => State::Registered(key),
                 None => State::Unregistered,
             },
+            State::Unregistered | State::Elapsed if deadline <= now => State::Elapsed,
             State::Unregistered | State::Elapsed => State::Unregistered,
         };
     }
@@ -208,10 +248,10 @@ impl Sleep {
         match self.state {
             State::Elapsed => return Poll::Ready(()),
             State::Unregistered => {
-                if Instant::now() >= self.deadline {
-                    self.state = State::Elapsed;
-                    return Poll::Ready(());
-                }
+                // No clock read here: a deadline found passed at creation or
+                // reset is already `Elapsed`; one that passed since is due
+                // at or before the wheel's clock (completes now) or fires at
+                // the driver's next turn.
                 match self.handle.register(self.deadline.into_std(), cx.waker()) {
                     Some(key) => self.state = State::Registered(key),
                     None => self.state = State::Elapsed,
@@ -243,6 +283,25 @@ impl Future for Sleep {
         let this = self.get_mut();
         let mut coop = ready!(crate::coop::poll_proceed(cx));
         let poll = this.poll_elapsed(cx);
+        if poll.is_ready() {
+            coop.made_progress();
+        }
+        poll
+    }
+}
+
+impl Sleep {
+    /// Like `poll`, given the current time: a deadline at or before `now`
+    /// completes even if the driver has not fired the timer yet.
+    pub(crate) fn poll_at(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<()> {
+        let mut coop = ready!(crate::coop::poll_proceed(cx));
+        if self.deadline <= now {
+            if let State::Registered(key) = self.state {
+                self.handle.deregister(key);
+            }
+            self.state = State::Elapsed;
+        }
+        let poll = self.poll_elapsed(cx);
         if poll.is_ready() {
             coop.made_progress();
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use pin_project::pin_project;
 
 use super::error::Elapsed;
+use super::sleep::sleep_from;
 use super::{Instant, Sleep, sleep_until};
 
 /// Runs `future` with a time limit of `duration`.
@@ -39,7 +40,7 @@ use super::{Instant, Sleep, sleep_until};
 /// ```
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    timeout_at(Instant::now().saturating_add(duration), future)
+    Timeout::new(future.into_future(), sleep_from(Instant::now(), duration))
 }
 
 /// Runs `future` until `deadline`; like [`timeout`] with an instant.

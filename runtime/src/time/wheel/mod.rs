@@ -213,6 +213,14 @@ impl<T> Wheel<T> {
         self.elapsed = self.elapsed.max(now);
     }
 
+    /// The tick the first ready entry was due at, if any is ready.
+    pub(crate) fn peek_ready(&self) -> Option<u64> {
+        match self.ready.head {
+            NIL => None,
+            head => Some(self.entries[head].when),
+        }
+    }
+
     /// Removes the first ready entry and returns its value.
     pub(crate) fn pop_ready(&mut self) -> Option<T> {
         let index = self.ready.pop_front(&mut self.entries)?;

@@ -8,12 +8,14 @@
 //!
 //! # How timers work
 //!
-//! Each runtime has one hierarchical timing wheel (six levels of 64 slots,
-//! one millisecond per slot on the lowest level; per-level occupancy
-//! bitmaps find the next deadline without scanning). A [`Sleep`] joins the
+//! Each runtime keeps its timers in hierarchical timing wheels (six levels
+//! of 64 slots, one millisecond per slot on the lowest level; per-level
+//! occupancy bitmaps find the next deadline without scanning), sharded so
+//! that worker threads rarely contend on the same lock. A [`Sleep`] joins a
 //! wheel on its first poll and leaves it in O(1) when dropped. The worker
 //! that parks in the I/O driver uses the earliest deadline as its
-//! `mio::Poll` timeout and fires the due timers when it wakes up.
+//! `mio::Poll` timeout and, when it wakes up, fires the due timers in
+//! deadline order.
 //!
 //! Timers have millisecond resolution and never fire early; they may fire
 //! up to about a millisecond late, plus scheduling delay on a busy runtime.

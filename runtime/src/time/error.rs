@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-/// The deadline of a [`timeout`](super::timeout) passed before its future
+/// The deadline of a [`timeout`](super::timeout()) passed before its future
 /// completed.
 ///
 /// Converts into an [`io::Error`] of kind [`io::ErrorKind::TimedOut`], so

@@ -1,8 +1,8 @@
 //! Time: sleeping, deadlines and periodic ticks.
 //!
-//! * [`sleep`] / [`sleep_until`] — a future that completes at a deadline.
-//! * [`timeout`] / [`timeout_at`] — limit how long a future may run.
-//! * [`interval`] / [`interval_at`] — ticks at a fixed period.
+//! * [`sleep()`] / [`sleep_until`] — a future that completes at a deadline.
+//! * [`timeout()`] / [`timeout_at`] — limit how long a future may run.
+//! * [`interval()`] / [`interval_at`] — ticks at a fixed period.
 //!
 //! The API mirrors tokio's `tokio::time`, so porting code is a rename.
 //!

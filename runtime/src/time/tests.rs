@@ -258,7 +258,7 @@ fn earlier_timer_unparks_the_driver_once() {
 #[test]
 fn next_expiration_is_the_deadline_rounded_up() {
     let handle = Handle::new(Arc::new(TestUnpark::default()));
-    let deadline = Instant::now() + Duration::from_micros(50_300);
+    let deadline = Instant::now() + Duration::from_micros(5_000_300);
     let mut s = Sleep::new(handle.clone(), deadline);
     assert!(poll_once(&mut s, Waker::noop()).is_pending());
     let next = handle.next_expiration().unwrap();
@@ -268,17 +268,19 @@ fn next_expiration_is_the_deadline_rounded_up() {
 
 #[test]
 fn waker_is_updated_on_repoll() {
-    let driver = TestDriver::start();
+    // No driver thread: the test fires the timer itself, so nothing can
+    // fire it between the two polls.
+    let handle = Handle::new(Arc::new(TestUnpark::default()));
     let (a, b) = (
         Arc::new(CountWaker::default()),
         Arc::new(CountWaker::default()),
     );
-    let mut s = driver.sleep(ms(5));
+    let mut s = Sleep::new(handle.clone(), Instant::now() + ms(2));
     assert!(poll_once(&mut s, &Waker::from(a.clone())).is_pending());
     assert!(poll_once(&mut s, &Waker::from(b.clone())).is_pending());
-    while b.0.load(Ordering::SeqCst) == 0 {
-        thread::sleep(ms(1));
-    }
+    thread::sleep(ms(3));
+    handle.process();
+    assert_eq!(b.0.load(Ordering::SeqCst), 1, "the current waker was woken");
     assert_eq!(
         a.0.load(Ordering::SeqCst),
         0,
@@ -502,33 +504,35 @@ impl Wake for OrderWaker {
 fn timers_fire_in_deadline_order_across_shards() {
     let handle = Handle::with_shards(Arc::new(TestUnpark::default()), 4);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let base = Instant::now() + ms(5);
-    // Registered from several threads, so they land in different shards;
-    // deadlines interleave across the threads, 1 ms apart.
+    // Registered straight with the handle (which only compares with the
+    // wheel's clock, still at 0), so a slow thread cannot make a deadline
+    // pass before registration.
+    let base = std::time::Instant::now() + ms(2);
+    // From several threads, so they land in different shards; deadlines
+    // interleave across the threads, 1 ms apart.
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let (handle, log) = (handle.clone(), log.clone());
             thread::spawn(move || {
-                let mut sleeps = Vec::new();
-                for k in 0..25 {
-                    let id = k * 4 + t;
-                    let mut s = Sleep::new(handle.clone(), base + ms(id as u64));
-                    let waker = Waker::from(Arc::new(OrderWaker {
-                        id,
-                        log: log.clone(),
-                    }));
-                    assert!(poll_once(&mut s, &waker).is_pending());
-                    sleeps.push(s);
-                }
-                sleeps
+                (0..25)
+                    .map(|k| {
+                        let id = k * 4 + t;
+                        let waker = Waker::from(Arc::new(OrderWaker {
+                            id,
+                            log: log.clone(),
+                        }));
+                        handle.register(base + ms(id as u64), &waker).unwrap()
+                    })
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
-    let sleeps: Vec<Vec<Sleep>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    thread::sleep(ms(5 + 100 + 2));
+    for t in threads {
+        t.join().unwrap();
+    }
+    thread::sleep((base + ms(100)).saturating_duration_since(std::time::Instant::now()));
     // One late turn fires all 100 (more than one wake batch).
     handle.process();
     assert_eq!(*log.lock().unwrap(), (0..100).collect::<Vec<_>>());
     assert_eq!(handle.registered(), 0);
-    drop(sleeps);
 }

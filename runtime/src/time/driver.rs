@@ -1,5 +1,5 @@
-//! The timer driver's shared handle: sharded wheels, the planned wake-up of
-//! the parked driver, and the operations the timer futures use.
+//! The timer driver's handle: the shards, the clock, and the planned
+//! wake-up of the parked driver.
 //!
 //! # Sharding
 //!
@@ -8,7 +8,7 @@
 //! A thread uses the shard given by a per-thread hint (threads are numbered
 //! in the order they first use a timer), so a runtime's workers each tend to
 //! have a shard of their own. A timer stays in the shard it was registered
-//! in; the key a sleep holds names the shard.
+//! in: a sleep holds a reference to its shard (`shard.rs`).
 //!
 //! # Contract with `crate::driver` (the parked worker)
 //!
@@ -35,27 +35,20 @@
 //!
 //! # Locks and wakers
 //!
-//! Wakers are woken, and dropped, only after the shard lock is released:
-//! dropping the last reference to a task may drop a sleep of that task,
-//! whose `Drop` takes the lock again.
+//! Wakers are woken, and dropped, only after the shard locks are released
+//! (see `shard.rs`). Only [`Handle::process`] holds more than one shard
+//! lock at a time, taking them in index order.
 
 use std::cell::Cell;
-use std::task::{Poll, Waker};
+use std::task::Waker;
 use std::time::Instant;
 
-use crossbeam_utils::CachePadded;
-
 use super::clock::Clock;
+use super::shard::{Shard, TimerShard};
 use super::wake_batch::WakeBatch;
-use super::wheel::{self, Wheel};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::sync::{Arc, MutexGuard};
 use crate::park::Unpark;
-
-/// The message of the panic raised when a timer is waited on after its
-/// runtime shut down (as there is nothing left that could fire it).
-pub(super) const SHUTDOWN_MSG: &str =
-    "tether: a timer was polled after its runtime shut down; it can never fire";
 
 /// Upper bound on the number of shards: beyond this many cores, contention
 /// on a shard is already rare and more shards only make the driver's scan
@@ -77,36 +70,23 @@ pub(crate) struct Handle {
     inner: Arc<Inner>,
 }
 
-/// Names a registered timer: its shard and its key in that shard's wheel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimerKey {
-    /// Index into `Inner::shards`.
-    shard: usize,
-    /// The entry in that shard's wheel.
-    key: wheel::Key,
-}
-
 /// What the clones of a [`Handle`] share.
 struct Inner {
+    /// What every shard needs too.
+    shared: std::sync::Arc<Shared>,
+    /// The shards; a power-of-two count.
+    shards: Box<[TimerShard]>,
+}
+
+/// State common to all shards of a runtime's timers.
+pub(super) struct Shared {
     /// Converts between instants and ticks.
-    clock: Clock,
+    pub(super) clock: Clock,
     /// Wakes the parked driver when a timer earlier than its timeout appears.
-    /// (A plain `std` Arc: it only carries a trait object, no shared state.)
     unpark: std::sync::Arc<dyn Unpark>,
-    /// The wheels; a power-of-two count.
-    shards: Box<[CachePadded<Mutex<Shard>>]>,
     /// The tick the parked driver blocks until (see the module docs), as
     /// given by [`planned`]. A `usize` so it is a native atomic everywhere.
     planned_wake: AtomicUsize,
-}
-
-/// One wheel and its flags, behind one lock.
-struct Shard {
-    /// The registered timers; each entry holds the waker of the task that
-    /// waits for it.
-    wheel: Wheel<Waker>,
-    /// Set by [`Handle::shutdown`]: nothing will fire timers any more.
-    is_shutdown: bool,
 }
 
 impl std::fmt::Debug for Handle {
@@ -130,32 +110,43 @@ impl Handle {
     /// Creates the timer state with `shards` wheels (a power of two).
     pub(super) fn with_shards(unpark: std::sync::Arc<dyn Unpark>, shards: usize) -> Handle {
         debug_assert!(shards.is_power_of_two());
+        let shared = std::sync::Arc::new(Shared {
+            clock: Clock::new(),
+            unpark,
+            planned_wake: AtomicUsize::new(NOT_PARKED),
+        });
         let shards = (0..shards)
-            .map(|_| {
-                CachePadded::new(Mutex::new(Shard {
-                    wheel: Wheel::new(),
-                    is_shutdown: false,
-                }))
-            })
+            .map(|_| TimerShard::new(shared.clone()))
             .collect();
         Handle {
-            inner: Arc::new(Inner {
-                clock: Clock::new(),
-                unpark,
-                shards,
-                planned_wake: AtomicUsize::new(NOT_PARKED),
-            }),
+            inner: Arc::new(Inner { shared, shards }),
         }
+    }
+
+    /// The shard the calling thread registers its timers in.
+    pub(crate) fn home_shard(&self) -> TimerShard {
+        let shards = &self.inner.shards;
+        shards[thread_hint() & (shards.len() - 1)].clone()
+    }
+
+    /// Shard `i` (tests place timers in chosen shards).
+    #[cfg(test)]
+    pub(super) fn shard(&self, i: usize) -> TimerShard {
+        self.inner.shards[i].clone()
     }
 
     /// The instant by which the driver must call [`process`](Self::process)
     /// again, if any timer is registered. Records it as the planned wake-up
     /// (see the module docs).
     pub(crate) fn next_expiration(&self) -> Option<Instant> {
-        self.inner.planned_wake.store(NO_TIMER, SeqCst);
-        let next = (0..self.inner.shards.len())
-            .filter_map(|i| {
-                let shard = self.lock(i);
+        let planned_wake = &self.inner.shared.planned_wake;
+        planned_wake.store(NO_TIMER, SeqCst);
+        let next = self
+            .inner
+            .shards
+            .iter()
+            .filter_map(|shard| {
+                let shard = shard.lock();
                 if shard.is_shutdown {
                     None
                 } else {
@@ -163,20 +154,19 @@ impl Handle {
                 }
             })
             .min();
-        self.inner
-            .planned_wake
-            .fetch_min(next.map_or(NO_TIMER, planned), SeqCst);
-        next.and_then(|tick| self.inner.clock.instant(tick))
+        planned_wake.fetch_min(next.map_or(NO_TIMER, planned), SeqCst);
+        next.and_then(|tick| self.inner.shared.clock.instant(tick))
     }
 
     /// Fires every timer whose deadline has passed, in deadline order
     /// across all shards.
     pub(crate) fn process(&self) {
-        self.inner.planned_wake.store(NOT_PARKED, SeqCst);
-        let now = self.inner.clock.now_tick(Instant::now());
+        let shared = &self.inner.shared;
+        shared.planned_wake.store(NOT_PARKED, SeqCst);
+        let now = shared.clock.now_tick(Instant::now());
         let mut any_ready = false;
-        for i in 0..self.inner.shards.len() {
-            let mut shard = self.lock(i);
+        for shard in self.inner.shards.iter() {
+            let mut shard = shard.lock();
             if !shard.is_shutdown {
                 shard.wheel.advance(now);
                 any_ready |= shard.wheel.peek_ready().is_some();
@@ -189,26 +179,25 @@ impl Handle {
 
     /// Wakes every ready timer, merging the shards' ready lists (each in
     /// deadline order) so that timers fire in deadline order overall. Works
-    /// in batches: all shard locks are held (taken in index order, the only
-    /// place more than one is held) while a batch is collected, and none
-    /// while it is woken.
+    /// in batches: all shard locks are held (taken in index order) while a
+    /// batch is collected, and none while it is woken.
     fn fire_ready(&self) {
         let mut batch = WakeBatch::new();
-        let mut shards: Vec<MutexGuard<'_, Shard>> = Vec::with_capacity(self.inner.shards.len());
+        let mut locked: Vec<MutexGuard<'_, Shard>> = Vec::with_capacity(self.inner.shards.len());
         loop {
-            shards.extend((0..self.inner.shards.len()).map(|i| self.lock(i)));
+            locked.extend(self.inner.shards.iter().map(TimerShard::lock));
             while !batch.is_full() {
-                let earliest = shards
+                let earliest = locked
                     .iter()
                     .enumerate()
                     .filter_map(|(i, s)| Some((s.wheel.peek_ready()?, i)))
                     .min();
                 match earliest {
-                    Some((_, i)) => batch.push(shards[i].wheel.pop_ready().expect("peeked")),
+                    Some((_, i)) => batch.push(locked[i].wheel.pop_ready().expect("peeked")),
                     None => break,
                 }
             }
-            shards.clear();
+            locked.clear();
             if batch.is_empty() {
                 return;
             }
@@ -217,12 +206,12 @@ impl Handle {
     }
 
     /// Wakes every waiting timer at runtime shutdown. Afterwards no timer
-    /// fires; waiting on one whose deadline has not passed panics with
-    /// [`SHUTDOWN_MSG`].
+    /// fires; waiting on one whose deadline has not passed panics (see
+    /// `shard::SHUTDOWN_MSG`).
     pub(crate) fn shutdown(&self) {
         let mut wakers = Vec::new();
-        for i in 0..self.inner.shards.len() {
-            let mut shard = self.lock(i);
+        for shard in self.inner.shards.iter() {
+            let mut shard = shard.lock();
             if std::mem::replace(&mut shard.is_shutdown, true) {
                 continue;
             }
@@ -237,139 +226,24 @@ impl Handle {
         }
     }
 
-    /// Registers a timer due at `deadline` that wakes `waker`. Returns
-    /// `None` (registering nothing) if the deadline is already due.
-    ///
-    /// # Panics
-    ///
-    /// Panics with [`SHUTDOWN_MSG`] if the driver has shut down and
-    /// `deadline` has not passed.
-    pub(crate) fn register(&self, deadline: Instant, waker: &Waker) -> Option<TimerKey> {
-        let tick = self.inner.clock.deadline_tick(deadline);
-        let shard_index = self.home_shard();
-        let mut shard = self.lock(shard_index);
-        if shard.is_shutdown {
-            drop(shard);
-            check_deadline_after_shutdown(deadline);
-            return None;
-        }
-        match shard.wheel.insert(tick, waker.clone()) {
-            Ok(key) => {
-                drop(shard);
-                self.plan_wake(tick);
-                Some(TimerKey {
-                    shard: shard_index,
-                    key,
-                })
-            }
-            Err(waker) => {
-                drop(shard);
-                drop(waker);
-                None
-            }
-        }
-    }
-
-    /// Whether the timer of `key` (due at `deadline`) has fired; if not,
-    /// makes `waker` the one it wakes.
-    ///
-    /// # Panics
-    ///
-    /// Panics with [`SHUTDOWN_MSG`] if the driver has shut down before the
-    /// timer fired and `deadline` has not passed.
-    pub(crate) fn poll_registered(
-        &self,
-        key: TimerKey,
-        deadline: Instant,
-        waker: &Waker,
-    ) -> Poll<()> {
-        let mut shard = self.lock(key.shard);
-        let is_shutdown = shard.is_shutdown;
-        let replaced = match shard.wheel.get_mut(key.key) {
-            None => return Poll::Ready(()),
-            Some(_) if is_shutdown => {
-                // Either way the entry is done with: the sleep completes or
-                // the poll panics.
-                let waker = shard.wheel.remove(key.key);
-                drop(shard);
-                drop(waker);
-                check_deadline_after_shutdown(deadline);
-                return Poll::Ready(());
-            }
-            Some(registered) if registered.will_wake(waker) => None,
-            Some(registered) => Some(std::mem::replace(registered, waker.clone())),
-        };
-        drop(shard);
-        drop(replaced);
-        Poll::Pending
-    }
-
-    /// Moves the timer of `key` to `deadline`, keeping its waker. Returns
-    /// the new key, or `None` if the timer had already fired (nothing is
-    /// registered then) or the new deadline is already due (the waker is
-    /// woken, so its task polls again and sees the deadline passed).
-    pub(crate) fn reregister(&self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
-        let tick = self.inner.clock.deadline_tick(deadline);
-        let mut shard = self.lock(key.shard);
-        let waker = shard.wheel.remove(key.key)?;
-        if shard.is_shutdown {
-            drop(shard);
-            drop(waker);
-            return None;
-        }
-        match shard.wheel.insert(tick, waker) {
-            Ok(new) => {
-                drop(shard);
-                self.plan_wake(tick);
-                Some(TimerKey { key: new, ..key })
-            }
-            Err(waker) => {
-                drop(shard);
-                waker.wake();
-                None
-            }
-        }
-    }
-
-    /// Cancels the timer of `key` and wakes its waker if it had not fired
-    /// yet (its deadline moved into the past).
-    pub(crate) fn deregister_and_wake(&self, key: TimerKey) {
-        let waker = self.lock(key.shard).wheel.remove(key.key);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Cancels the timer of `key`, if it has not fired. O(1).
-    pub(crate) fn deregister(&self, key: TimerKey) {
-        let waker = self.lock(key.shard).wheel.remove(key.key);
-        // Dropped after unlocking: a waker's drop may run arbitrary code.
-        drop(waker);
-    }
-
     /// Number of registered timers (fired ones not yet handed out count).
     pub(crate) fn registered(&self) -> usize {
-        (0..self.inner.shards.len())
-            .map(|i| self.lock(i).wheel.len())
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| shard.lock().wheel.len())
             .sum()
     }
+}
 
-    /// Locks shard `i`.
-    fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
-        crate::loom::lock(&self.inner.shards[i])
-    }
-
-    /// The shard this thread registers its timers in.
-    fn home_shard(&self) -> usize {
-        thread_hint() & (self.inner.shards.len() - 1)
-    }
-
+impl Shared {
     /// Called after registering a timer due at `tick`: unparks the driver if
     /// it is blocked until later (see the module docs).
-    fn plan_wake(&self, tick: u64) {
-        let (tick, planned_wake) = (planned(tick), &self.inner.planned_wake);
-        if tick < planned_wake.load(SeqCst) && tick < planned_wake.fetch_min(tick, SeqCst) {
-            self.inner.unpark.unpark();
+    pub(super) fn plan_wake(&self, tick: u64) {
+        let tick = planned(tick);
+        if tick < self.planned_wake.load(SeqCst) && tick < self.planned_wake.fetch_min(tick, SeqCst)
+        {
+            self.unpark.unpark();
         }
     }
 }
@@ -397,12 +271,4 @@ fn thread_hint() -> usize {
     })
     // During thread teardown: any shard is correct, just less spread.
     .unwrap_or(0)
-}
-
-/// Waiting on a timer after shutdown is fine if its deadline has passed;
-/// otherwise this panics, as nothing will ever fire it.
-fn check_deadline_after_shutdown(deadline: Instant) {
-    if Instant::now() < deadline {
-        panic!("{SHUTDOWN_MSG}");
-    }
 }

@@ -30,12 +30,14 @@ fn race_registration_with_planning(shards: usize) {
         let unpark = std::sync::Arc::new(CountUnpark::default());
         let handle = Handle::with_shards(unpark.clone(), shards);
         let hour = Instant::now() + Duration::from_secs(3600);
-        let far = handle.register(hour, std::task::Waker::noop()).unwrap();
+        // The far timer in the first shard, the racing one in the last.
+        let (first, last) = (handle.shard(0), handle.shard(shards - 1));
+        let far = first.register(hour, std::task::Waker::noop()).unwrap();
 
         let soon = Instant::now() + Duration::from_secs(10);
         let registrant = {
-            let handle = handle.clone();
-            thread::spawn(move || handle.register(soon, std::task::Waker::noop()).unwrap())
+            let last = last.clone();
+            thread::spawn(move || last.register(soon, std::task::Waker::noop()).unwrap())
         };
         let planned = handle.next_expiration().unwrap();
         let key = registrant.join().unwrap();
@@ -47,8 +49,8 @@ fn race_registration_with_planning(shards: usize) {
             "a timer earlier than the plan was missed"
         );
 
-        handle.deregister(key);
-        handle.deregister(far);
+        last.deregister(key);
+        first.deregister(far);
     });
 }
 
@@ -70,25 +72,31 @@ fn loom_time_two_registrations_while_parked() {
         let unpark = std::sync::Arc::new(CountUnpark::default());
         let handle = Handle::with_shards(unpark.clone(), 2);
         let hour = Instant::now() + Duration::from_secs(3600);
-        let far = handle.register(hour, std::task::Waker::noop()).unwrap();
+        let far = handle
+            .shard(0)
+            .register(hour, std::task::Waker::noop())
+            .unwrap();
         assert!(handle.next_expiration().is_some());
         assert_eq!(unpark.0.load(SeqCst), 0);
 
-        let threads: Vec<_> = [10, 20]
+        let threads: Vec<_> = [(0, 10), (1, 20)]
             .into_iter()
-            .map(|secs| {
-                let handle = handle.clone();
+            .map(|(shard, secs)| {
+                let shard = handle.shard(shard);
                 let at = Instant::now() + Duration::from_secs(secs);
-                thread::spawn(move || handle.register(at, std::task::Waker::noop()).unwrap())
+                thread::spawn(move || {
+                    let key = shard.register(at, std::task::Waker::noop()).unwrap();
+                    (shard, key)
+                })
             })
             .collect();
         let keys: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         let unparks = unpark.0.load(SeqCst);
         assert!((1..=2).contains(&unparks), "{unparks} unparks");
 
-        for key in keys {
-            handle.deregister(key);
+        for (shard, key) in keys {
+            shard.deregister(key);
         }
-        handle.deregister(far);
+        handle.shard(0).deregister(far);
     });
 }

@@ -40,6 +40,7 @@ mod driver;
 pub mod error;
 mod instant;
 mod interval;
+mod shard;
 mod sleep;
 mod timeout;
 mod wake_batch;

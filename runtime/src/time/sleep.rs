@@ -11,8 +11,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use super::Instant;
-use super::driver::Handle;
-use super::driver::TimerKey;
+use super::shard::TimerShard;
+use super::wheel::Key;
 
 /// Waits until `duration` has elapsed.
 ///
@@ -81,10 +81,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::with_now(current_timers(), deadline, Instant::now())
 }
 
-/// The timers of the current runtime.
+/// The calling thread's shard of the current runtime's timers.
 #[track_caller]
-fn current_timers() -> Handle {
-    crate::runtime::Handle::current().driver().time.clone()
+fn current_timers() -> TimerShard {
+    crate::runtime::Handle::current().driver().time.home_shard()
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`]; completes at its
@@ -122,8 +122,8 @@ fn current_timers() -> Handle {
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
-    /// The timer driver of the runtime the sleep was created in.
-    handle: Handle,
+    /// The shard of the runtime's timers the sleep registers in.
+    shard: TimerShard,
     /// When the sleep completes.
     deadline: Instant,
     /// Where the sleep stands with the wheel.
@@ -136,7 +136,7 @@ enum State {
     /// Not in the wheel (never polled, or reset since).
     Unregistered,
     /// In the wheel under this key, until it fires or is removed.
-    Registered(TimerKey),
+    Registered(Key),
     /// Seen complete.
     Elapsed,
 }
@@ -144,21 +144,21 @@ enum State {
 impl Sleep {
     /// A sleep until `deadline` on the timers of `handle`.
     #[cfg(test)]
-    pub(crate) fn new(handle: Handle, deadline: Instant) -> Sleep {
-        Sleep::with_now(handle, deadline, Instant::now())
+    pub(crate) fn new(handle: super::Handle, deadline: Instant) -> Sleep {
+        Sleep::with_now(handle.home_shard(), deadline, Instant::now())
     }
 
-    /// A sleep until `deadline` on the timers of `handle`, given the current
-    /// time: if the deadline has passed, the sleep is complete from the
-    /// start and never touches the wheel.
-    pub(crate) fn with_now(handle: Handle, deadline: Instant, now: Instant) -> Sleep {
+    /// A sleep until `deadline` in `shard`, given the current time: if the
+    /// deadline has passed, the sleep is complete from the start and never
+    /// touches the wheel.
+    pub(crate) fn with_now(shard: TimerShard, deadline: Instant, now: Instant) -> Sleep {
         let state = if deadline <= now {
             State::Elapsed
         } else {
             State::Unregistered
         };
         Sleep {
-            handle,
+            shard,
             deadline,
             state,
         }
@@ -231,10 +231,10 @@ impl Sleep {
         self.deadline = deadline;
         self.state = match self.state {
             State::Registered(key) if deadline <= now => {
-                self.handle.deregister_and_wake(key);
+                self.shard.deregister_and_wake(key);
                 State::Elapsed
             }
-            State::Registered(key) => match self.handle.reregister(key, deadline.into_std()) {
+            State::Registered(key) => match self.shard.reregister(key, deadline.into_std()) {
                 Some(key) => State::Registered(key),
                 None => State::Unregistered,
             },
@@ -252,7 +252,7 @@ impl Sleep {
                 // reset is already `Elapsed`; one that passed since is due
                 // at or before the wheel's clock (completes now) or fires at
                 // the driver's next turn.
-                match self.handle.register(self.deadline.into_std(), cx.waker()) {
+                match self.shard.register(self.deadline.into_std(), cx.waker()) {
                     Some(key) => self.state = State::Registered(key),
                     None => self.state = State::Elapsed,
                 }
@@ -260,7 +260,7 @@ impl Sleep {
             State::Registered(key) => {
                 let deadline = self.deadline.into_std();
                 if self
-                    .handle
+                    .shard
                     .poll_registered(key, deadline, cx.waker())
                     .is_ready()
                 {
@@ -297,7 +297,7 @@ impl Sleep {
         let mut coop = ready!(crate::coop::poll_proceed(cx));
         if self.deadline <= now {
             if let State::Registered(key) = self.state {
-                self.handle.deregister(key);
+                self.shard.deregister(key);
             }
             self.state = State::Elapsed;
         }
@@ -312,7 +312,7 @@ impl Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let State::Registered(key) = self.state {
-            self.handle.deregister(key);
+            self.shard.deregister(key);
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::executor::block_on;
 
-use super::driver::SHUTDOWN_MSG;
+use super::shard::SHUTDOWN_MSG;
 use super::*;
 use crate::park::Unpark;
 
@@ -521,7 +521,10 @@ fn timers_fire_in_deadline_order_across_shards() {
                             id,
                             log: log.clone(),
                         }));
-                        handle.register(base + ms(id as u64), &waker).unwrap()
+                        handle
+                            .shard(t)
+                            .register(base + ms(id as u64), &waker)
+                            .unwrap()
                     })
                     .collect::<Vec<_>>()
             })

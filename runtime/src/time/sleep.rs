@@ -1,9 +1,9 @@
 //! [`Sleep`], [`sleep`] and [`sleep_until`].
 //!
-//! A `Sleep` registers with the timer wheel lazily, on its first poll that
-//! finds the deadline not yet passed, so creating one costs no lock and a
-//! sleep that is never polled never touches the wheel. Dropping a registered
-//! sleep removes its entry in O(1).
+//! A `Sleep` registers with the timer wheel lazily, on its first poll
+//! (unless its deadline had already passed when it was created), so
+//! creating one costs no lock and a sleep that is never polled never
+//! touches the wheel. Dropping a registered sleep removes its entry in O(1).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -113,9 +113,10 @@ fn current_timers() -> TimerShard {
 ///
 /// let rt = tether::Runtime::new()?;
 /// rt.block_on(async {
-///     let sleep = sleep(Duration::from_millis(5));
-///     assert!(!sleep.is_elapsed());
-///     sleep.await;
+///     let long = sleep(Duration::from_secs(3600));
+///     assert!(!long.is_elapsed());
+///     drop(long); // cancelled
+///     sleep(Duration::from_millis(5)).await;
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```

@@ -79,9 +79,8 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
 ///
 /// let rt = tether::Runtime::new()?;
 /// rt.block_on(async {
-///     let mut t = timeout(Duration::from_secs(1), async { "done" });
-///     assert!(t.get_ref() as *const _ as usize != 0);
-///     assert_eq!(t.await, Ok("done"));
+///     let limited: tether::time::Timeout<_> = timeout(Duration::from_secs(1), async { "done" });
+///     assert_eq!(limited.await, Ok("done"));
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```

@@ -128,13 +128,17 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     /// owned list and drops the running reference. Caller holds `RUNNING`
     /// and one reference.
     fn complete(self) {
+        // Leave the owned list first, so that once the JoinHandle observes
+        // completion the task no longer counts as alive. We still hold the
+        // running reference, so the cell stays valid.
+        let task = Task::from_raw(self.raw());
+        let released = self.cell().scheduler.release(&task);
+        mem::forget(task);
+
         let snapshot = self.header().state.transition_to_complete();
         // Nothing here may unwind into the scheduler.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| self.notify_join_handle(snapshot)));
 
-        let task = Task::from_raw(self.raw());
-        let released = self.cell().scheduler.release(&task);
-        mem::forget(task);
         let refs = match released {
             Some(owned) => {
                 mem::forget(owned);

@@ -427,7 +427,18 @@ impl Handle {
     /// not running: a wait must then drive it, or nobody would.
     fn needs_driving(&self) -> bool {
         let current_thread = matches!(self.inner, crate::scheduler::Handle::CurrentThread(_));
-        current_thread && !crate::runtime::context::current().is_some_and(|h| h.ptr_eq(&self.inner))
+        current_thread
+            && !crate::runtime::context::current().is_some_and(|h| same_runtime(&h, &self.inner))
+    }
+}
+
+/// Whether two scheduler handles belong to the same runtime.
+fn same_runtime(a: &crate::scheduler::Handle, b: &crate::scheduler::Handle) -> bool {
+    use crate::scheduler::Handle::{CurrentThread, MultiThread};
+    match (a, b) {
+        (MultiThread(a), MultiThread(b)) => std::sync::Arc::ptr_eq(a, b),
+        (CurrentThread(a), CurrentThread(b)) => std::sync::Arc::ptr_eq(a, b),
+        _ => false,
     }
 }
 

@@ -16,14 +16,16 @@ use loom::thread;
 
 use super::*;
 
-/// Explores the model with at most this many preemptions per execution:
-/// every bug the models target needs at most two, and the full space (hub
-/// mutexes + record atomics) is too large to enumerate in CI.
+/// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says
+/// otherwise: every bug the models target needs at most two, and the full
+/// space (hub mutexes + record atomics) is too large to enumerate in CI.
 const PREEMPTION_BOUND: usize = 3;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(PREEMPTION_BOUND);
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(PREEMPTION_BOUND);
+    }
     b.check(f);
 }
 

@@ -25,7 +25,7 @@
 //! * **I1 — no access after return.** A child is polled, dropped or otherwise
 //!   touched only by a thread that is inside its owner's `poll` or `drop`;
 //!   forked polls are joined before the round (and so the `poll`) ends, also
-//!   when a poll panics ([`engine`] module, `scheduler::fork::join_all`).
+//!   when a poll panics (the `engine` module, `scheduler::fork::join_all`).
 //! * **I2 — leak is harmless.** A leaked owner is never polled or dropped
 //!   again, so its children are never touched again: borrowed data that dies
 //!   afterwards is never read. Their memory is leaked with the owner.
@@ -33,7 +33,7 @@
 //!   to the header of the child's cell: atomics, the scope's `'static` wake
 //!   hub and a mutex-guarded join waker. Waking only flags the child and
 //!   pushes its slab index; dropping the last waker frees the memory without
-//!   touching the future or the output ([`child`] module).
+//!   touching the future or the output (the `child` module).
 //! * **I4 — drop cancels.** Dropping the owner drops every unfinished child
 //!   on the dropping thread while `'env` is still alive: the owner has a
 //!   `Drop` impl and is invariant over `'env`, so the borrow checker demands
@@ -56,7 +56,7 @@
 //! # Cost per child
 //!
 //! One allocation holds the future, its output slot and its wake record
-//! (see [`child`]). Spawning adds no `Arc` clone a user can see; internally
+//! (see the `child` module). Spawning adds no `Arc` clone a user can see; internally
 //! the record holds one reference to its scope's wake hub. Completed
 //! children leave the slab at once, so a long-lived scope that spawns
 //! millions of short children stays as large as its peak of live children.

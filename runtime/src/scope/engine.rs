@@ -132,6 +132,10 @@ impl<'env> Engine<'env> {
     pub(crate) fn round(&mut self, on_complete: &mut dyn FnMut(RawChild)) -> usize {
         self.round += 1;
         let round = self.round;
+        // Left over only if a previous round unwound (a waker's `wake`
+        // panicked): never poll those again from a stale batch.
+        self.batch.clear();
+        self.local_batch.clear();
 
         self.shared.drain_ready(&mut self.ready);
         for &index in &self.ready {

@@ -111,8 +111,9 @@ pub(crate) struct Header {
     join_waker: Mutex<Option<Waker>>,
     /// Type-specific operations.
     vtable: &'static Vtable,
-    /// Id reported in `JoinError`s.
-    id: u64,
+    /// Id reported in `JoinError`s; 0 until first asked for (most children
+    /// never fail, so they never touch the global id counter).
+    id: std::sync::atomic::AtomicU64,
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
 }
@@ -182,7 +183,7 @@ impl RawChild {
                     shared: shared.clone(),
                     join_waker: Mutex::new(None),
                     vtable: vtable::<F>(),
-                    id: next_id(),
+                    id: std::sync::atomic::AtomicU64::new(0),
                     local,
                 },
                 output: UnsafeCell::new(None),
@@ -210,7 +211,19 @@ impl RawChild {
     }
 
     pub(crate) fn id(&self) -> u64 {
-        self.header().id
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = &self.header().id;
+        match slot.load(Relaxed) {
+            0 => {
+                // Not a coordination variable: only uniqueness matters.
+                let fresh = next_id();
+                match slot.compare_exchange(0, fresh, Relaxed, Relaxed) {
+                    Ok(_) => fresh,
+                    Err(existing) => existing,
+                }
+            }
+            id => id,
+        }
     }
 
     /// The slab key set by [`RawChild::set_index`].
@@ -376,7 +389,7 @@ impl RawChild {
             let core = self.0.cast::<Core<T>>();
             core.as_ref().output.with_mut(|p| (*p).take())
         };
-        Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(h.id))))
+        Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(self.id()))))
     }
 
     /// Called by whoever set `COMPLETE`: wakes a waiting handle.

@@ -40,6 +40,10 @@
 //! ```
 
 mod addr;
+mod listener;
+mod split;
+mod split_owned;
+mod stream;
 pub mod tcp;
 mod udp;
 #[cfg(unix)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::io::{Direction, PollEvented};
 use crate::net::addr::{ToSocketAddrs, each_addr, no_addresses, to_socket_addrs};
+use crate::net::stream::wait_ready;
 
 /// A UDP socket.
 ///
@@ -206,11 +207,7 @@ impl UdpSocket {
     /// # }
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Read)
-            .await
-            .map(drop)
+        wait_ready(&self.io, Direction::Read).await
     }
 
     /// Waits until a datagram can be sent; see
@@ -220,11 +217,7 @@ impl UdpSocket {
     ///
     /// See [`readable`](UdpSocket::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Write)
-            .await
-            .map(drop)
+        wait_ready(&self.io, Direction::Write).await
     }
 
     /// Sends `buf` to `target` without waiting, or fails with

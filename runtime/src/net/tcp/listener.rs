@@ -9,8 +9,8 @@ use std::task::{Context, Poll, ready};
 use futures::Stream;
 
 use super::TcpStream;
-use crate::io::{Direction, PollEvented};
 use crate::net::addr::{ToSocketAddrs, each_addr, to_socket_addrs};
+use crate::net::listener::ListenerIo;
 
 /// A TCP socket server, listening for connections.
 ///
@@ -39,8 +39,8 @@ use crate::net::addr::{ToSocketAddrs, each_addr, to_socket_addrs};
 /// # }
 /// ```
 pub struct TcpListener {
-    /// The registered non-blocking listener.
-    io: PollEvented<mio::net::TcpListener>,
+    /// The registered non-blocking listener and the shared accept loop.
+    io: ListenerIo<mio::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -108,8 +108,9 @@ impl TcpListener {
 
     #[track_caller]
     fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
-        let io = PollEvented::new_with_interest(listener, mio::Interest::READABLE)?;
-        Ok(TcpListener { io })
+        Ok(TcpListener {
+            io: ListenerIo::new(listener)?,
+        })
     }
 
     /// Waits for a connection and returns it with the peer's address.
@@ -121,12 +122,7 @@ impl TcpListener {
     ///
     /// See the [type-level example](TcpListener).
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self
-            .io
-            .registration()
-            .async_io(Direction::Read, || self.io.accept())
-            .await?;
-        Ok((TcpStream::from_mio(stream)?, addr))
+        self.io.accept().await
     }
 
     /// Polls for a connection: the `poll_*` form of
@@ -151,12 +147,7 @@ impl TcpListener {
     /// # }
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, addr) = ready!(
-            self.io
-                .registration()
-                .poll_io(cx, Direction::Read, || self.io.accept())
-        )?;
-        Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, addr)))
+        self.io.poll_accept(cx)
     }
 
     /// A stream of incoming connections (never ends; accept errors are

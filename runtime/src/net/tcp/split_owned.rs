@@ -1,33 +1,22 @@
-//! Owned halves of a [`TcpStream`], from [`TcpStream::into_split`].
-//!
-//! Both halves share the stream through an `Arc`; the reactor's separate
-//! reader and writer wakers let them wait concurrently from different tasks.
-//! Dropping the write half shuts the write direction down (the peer reads
-//! end-of-stream), unless the halves are put back together with
-//! [`OwnedReadHalf::reunite`].
+//! Owned halves of a [`TcpStream`], from [`TcpStream::into_split`]: aliases of the
+//! shared generic halves (`crate::net::split_owned`) with `reunite` and the
+//! address accessors. Their `AsyncRead` / `AsyncWrite` impls are next to
+//! [`TcpStream`]'s.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use super::TcpStream;
-use crate::loom::sync::Arc;
+use crate::net::split_owned::{REUNITE_MISMATCH, reunite};
 
 /// The owned read half of a [`TcpStream`]; see [`TcpStream::into_split`].
 ///
 /// # Examples
 ///
 /// See [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf {
-    /// The shared stream.
-    inner: Arc<TcpStream>,
-}
+pub type OwnedReadHalf = crate::net::split_owned::OwnedReadHalf<TcpStream>;
 
 /// The owned write half of a [`TcpStream`]; see [`TcpStream::into_split`].
 /// Dropping it shuts the stream's write direction down.
@@ -35,14 +24,7 @@ pub struct OwnedReadHalf {
 /// # Examples
 ///
 /// See [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    /// The shared stream.
-    inner: Arc<TcpStream>,
-    /// Whether dropping this half shuts the write direction down (false
-    /// once it was reunited with its read half).
-    shutdown_on_drop: bool,
-}
+pub type OwnedWriteHalf = crate::net::split_owned::OwnedWriteHalf<TcpStream>;
 
 /// The halves given to [`OwnedReadHalf::reunite`] came from different
 /// streams; both are handed back.
@@ -51,24 +33,11 @@ pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
 
 impl fmt::Display for ReuniteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves that are not from the same socket")
+        f.write_str(REUNITE_MISMATCH)
     }
 }
 
 impl Error for ReuniteError {}
-
-pub(super) fn split_owned(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
-    let inner = Arc::new(stream);
-    (
-        OwnedReadHalf {
-            inner: inner.clone(),
-        },
-        OwnedWriteHalf {
-            inner,
-            shutdown_on_drop: true,
-        },
-    )
-}
 
 impl OwnedReadHalf {
     /// Puts the halves back together into the original stream. Fails with
@@ -95,7 +64,7 @@ impl OwnedReadHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-        reunite(self, other)
+        reunite(self, other).map_err(|(read, write)| ReuniteError(read, write))
     }
 
     /// The remote address of the stream.
@@ -150,7 +119,7 @@ impl OwnedWriteHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
-        reunite(other, self)
+        reunite(other, self).map_err(|(read, write)| ReuniteError(read, write))
     }
 
     /// The remote address of the stream.
@@ -169,68 +138,5 @@ impl OwnedWriteHalf {
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
-    }
-}
-
-fn reunite(read: OwnedReadHalf, mut write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-    if !Arc::ptr_eq(&read.inner, &write.inner) {
-        return Err(ReuniteError(read, write));
-    }
-    write.shutdown_on_drop = false;
-    drop(write);
-    Ok(Arc::try_unwrap(read.inner)
-        .expect("both halves of a stream were reunited, so no other owner exists"))
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            // The peer may already be gone; there is nobody to report to.
-            let _ = self.inner.shutdown_write();
-        }
-    }
-}
-
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_priv(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.inner.shutdown_write())
     }
 }

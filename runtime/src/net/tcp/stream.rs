@@ -4,15 +4,11 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
-use crate::io::{Direction, PollEvented};
 use crate::net::addr::{ToSocketAddrs, no_addresses, to_socket_addrs};
+use crate::net::stream::{Connection, StreamIo, impl_async_io};
 
 /// A TCP connection. Reads and writes go through
 /// [`futures::io::AsyncRead`] and [`AsyncWrite`] (use the `AsyncReadExt` /
@@ -39,8 +35,8 @@ use crate::net::addr::{ToSocketAddrs, no_addresses, to_socket_addrs};
 /// # }
 /// ```
 pub struct TcpStream {
-    /// The registered non-blocking socket.
-    io: PollEvented<mio::net::TcpStream>,
+    /// The registered non-blocking socket and the shared stream layer.
+    io: StreamIo<mio::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -85,7 +81,7 @@ impl TcpStream {
     /// or failed.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
-        let registration = stream.io.registration();
+        let registration = stream.io.evented().registration();
         loop {
             let event = poll_fn(|cx| registration.poll_write_ready(cx)).await?;
             if let Some(e) = stream.io.take_error()? {
@@ -128,13 +124,6 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
-    }
-
-    #[track_caller]
-    pub(crate) fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            io: PollEvented::new(stream)?,
-        })
     }
 
     /// The local address of this connection.
@@ -294,11 +283,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Read)
-            .await
-            .map(drop)
+        self.io.readable().await
     }
 
     /// Waits until the stream is writable; see [`readable`](TcpStream::readable).
@@ -307,11 +292,7 @@ impl TcpStream {
     ///
     /// See [`readable`](TcpStream::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Write)
-            .await
-            .map(drop)
+        self.io.writable().await
     }
 
     /// Reads without waiting: the bytes already received, or
@@ -333,10 +314,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::io::Read;
-        self.io
-            .registration()
-            .try_io(Direction::Read, || (&*self.io).read(buf))
+        self.io.try_read(buf)
     }
 
     /// Writes without waiting: as much of `buf` as fits in the send buffer
@@ -358,10 +336,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        use std::io::Write;
-        self.io
-            .registration()
-            .try_io(Direction::Write, || (&*self.io).write(buf))
+        self.io.try_write(buf)
     }
 
     /// Splits the stream into a read half and a write half that borrow it,
@@ -408,7 +383,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        super::split::split(self)
+        crate::net::split::split(self)
     }
 
     /// Splits the stream into owned halves that can move to different
@@ -443,100 +418,26 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        super::split_owned::split_owned(self)
-    }
-
-    /// Reads into `buf` once readable (the body of `AsyncRead::poll_read`
-    /// for the stream and its read halves).
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    /// Vectored form of [`TcpStream::poll_read_priv`].
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_vectored(cx, bufs)
-    }
-
-    /// Writes `buf` once writable.
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    /// Writes `bufs` with one gathering system call once writable.
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    /// Shuts the write direction down (`AsyncWrite::poll_close`). Closing
-    /// twice, or after the peer is gone, is not an error.
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self.io.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        }
+        crate::net::split_owned::split_owned(self)
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
+impl Connection for TcpStream {
+    type Mio = mio::net::TcpStream;
+
+    fn io(&self) -> &StreamIo<mio::net::TcpStream> {
+        &self.io
     }
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
+    fn from_io(io: StreamIo<mio::net::TcpStream>) -> TcpStream {
+        TcpStream { io }
     }
 }
 
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    /// TCP has no user-space buffer in tether: flushing is a no-op.
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the write direction down; the peer then reads end-of-stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_write())
-    }
+impl_async_io! {
+    stream = TcpStream,
+    flush = "TCP has no user-space buffer in tether: flushing is a no-op.",
+    close = "Shuts the write direction down; the peer then reads end-of-stream.",
 }
 
 impl fmt::Debug for TcpStream {

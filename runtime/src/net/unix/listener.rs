@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use futures::Stream;
 
 use super::UnixStream;
-use crate::io::{Direction, PollEvented};
+use crate::net::listener::ListenerIo;
 
 /// A Unix-domain socket server, listening for connections on a path.
 ///
@@ -40,8 +40,8 @@ use crate::io::{Direction, PollEvented};
 /// # }
 /// ```
 pub struct UnixListener {
-    /// The registered non-blocking listener.
-    io: PollEvented<mio::net::UnixListener>,
+    /// The registered non-blocking listener and the shared accept loop.
+    io: ListenerIo<mio::net::UnixListener>,
 }
 
 impl UnixListener {
@@ -94,8 +94,9 @@ impl UnixListener {
 
     #[track_caller]
     fn from_mio(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
-        let io = PollEvented::new_with_interest(listener, mio::Interest::READABLE)?;
-        Ok(UnixListener { io })
+        Ok(UnixListener {
+            io: ListenerIo::new(listener)?,
+        })
     }
 
     /// Waits for a connection. Several tasks may await it at once.
@@ -104,12 +105,7 @@ impl UnixListener {
     ///
     /// See [`UnixListener`].
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self
-            .io
-            .registration()
-            .async_io(Direction::Read, || self.io.accept())
-            .await?;
-        Ok((UnixStream::from_mio(stream)?, addr))
+        self.io.accept().await
     }
 
     /// Polls for a connection (the `poll_*` form of
@@ -137,12 +133,7 @@ impl UnixListener {
     /// # }
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, addr) = ready!(
-            self.io
-                .registration()
-                .poll_io(cx, Direction::Read, || self.io.accept())
-        )?;
-        Poll::Ready(UnixStream::from_mio(stream).map(|s| (s, addr)))
+        self.io.poll_accept(cx)
     }
 
     /// A stream of incoming connections (never ends).

@@ -1,15 +1,9 @@
-//! Borrowed halves of a [`UnixStream`], from [`UnixStream::split`].
-//!
-//! The reactor keeps one reader and one writer waker per socket, so the
-//! read half and the write half can wait at the same time without stealing
-//! each other's wake-ups.
+//! Borrowed halves of a [`UnixStream`], from [`UnixStream::split`]: aliases of the
+//! shared generic halves (`crate::net::split`) with the address accessors.
+//! Their `AsyncRead` / `AsyncWrite` impls are next to [`UnixStream`]'s.
 
 use std::io;
 use std::os::unix::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use super::UnixStream;
 
@@ -33,8 +27,7 @@ use super::UnixStream;
 /// })
 /// # }
 /// ```
-#[derive(Debug)]
-pub struct ReadHalf<'a>(&'a UnixStream);
+pub type ReadHalf<'a> = crate::net::split::ReadHalf<'a, UnixStream>;
 
 /// The write half of a [`UnixStream`], borrowed; see [`UnixStream::split`].
 /// Closing it (`AsyncWriteExt::close`) shuts the stream's write direction
@@ -59,12 +52,7 @@ pub struct ReadHalf<'a>(&'a UnixStream);
 /// })
 /// # }
 /// ```
-#[derive(Debug)]
-pub struct WriteHalf<'a>(&'a UnixStream);
-
-pub(super) fn split(stream: &mut UnixStream) -> (ReadHalf<'_>, WriteHalf<'_>) {
-    (ReadHalf(stream), WriteHalf(stream))
-}
+pub type WriteHalf<'a> = crate::net::split::WriteHalf<'a, UnixStream>;
 
 impl ReadHalf<'_> {
     /// The remote address of the stream.
@@ -115,49 +103,5 @@ impl WriteHalf<'_> {
     /// See [`ReadHalf::local_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()
-    }
-}
-
-impl AsyncRead for ReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read_priv(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-impl AsyncWrite for WriteHalf<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.0.shutdown_write())
     }
 }

@@ -6,14 +6,10 @@ use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
-use crate::io::{Direction, PollEvented};
+use crate::net::stream::{Connection, StreamIo, impl_async_io};
 
 /// A Unix-domain stream connection, with [`AsyncRead`] and [`AsyncWrite`].
 ///
@@ -35,8 +31,8 @@ use crate::io::{Direction, PollEvented};
 /// # }
 /// ```
 pub struct UnixStream {
-    /// The registered non-blocking socket.
-    io: PollEvented<mio::net::UnixStream>,
+    /// The registered non-blocking socket and the shared stream layer.
+    io: StreamIo<mio::net::UnixStream>,
 }
 
 impl UnixStream {
@@ -51,7 +47,7 @@ impl UnixStream {
     /// See [`UnixListener`](super::UnixListener).
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
-        poll_fn(|cx| stream.io.registration().poll_write_ready(cx)).await?;
+        poll_fn(|cx| stream.io.evented().registration().poll_write_ready(cx)).await?;
         if let Some(e) = stream.io.take_error()? {
             return Err(e);
         }
@@ -98,13 +94,6 @@ impl UnixStream {
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
-    }
-
-    #[track_caller]
-    pub(crate) fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            io: PollEvented::new(stream)?,
-        })
     }
 
     /// The local address of this connection.
@@ -163,11 +152,7 @@ impl UnixStream {
     /// # }
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Read)
-            .await
-            .map(drop)
+        self.io.readable().await
     }
 
     /// Waits until the stream is writable; see [`readable`](UnixStream::readable).
@@ -176,11 +161,7 @@ impl UnixStream {
     ///
     /// See [`readable`](UnixStream::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        self.io
-            .registration()
-            .readiness(Direction::Write)
-            .await
-            .map(drop)
+        self.io.writable().await
     }
 
     /// Reads without waiting, or fails with
@@ -190,10 +171,7 @@ impl UnixStream {
     ///
     /// See [`readable`](UnixStream::readable).
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::io::Read;
-        self.io
-            .registration()
-            .try_io(Direction::Read, || (&*self.io).read(buf))
+        self.io.try_read(buf)
     }
 
     /// Writes without waiting, or fails with
@@ -203,10 +181,7 @@ impl UnixStream {
     ///
     /// See [`readable`](UnixStream::readable).
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        use std::io::Write;
-        self.io
-            .registration()
-            .try_io(Direction::Write, || (&*self.io).write(buf))
+        self.io.try_write(buf)
     }
 
     /// Shuts down the read half, the write half or both.
@@ -266,7 +241,7 @@ impl UnixStream {
     /// # }
     /// ```
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        super::split::split(self)
+        crate::net::split::split(self)
     }
 
     /// Splits into owned halves that can move to different tasks; dropping
@@ -291,98 +266,26 @@ impl UnixStream {
     /// # }
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        super::split_owned::split_owned(self)
-    }
-
-    /// Reads into `buf` once readable.
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    /// Vectored form of [`UnixStream::poll_read_priv`].
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_vectored(cx, bufs)
-    }
-
-    /// Writes `buf` once writable.
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    /// Writes `bufs` with one gathering system call once writable.
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    /// Shuts the write direction down; closing twice is not an error.
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self.io.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        }
+        crate::net::split_owned::split_owned(self)
     }
 }
 
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
+impl Connection for UnixStream {
+    type Mio = mio::net::UnixStream;
+
+    fn io(&self) -> &StreamIo<mio::net::UnixStream> {
+        &self.io
     }
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
+    fn from_io(io: StreamIo<mio::net::UnixStream>) -> UnixStream {
+        UnixStream { io }
     }
 }
 
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    /// Nothing is buffered in user space: flushing is a no-op.
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the write direction down; the peer then reads end-of-stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_write())
-    }
+impl_async_io! {
+    stream = UnixStream,
+    flush = "Nothing is buffered in user space: flushing is a no-op.",
+    close = "Shuts the write direction down; the peer then reads end-of-stream.",
 }
 
 impl fmt::Debug for UnixStream {

@@ -1,0 +1,74 @@
+//! Owned halves of a stream, shared by `tcp::{OwnedReadHalf,
+//! OwnedWriteHalf}` and the Unix equivalents (type aliases of the generic
+//! types here).
+//!
+//! Both halves share the stream through an `Arc`; the reactor's separate
+//! reader and writer wakers let them wait concurrently from different tasks.
+//! Dropping the write half shuts the write direction down (the peer reads
+//! end-of-stream), unless the halves are put back together with [`reunite`],
+//! which is the only place the `Arc` is unwrapped: it checks that both halves
+//! hold the same `Arc`, so it is the last owner.
+
+use super::stream::Connection;
+use crate::loom::sync::Arc;
+
+/// The owned read half of a stream `S`; see `TcpStream::into_split` and
+/// `UnixStream::into_split`.
+#[derive(Debug)]
+pub struct OwnedReadHalf<S> {
+    /// The shared stream.
+    pub(in crate::net) inner: Arc<S>,
+}
+
+/// The owned write half of a stream `S`. Dropping it shuts the stream's
+/// write direction down.
+#[derive(Debug)]
+pub struct OwnedWriteHalf<S: Connection> {
+    /// The shared stream.
+    pub(in crate::net) inner: Arc<S>,
+    /// Whether dropping this half shuts the write direction down (false
+    /// once it was reunited with its read half).
+    shutdown_on_drop: bool,
+}
+
+/// Splits `stream` into owned halves sharing it.
+pub(crate) fn split_owned<S: Connection>(stream: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
+    let inner = Arc::new(stream);
+    (
+        OwnedReadHalf {
+            inner: inner.clone(),
+        },
+        OwnedWriteHalf {
+            inner,
+            shutdown_on_drop: true,
+        },
+    )
+}
+
+/// The message of every `ReuniteError`.
+pub(crate) const REUNITE_MISMATCH: &str =
+    "tried to reunite halves that are not from the same socket";
+
+/// Puts the halves back together into the original stream, or hands both
+/// back if they belong to different streams.
+pub(crate) fn reunite<S: Connection>(
+    read: OwnedReadHalf<S>,
+    mut write: OwnedWriteHalf<S>,
+) -> Result<S, (OwnedReadHalf<S>, OwnedWriteHalf<S>)> {
+    if !Arc::ptr_eq(&read.inner, &write.inner) {
+        return Err((read, write));
+    }
+    write.shutdown_on_drop = false;
+    drop(write);
+    Ok(Arc::try_unwrap(read.inner)
+        .expect("both halves of a stream were reunited, so no other owner exists"))
+}
+
+impl<S: Connection> Drop for OwnedWriteHalf<S> {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            // The peer may already be gone; there is nobody to report to.
+            let _ = self.inner.io().shutdown_write();
+        }
+    }
+}

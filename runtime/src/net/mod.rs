@@ -41,7 +41,6 @@
 
 mod addr;
 mod listener;
-mod split;
 mod split_owned;
 mod stream;
 pub mod tcp;

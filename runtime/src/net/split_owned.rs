@@ -1,6 +1,6 @@
 //! Owned halves of a stream, shared by `tcp::{OwnedReadHalf,
-//! OwnedWriteHalf}` and the Unix equivalents (type aliases of the generic
-//! types here).
+//! OwnedWriteHalf}` and the Unix equivalents (thin wrappers of the generic
+//! types here; `Debug` is forwarded, so they print as these do).
 //!
 //! Both halves share the stream through an `Arc`; the reactor's separate
 //! reader and writer wakers let them wait concurrently from different tasks.
@@ -12,20 +12,19 @@
 use super::stream::Connection;
 use crate::loom::sync::Arc;
 
-/// The owned read half of a stream `S`; see `TcpStream::into_split` and
-/// `UnixStream::into_split`.
+/// The owned read half of a stream `S`.
 #[derive(Debug)]
-pub struct OwnedReadHalf<S> {
+pub(crate) struct OwnedReadHalf<S> {
     /// The shared stream.
-    pub(in crate::net) inner: Arc<S>,
+    pub(crate) inner: Arc<S>,
 }
 
 /// The owned write half of a stream `S`. Dropping it shuts the stream's
 /// write direction down.
 #[derive(Debug)]
-pub struct OwnedWriteHalf<S: Connection> {
+pub(crate) struct OwnedWriteHalf<S: Connection> {
     /// The shared stream.
-    pub(in crate::net) inner: Arc<S>,
+    pub(crate) inner: Arc<S>,
     /// Whether dropping this half shuts the write direction down (false
     /// once it was reunited with its read half).
     shutdown_on_drop: bool,

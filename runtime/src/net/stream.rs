@@ -19,8 +19,6 @@
 //! - `try_read` / `try_write` never wait and clear readiness only when the
 //!   operation itself returned `WouldBlock`.
 //!
-//! The traits here are `pub` inside a private module: nameable as bounds of
-//! the public split halves, but not implementable outside the crate.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -34,7 +32,7 @@ use crate::io::{Direction, PollEvented};
 
 /// A connected `mio` stream socket: the one per-type operation the shared
 /// layer needs besides reading and writing.
-pub trait MioStream: Source {
+pub(crate) trait MioStream: Source {
     /// Shuts down the read half, the write half or both.
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
 }
@@ -54,7 +52,7 @@ impl MioStream for mio::net::UnixStream {
 
 /// A public stream type built on [`StreamIo`] (`TcpStream`, `UnixStream`).
 /// The split halves are generic over it.
-pub trait Connection: Sized + fmt::Debug {
+pub(crate) trait Connection: Sized + fmt::Debug {
     /// The `mio` socket underneath.
     type Mio: MioStream;
 
@@ -87,7 +85,7 @@ pub(crate) async fn wait_ready<E: Source>(
 /// A registered stream socket. Dereferences to the `mio` socket for the
 /// per-type operations (addresses, socket options).
 #[derive(Debug)]
-pub struct StreamIo<M: Source> {
+pub(crate) struct StreamIo<M: Source> {
     /// The registered non-blocking socket.
     io: PollEvented<M>,
 }
@@ -100,7 +98,7 @@ impl<M: Source> StreamIo<M> {
     ///
     /// Panics outside a tether runtime.
     #[track_caller]
-    pub fn new(stream: M) -> io::Result<Self> {
+    pub(crate) fn new(stream: M) -> io::Result<Self> {
         Ok(StreamIo {
             io: PollEvented::new(stream)?,
         })
@@ -112,25 +110,25 @@ impl<M: Source> StreamIo<M> {
     }
 
     /// Waits until the stream is readable.
-    pub async fn readable(&self) -> io::Result<()> {
+    pub(crate) async fn readable(&self) -> io::Result<()> {
         wait_ready(&self.io, Direction::Read).await
     }
 
     /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
+    pub(crate) async fn writable(&self) -> io::Result<()> {
         wait_ready(&self.io, Direction::Write).await
     }
 }
 
 impl<M: MioStream> StreamIo<M> {
     /// Shuts down the read half, the write half or both.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }
 
     /// Shuts the write direction down (`AsyncWrite::poll_close`). Closing
     /// twice, or after the peer is gone, is not an error.
-    pub fn shutdown_write(&self) -> io::Result<()> {
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         match self.shutdown(Shutdown::Write) {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
@@ -143,14 +141,14 @@ where
     for<'a> &'a M: Read + Write,
 {
     /// Reads without waiting, or fails with `WouldBlock`.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io
             .registration()
             .try_io(Direction::Read, || (&*self.io).read(buf))
     }
 
     /// Writes without waiting, or fails with `WouldBlock`.
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io
             .registration()
             .try_io(Direction::Write, || (&*self.io).write(buf))
@@ -158,12 +156,16 @@ where
 
     /// Reads into `buf` once readable (the body of `AsyncRead::poll_read`
     /// for a stream and its read halves).
-    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
     }
 
     /// Vectored form of [`StreamIo::poll_read`].
-    pub fn poll_read_vectored(
+    pub(crate) fn poll_read_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &mut [io::IoSliceMut<'_>],
@@ -172,12 +174,12 @@ where
     }
 
     /// Writes `buf` once writable.
-    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf)
     }
 
     /// Writes `bufs` with one gathering system call once writable.
-    pub fn poll_write_vectored(
+    pub(crate) fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
@@ -195,26 +197,36 @@ impl<M: Source> Deref for StreamIo<M> {
 }
 
 /// Implements `futures::io::AsyncRead` and `AsyncWrite` for a [`Connection`]
-/// `stream` and for its split halves (`ReadHalf<'_, stream>`,
-/// `OwnedReadHalf<stream>`, ...), each forwarding to the stream's
-/// [`StreamIo`]. `flush` and `close` document the stream's `poll_flush` and
-/// `poll_close`.
+/// `stream` and for its public split halves, each forwarding to the stream's
+/// [`StreamIo`], and `Debug` for the owned halves (forwarded to the shared
+/// generic halves they wrap). `flush` and `close` document the stream's
+/// `poll_flush` and `poll_close`.
 ///
-/// A macro rather than generic impls: the impls are written for the concrete
-/// public types, so their rustdoc shows `impl AsyncRead for ReadHalf<'_>`
-/// instead of a bound on the crate-private [`Connection`] trait.
+/// A macro rather than generic impls: the public types are distinct structs
+/// (so their rustdoc lists their trait impls), and a foreign trait cannot be
+/// implemented for all of them at once.
 macro_rules! impl_async_io {
-    (stream = $stream:ty, flush = $flush:literal, close = $close:literal $(,)?) => {
+    (
+        stream = $stream:ty,
+        halves = ($read:ty, $write:ty, $owned_read:ty, $owned_write:ty),
+        flush = $flush:literal,
+        close = $close:literal $(,)?
+    ) => {
         $crate::net::stream::impl_async_io!(@read $stream, |s| s);
         $crate::net::stream::impl_async_io!(@write $stream, |s| s, $flush, $close);
-        $crate::net::stream::impl_async_io!(@read $crate::net::split::ReadHalf<'_, $stream>, |s| s.0);
-        $crate::net::stream::impl_async_io!(@write $crate::net::split::WriteHalf<'_, $stream>, |s| s.0);
-        $crate::net::stream::impl_async_io!(
-            @read $crate::net::split_owned::OwnedReadHalf<$stream>, |s| s.inner
-        );
-        $crate::net::stream::impl_async_io!(
-            @write $crate::net::split_owned::OwnedWriteHalf<$stream>, |s| s.inner
-        );
+        $crate::net::stream::impl_async_io!(@read $read, |s| s.0);
+        $crate::net::stream::impl_async_io!(@write $write, |s| s.0);
+        $crate::net::stream::impl_async_io!(@read $owned_read, |s| s.half.inner);
+        $crate::net::stream::impl_async_io!(@write $owned_write, |s| s.half.inner);
+        $crate::net::stream::impl_async_io!(@debug $owned_read);
+        $crate::net::stream::impl_async_io!(@debug $owned_write);
+    };
+    (@debug $ty:ty) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.half, f)
+            }
+        }
     };
     (@read $ty:ty, |$s:ident| $conn:expr) => {
         impl futures::io::AsyncRead for $ty {

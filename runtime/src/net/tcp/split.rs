@@ -1,6 +1,9 @@
-//! Borrowed halves of a [`TcpStream`], from [`TcpStream::split`]: aliases of the
-//! shared generic halves (`crate::net::split`) with the address accessors.
-//! Their `AsyncRead` / `AsyncWrite` impls are next to [`TcpStream`]'s.
+//! Borrowed halves of a [`TcpStream`], from [`TcpStream::split`].
+//!
+//! The reactor keeps one reader and one writer waker per socket, so the
+//! read half and the write half can wait at the same time without stealing
+//! each other's wake-ups. Their `AsyncRead` / `AsyncWrite` impls are next
+//! to [`TcpStream`]'s (`crate::net::stream::impl_async_io`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -29,7 +32,8 @@ use super::TcpStream;
 /// })
 /// # }
 /// ```
-pub type ReadHalf<'a> = crate::net::split::ReadHalf<'a, TcpStream>;
+#[derive(Debug)]
+pub struct ReadHalf<'a>(pub(super) &'a TcpStream);
 
 /// The write half of a [`TcpStream`], borrowed; see [`TcpStream::split`].
 /// Closing it (`AsyncWriteExt::close`) shuts the stream's write direction
@@ -56,7 +60,12 @@ pub type ReadHalf<'a> = crate::net::split::ReadHalf<'a, TcpStream>;
 /// })
 /// # }
 /// ```
-pub type WriteHalf<'a> = crate::net::split::WriteHalf<'a, TcpStream>;
+#[derive(Debug)]
+pub struct WriteHalf<'a>(pub(super) &'a TcpStream);
+
+pub(super) fn split(stream: &mut TcpStream) -> (ReadHalf<'_>, WriteHalf<'_>) {
+    (ReadHalf(stream), WriteHalf(stream))
+}
 
 impl ReadHalf<'_> {
     /// The remote address of the stream.

@@ -1,7 +1,10 @@
-//! Owned halves of a [`TcpStream`], from [`TcpStream::into_split`]: aliases of the
-//! shared generic halves (`crate::net::split_owned`) with `reunite` and the
-//! address accessors. Their `AsyncRead` / `AsyncWrite` impls are next to
-//! [`TcpStream`]'s.
+//! Owned halves of a [`TcpStream`], from [`TcpStream::into_split`].
+//!
+//! Thin wrappers of the generic halves in `crate::net::split_owned`, which
+//! share the stream through an `Arc`, shut the write direction down when
+//! the write half is dropped, and put the halves back together. Their
+//! `AsyncRead` / `AsyncWrite` / `Debug` impls are next to [`TcpStream`]'s
+//! (`crate::net::stream::impl_async_io`).
 
 use std::error::Error;
 use std::fmt;
@@ -9,14 +12,17 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::TcpStream;
-use crate::net::split_owned::{REUNITE_MISMATCH, reunite};
+use crate::net::split_owned::{self as shared, REUNITE_MISMATCH};
 
 /// The owned read half of a [`TcpStream`]; see [`TcpStream::into_split`].
 ///
 /// # Examples
 ///
 /// See [`TcpStream::into_split`].
-pub type OwnedReadHalf = crate::net::split_owned::OwnedReadHalf<TcpStream>;
+pub struct OwnedReadHalf {
+    /// The shared stream.
+    pub(super) half: shared::OwnedReadHalf<TcpStream>,
+}
 
 /// The owned write half of a [`TcpStream`]; see [`TcpStream::into_split`].
 /// Dropping it shuts the stream's write direction down.
@@ -24,7 +30,10 @@ pub type OwnedReadHalf = crate::net::split_owned::OwnedReadHalf<TcpStream>;
 /// # Examples
 ///
 /// See [`TcpStream::into_split`].
-pub type OwnedWriteHalf = crate::net::split_owned::OwnedWriteHalf<TcpStream>;
+pub struct OwnedWriteHalf {
+    /// The shared stream; shuts its write direction down when dropped.
+    pub(super) half: shared::OwnedWriteHalf<TcpStream>,
+}
 
 /// The halves given to [`OwnedReadHalf::reunite`] came from different
 /// streams; both are handed back.
@@ -38,6 +47,11 @@ impl fmt::Display for ReuniteError {
 }
 
 impl Error for ReuniteError {}
+
+pub(super) fn split_owned(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
+    let (read, write) = shared::split_owned(stream);
+    (OwnedReadHalf { half: read }, OwnedWriteHalf { half: write })
+}
 
 impl OwnedReadHalf {
     /// Puts the halves back together into the original stream. Fails with
@@ -64,7 +78,7 @@ impl OwnedReadHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-        reunite(self, other).map_err(|(read, write)| ReuniteError(read, write))
+        reunite(self, other)
     }
 
     /// The remote address of the stream.
@@ -87,7 +101,7 @@ impl OwnedReadHalf {
     /// # }
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.half.inner.peer_addr()
     }
 
     /// The local address of the stream.
@@ -96,7 +110,7 @@ impl OwnedReadHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.half.inner.local_addr()
     }
 }
 
@@ -119,7 +133,7 @@ impl OwnedWriteHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
-        reunite(other, self).map_err(|(read, write)| ReuniteError(read, write))
+        reunite(other, self)
     }
 
     /// The remote address of the stream.
@@ -128,7 +142,7 @@ impl OwnedWriteHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.half.inner.peer_addr()
     }
 
     /// The local address of the stream.
@@ -137,6 +151,12 @@ impl OwnedWriteHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.half.inner.local_addr()
     }
+}
+
+fn reunite(read: OwnedReadHalf, write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+    shared::reunite(read.half, write.half).map_err(|(read, write)| {
+        ReuniteError(OwnedReadHalf { half: read }, OwnedWriteHalf { half: write })
+    })
 }

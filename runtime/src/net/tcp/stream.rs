@@ -5,6 +5,10 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 
+// Only the type-level docs name these; the impls come from `impl_async_io!`.
+#[cfg(doc)]
+use futures::io::{AsyncRead, AsyncWrite};
+
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
 use crate::net::addr::{ToSocketAddrs, no_addresses, to_socket_addrs};
@@ -383,7 +387,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        crate::net::split::split(self)
+        super::split::split(self)
     }
 
     /// Splits the stream into owned halves that can move to different
@@ -418,7 +422,7 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        crate::net::split_owned::split_owned(self)
+        super::split_owned::split_owned(self)
     }
 }
 
@@ -436,6 +440,7 @@ impl Connection for TcpStream {
 
 impl_async_io! {
     stream = TcpStream,
+    halves = (ReadHalf<'_>, WriteHalf<'_>, OwnedReadHalf, OwnedWriteHalf),
     flush = "TCP has no user-space buffer in tether: flushing is a no-op.",
     close = "Shuts the write direction down; the peer then reads end-of-stream.",
 }

@@ -1,6 +1,9 @@
-//! Borrowed halves of a [`UnixStream`], from [`UnixStream::split`]: aliases of the
-//! shared generic halves (`crate::net::split`) with the address accessors.
-//! Their `AsyncRead` / `AsyncWrite` impls are next to [`UnixStream`]'s.
+//! Borrowed halves of a [`UnixStream`], from [`UnixStream::split`].
+//!
+//! The reactor keeps one reader and one writer waker per socket, so the
+//! read half and the write half can wait at the same time without stealing
+//! each other's wake-ups. Their `AsyncRead` / `AsyncWrite` impls are next
+//! to [`UnixStream`]'s (`crate::net::stream::impl_async_io`).
 
 use std::io;
 use std::os::unix::net::SocketAddr;
@@ -27,7 +30,8 @@ use super::UnixStream;
 /// })
 /// # }
 /// ```
-pub type ReadHalf<'a> = crate::net::split::ReadHalf<'a, UnixStream>;
+#[derive(Debug)]
+pub struct ReadHalf<'a>(pub(super) &'a UnixStream);
 
 /// The write half of a [`UnixStream`], borrowed; see [`UnixStream::split`].
 /// Closing it (`AsyncWriteExt::close`) shuts the stream's write direction
@@ -52,7 +56,12 @@ pub type ReadHalf<'a> = crate::net::split::ReadHalf<'a, UnixStream>;
 /// })
 /// # }
 /// ```
-pub type WriteHalf<'a> = crate::net::split::WriteHalf<'a, UnixStream>;
+#[derive(Debug)]
+pub struct WriteHalf<'a>(pub(super) &'a UnixStream);
+
+pub(super) fn split(stream: &mut UnixStream) -> (ReadHalf<'_>, WriteHalf<'_>) {
+    (ReadHalf(stream), WriteHalf(stream))
+}
 
 impl ReadHalf<'_> {
     /// The remote address of the stream.

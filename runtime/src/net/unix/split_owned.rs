@@ -1,7 +1,10 @@
-//! Owned halves of a [`UnixStream`], from [`UnixStream::into_split`]: aliases of the
-//! shared generic halves (`crate::net::split_owned`) with `reunite` and the
-//! address accessors. Their `AsyncRead` / `AsyncWrite` impls are next to
-//! [`UnixStream`]'s.
+//! Owned halves of a [`UnixStream`], from [`UnixStream::into_split`].
+//!
+//! Thin wrappers of the generic halves in `crate::net::split_owned`, which
+//! share the stream through an `Arc`, shut the write direction down when
+//! the write half is dropped, and put the halves back together. Their
+//! `AsyncRead` / `AsyncWrite` / `Debug` impls are next to [`UnixStream`]'s
+//! (`crate::net::stream::impl_async_io`).
 
 use std::error::Error;
 use std::fmt;
@@ -9,14 +12,17 @@ use std::io;
 use std::os::unix::net::SocketAddr;
 
 use super::UnixStream;
-use crate::net::split_owned::{REUNITE_MISMATCH, reunite};
+use crate::net::split_owned::{self as shared, REUNITE_MISMATCH};
 
 /// The owned read half of a [`UnixStream`]; see [`UnixStream::into_split`].
 ///
 /// # Examples
 ///
 /// See [`UnixStream::into_split`].
-pub type OwnedReadHalf = crate::net::split_owned::OwnedReadHalf<UnixStream>;
+pub struct OwnedReadHalf {
+    /// The shared stream.
+    pub(super) half: shared::OwnedReadHalf<UnixStream>,
+}
 
 /// The owned write half of a [`UnixStream`]; see [`UnixStream::into_split`].
 /// Dropping it shuts the stream's write direction down.
@@ -24,7 +30,10 @@ pub type OwnedReadHalf = crate::net::split_owned::OwnedReadHalf<UnixStream>;
 /// # Examples
 ///
 /// See [`UnixStream::into_split`].
-pub type OwnedWriteHalf = crate::net::split_owned::OwnedWriteHalf<UnixStream>;
+pub struct OwnedWriteHalf {
+    /// The shared stream; shuts its write direction down when dropped.
+    pub(super) half: shared::OwnedWriteHalf<UnixStream>,
+}
 
 /// The halves given to [`OwnedReadHalf::reunite`] came from different
 /// streams; both are handed back.
@@ -38,6 +47,11 @@ impl fmt::Display for ReuniteError {
 }
 
 impl Error for ReuniteError {}
+
+pub(super) fn split_owned(stream: UnixStream) -> (OwnedReadHalf, OwnedWriteHalf) {
+    let (read, write) = shared::split_owned(stream);
+    (OwnedReadHalf { half: read }, OwnedWriteHalf { half: write })
+}
 
 impl OwnedReadHalf {
     /// Puts the halves back together into the original stream. Fails with
@@ -62,7 +76,7 @@ impl OwnedReadHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<UnixStream, ReuniteError> {
-        reunite(self, other).map_err(|(read, write)| ReuniteError(read, write))
+        reunite(self, other)
     }
 
     /// The remote address of the stream.
@@ -83,7 +97,7 @@ impl OwnedReadHalf {
     /// # }
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.half.inner.peer_addr()
     }
 
     /// The local address of the stream.
@@ -92,7 +106,7 @@ impl OwnedReadHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.half.inner.local_addr()
     }
 }
 
@@ -114,7 +128,7 @@ impl OwnedWriteHalf {
     /// # }
     /// ```
     pub fn reunite(self, other: OwnedReadHalf) -> Result<UnixStream, ReuniteError> {
-        reunite(other, self).map_err(|(read, write)| ReuniteError(read, write))
+        reunite(other, self)
     }
 
     /// The remote address of the stream.
@@ -123,7 +137,7 @@ impl OwnedWriteHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        self.half.inner.peer_addr()
     }
 
     /// The local address of the stream.
@@ -132,6 +146,12 @@ impl OwnedWriteHalf {
     ///
     /// See [`OwnedReadHalf::peer_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        self.half.inner.local_addr()
     }
+}
+
+fn reunite(read: OwnedReadHalf, write: OwnedWriteHalf) -> Result<UnixStream, ReuniteError> {
+    shared::reunite(read.half, write.half).map_err(|(read, write)| {
+        ReuniteError(OwnedReadHalf { half: read }, OwnedWriteHalf { half: write })
+    })
 }

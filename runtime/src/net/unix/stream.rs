@@ -7,6 +7,10 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
+// Only the type-level docs name these; the impls come from `impl_async_io!`.
+#[cfg(doc)]
+use futures::io::{AsyncRead, AsyncWrite};
+
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
 use crate::net::stream::{Connection, StreamIo, impl_async_io};
@@ -241,7 +245,7 @@ impl UnixStream {
     /// # }
     /// ```
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        crate::net::split::split(self)
+        super::split::split(self)
     }
 
     /// Splits into owned halves that can move to different tasks; dropping
@@ -266,7 +270,7 @@ impl UnixStream {
     /// # }
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        crate::net::split_owned::split_owned(self)
+        super::split_owned::split_owned(self)
     }
 }
 
@@ -284,6 +288,7 @@ impl Connection for UnixStream {
 
 impl_async_io! {
     stream = UnixStream,
+    halves = (ReadHalf<'_>, WriteHalf<'_>, OwnedReadHalf, OwnedWriteHalf),
     flush = "Nothing is buffered in user space: flushing is a no-op.",
     close = "Shuts the write direction down; the peer then reads end-of-stream.",
 }

@@ -71,3 +71,59 @@ impl<S: Connection> Drop for OwnedWriteHalf<S> {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::net::{TcpListener, TcpStream};
+    use crate::runtime::Builder;
+
+    #[test]
+    fn wrappers_print_as_the_shared_halves() {
+        let rt = Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (rd, wr) = stream.into_split();
+            let (rd, wr) = (format!("{rd:?}"), format!("{wr:?}"));
+            assert!(rd.starts_with("OwnedReadHalf { inner: TcpStream {"), "{rd}");
+            assert!(
+                wr.starts_with("OwnedWriteHalf { inner: TcpStream {"),
+                "{wr}"
+            );
+            assert!(wr.ends_with("shutdown_on_drop: true }"), "{wr}");
+        });
+    }
+
+    #[test]
+    fn reunite_keeps_the_write_direction_open() {
+        let rt = Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let b = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+
+            let (a_rd, a_wr) = a.into_split();
+            let (b_rd, b_wr) = b.into_split();
+            let err = a_rd.reunite(b_wr).unwrap_err();
+            assert_eq!(err.to_string(), super::REUNITE_MISMATCH);
+            let mut a = err.0.reunite(a_wr).expect("same stream");
+            drop((b_rd, err.1));
+
+            // The reunited write half did not shut the stream down on drop.
+            a.write_all(b"still open").await.unwrap();
+            a.close().await.unwrap();
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got, b"still open");
+        });
+    }
+}

@@ -6,7 +6,8 @@
 //! `try_write`, the `poll_*` bodies of `AsyncRead` / `AsyncWrite`, and the
 //! idempotent write shutdown behind `poll_close`. The public types keep what
 //! differs (connecting, addresses, socket options) and forward the rest;
-//! [`impl_async_io!`] writes their `AsyncRead` / `AsyncWrite` impls.
+//! [`impl_async_io!`] writes their [`Connection`], `AsyncRead` and
+//! `AsyncWrite` impls.
 //!
 //! Invariants, all inherited from the reactor (`crate::io`), which this layer
 //! only calls:
@@ -18,7 +19,6 @@
 //!   number of tasks may wait on one stream;
 //! - `try_read` / `try_write` never wait and clear readiness only when the
 //!   operation itself returned `WouldBlock`.
-//!
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -196,8 +196,9 @@ impl<M: Source> Deref for StreamIo<M> {
     }
 }
 
-/// Implements `futures::io::AsyncRead` and `AsyncWrite` for a [`Connection`]
-/// `stream` and for its public split halves, each forwarding to the stream's
+/// Implements [`Connection`] for `stream` (a struct whose field `io` is its
+/// `StreamIo<mio>`), `futures::io::AsyncRead` and `AsyncWrite` for it and
+/// for its public split halves, each forwarding to the stream's
 /// [`StreamIo`], and `Debug` for the owned halves (forwarded to the shared
 /// generic halves they wrap). `flush` and `close` document the stream's
 /// `poll_flush` and `poll_close`.
@@ -207,11 +208,24 @@ impl<M: Source> Deref for StreamIo<M> {
 /// implemented for all of them at once.
 macro_rules! impl_async_io {
     (
-        stream = $stream:ty,
+        stream = $stream:ident,
+        mio = $mio:ty,
         halves = ($read:ty, $write:ty, $owned_read:ty, $owned_write:ty),
         flush = $flush:literal,
         close = $close:literal $(,)?
     ) => {
+        impl $crate::net::stream::Connection for $stream {
+            type Mio = $mio;
+
+            fn io(&self) -> &$crate::net::stream::StreamIo<$mio> {
+                &self.io
+            }
+
+            fn from_io(io: $crate::net::stream::StreamIo<$mio>) -> $stream {
+                $stream { io }
+            }
+        }
+
         $crate::net::stream::impl_async_io!(@read $stream, |s| s);
         $crate::net::stream::impl_async_io!(@write $stream, |s| s, $flush, $close);
         $crate::net::stream::impl_async_io!(@read $read, |s| s.0);

@@ -426,20 +426,9 @@ impl TcpStream {
     }
 }
 
-impl Connection for TcpStream {
-    type Mio = mio::net::TcpStream;
-
-    fn io(&self) -> &StreamIo<mio::net::TcpStream> {
-        &self.io
-    }
-
-    fn from_io(io: StreamIo<mio::net::TcpStream>) -> TcpStream {
-        TcpStream { io }
-    }
-}
-
 impl_async_io! {
     stream = TcpStream,
+    mio = mio::net::TcpStream,
     halves = (ReadHalf<'_>, WriteHalf<'_>, OwnedReadHalf, OwnedWriteHalf),
     flush = "TCP has no user-space buffer in tether: flushing is a no-op.",
     close = "Shuts the write direction down; the peer then reads end-of-stream.",

@@ -274,20 +274,9 @@ impl UnixStream {
     }
 }
 
-impl Connection for UnixStream {
-    type Mio = mio::net::UnixStream;
-
-    fn io(&self) -> &StreamIo<mio::net::UnixStream> {
-        &self.io
-    }
-
-    fn from_io(io: StreamIo<mio::net::UnixStream>) -> UnixStream {
-        UnixStream { io }
-    }
-}
-
 impl_async_io! {
     stream = UnixStream,
+    mio = mio::net::UnixStream,
     halves = (ReadHalf<'_>, WriteHalf<'_>, OwnedReadHalf, OwnedWriteHalf),
     flush = "Nothing is buffered in user space: flushing is a no-op.",
     close = "Shuts the write direction down; the peer then reads end-of-stream.",

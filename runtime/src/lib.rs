@@ -24,6 +24,31 @@ use std::future::Future;
 pub use runtime::{Builder, Handle, Runtime};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
 
+/// Runs an `async fn main` on a tether runtime (multi-thread unless
+/// `flavor = "current_thread"` is given).
+///
+/// ```
+/// #[tether::main(flavor = "current_thread")]
+/// async fn main() {
+///     let greeting = tether::spawn(async { "hello" }).await.unwrap();
+///     assert_eq!(greeting, "hello");
+/// }
+/// ```
+#[doc(inline)]
+pub use tether_macros::main;
+/// Runs an async test on its own tether runtime (current-thread unless
+/// `flavor = "multi_thread"` is given).
+///
+/// ```
+/// #[tether::test(flavor = "multi_thread", worker_threads = 2)]
+/// async fn doubles() {
+///     assert_eq!(tether::spawn(async { 2 * 21 }).await.unwrap(), 42);
+/// }
+/// # fn main() {}
+/// ```
+#[doc(inline)]
+pub use tether_macros::test;
+
 /// Spawns a `'static` task onto the current runtime and returns a handle to
 /// its output. The task starts running at once, in parallel with the caller
 /// on a multi-thread runtime; dropping the handle detaches it.

@@ -39,11 +39,6 @@ pub(crate) fn current() -> Option<scheduler::Handle> {
     with_current(|h| h.clone())
 }
 
-/// True while this thread drives a runtime.
-pub(crate) fn is_in_runtime() -> bool {
-    CONTEXT.try_with(|c| c.in_runtime.get()).unwrap_or(false)
-}
-
 /// Restores the previous current runtime on drop.
 #[derive(Debug)]
 pub(crate) struct SetCurrentGuard {

@@ -26,9 +26,10 @@ use crate::task::{JoinHandle, Notified, OwnedTasks, Schedule, Task};
 /// check does not fall into lockstep with periodic task patterns.
 const GLOBAL_POLL_INTERVAL: u32 = 31;
 
-/// Tasks polled before the `block_on` future is polled again even if it
-/// was not woken... it is only polled when woken; this bounds how long the
-/// loop runs before looking at the driver.
+/// Tasks polled between two looks at the `block_on` future and the driver.
+/// The future is polled only when woken, but a future that wakes itself in
+/// a loop must not starve the tasks; neither may a stream of ready tasks
+/// starve I/O and timers.
 const EVENT_INTERVAL: u32 = 61;
 
 /// The exclusive state: owned by the thread inside `block_on`.
@@ -248,9 +249,6 @@ fn run_until_ready<F: Future>(
         for _ in 0..EVENT_INTERVAL {
             if handle.shutdown.load(Ordering::Acquire) {
                 break 'outer None;
-            }
-            if handle.woken.load(Ordering::Acquire) {
-                continue 'outer;
             }
             let task = {
                 let mut guard = cx.core.borrow_mut();

@@ -75,14 +75,6 @@ impl Handle {
             Handle::CurrentThread(_) => 1,
         }
     }
-
-    pub(crate) fn ptr_eq(&self, other: &Handle) -> bool {
-        match (self, other) {
-            (Handle::MultiThread(a), Handle::MultiThread(b)) => Arc::ptr_eq(a, b),
-            (Handle::CurrentThread(a), Handle::CurrentThread(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
 }
 
 /// Blocks the current thread until `fut` completes. On a worker thread of a

@@ -92,7 +92,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     /// Polls the future once. On `Ready` or panic the output is stored and
     /// the future dropped. Caller holds `RUNNING`.
     fn poll_future(&self) -> Poll<()> {
-        let waker = waker_ref(self.header());
+        let waker = waker_ref(self.cell.cast(), self.header());
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|ptr| {

@@ -13,6 +13,7 @@
 //! `harness.rs` implements poll, completion, cancellation and the join
 //! protocol on top of the transitions in `state.rs`.
 
+mod consume_budget;
 mod core;
 mod error;
 mod harness;
@@ -29,6 +30,7 @@ mod tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+pub use consume_budget::consume_budget;
 pub use error::JoinError;
 pub use join::{AbortHandle, JoinHandle};
 pub(crate) use list::OwnedTasks;

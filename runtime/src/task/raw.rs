@@ -58,10 +58,6 @@ impl RawTask {
         RawTask { ptr }
     }
 
-    pub(crate) fn header_ptr(self) -> NonNull<Header> {
-        self.ptr
-    }
-
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the caller of any `RawTask` method holds a reference, so the
         // allocation is alive.

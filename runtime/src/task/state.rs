@@ -58,7 +58,7 @@ const MAX_REFS: usize = usize::MAX >> (REF_SHIFT + 1);
 
 /// A new task: three references (owned list, `JoinHandle`, the first
 /// `Notified`), join interest, and notified so it is polled once.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// The atomic state word of one task.
 pub(crate) struct State {

@@ -28,9 +28,12 @@ impl Deref for WakerRef<'_> {
     }
 }
 
-/// Builds a [`WakerRef`] for the task headed by `header`.
-pub(crate) fn waker_ref(header: &Header) -> WakerRef<'_> {
-    let ptr = (header as *const Header).cast::<()>();
+/// Builds a [`WakerRef`] for the task at `ptr`, valid while `header` (the
+/// same task) is borrowed. The pointer must be the task's own allocation
+/// pointer, not one derived from `&Header`: the waker's vtable casts it to
+/// the whole cell, so it needs provenance over the whole allocation.
+pub(crate) fn waker_ref(ptr: NonNull<Header>, _header: &Header) -> WakerRef<'_> {
+    let ptr = ptr.as_ptr().cast_const().cast::<()>();
     // SAFETY: the vtable functions below uphold the `RawWaker` contract for
     // a pointer to a live task header; `ManuallyDrop` ensures this borrowed
     // waker never releases a reference it does not own.

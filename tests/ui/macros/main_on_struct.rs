@@ -1,0 +1,5 @@
+// The attribute only applies to functions.
+#[tether::main]
+struct Main;
+
+fn main() {}

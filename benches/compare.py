@@ -25,6 +25,14 @@ What it writes:
   * the same table with the date, machine and command to `--markdown`;
   * a horizontal bar chart of the ratios (log scale, line at 1.0) to `--svg`.
 
+On a shared or busy machine one run is noisy; combine several saved runs:
+
+    for r in r1 r2 r3; do cargo bench -p tether-benches -- --save-baseline $r; done
+    bash benches/compare.sh --runs r1 r2 r3
+
+Each row then shows the median times, the median of the per-run ratios and
+their range.
+
 Only the Python 3 standard library is used.
 """
 
@@ -37,6 +45,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -60,16 +69,20 @@ class Entry:
 
 @dataclass(frozen=True)
 class Pair:
-    """A non-baseline peer paired with the baseline of the same bench."""
+    """A non-baseline peer paired with the baseline of the same bench.
+
+    With several runs, the times are the medians over the runs, `ratio` is
+    the median of the per-run ratios and `lo`/`hi` their range.
+    """
 
     bench: str
     peer: str
     tether_ns: float
     peer_ns: float
-
-    @property
-    def ratio(self) -> float:
-        return self.tether_ns / self.peer_ns
+    ratio: float
+    lo: float
+    hi: float
+    runs: int
 
 
 def split_id(bench_json: dict | None, rel_parts: list[str]) -> tuple[str, str]:
@@ -95,13 +108,14 @@ def split_id(bench_json: dict | None, rel_parts: list[str]) -> tuple[str, str]:
     return "/".join(components[:-1]), components[-1]
 
 
-def load_entries(criterion_dir: Path) -> list[Entry]:
-    """Every benchmark with a `new/estimates.json` under `criterion_dir`."""
+def load_entries(criterion_dir: Path, run: str) -> list[Entry]:
+    """Every benchmark with a `<run>/estimates.json` under `criterion_dir`
+    (`run` is `new` for the latest run, or a `--save-baseline` name)."""
     entries = []
-    for estimates in sorted(criterion_dir.rglob("new/estimates.json")):
+    for estimates in sorted(criterion_dir.rglob(f"{run}/estimates.json")):
         new_dir = estimates.parent
         rel_parts = list(new_dir.parent.relative_to(criterion_dir).parts)
-        if "report" in rel_parts:
+        if "report" in rel_parts or not rel_parts:
             continue
         try:
             median = json.loads(estimates.read_text())["median"]["point_estimate"]
@@ -120,14 +134,16 @@ def load_entries(criterion_dir: Path) -> list[Entry]:
     return entries
 
 
-def pair_entries(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
-    """Pairs each non-baseline entry with its bench's baseline entry.
+def pair_entries(
+    entries: list[Entry],
+) -> tuple[dict[tuple[str, str], tuple[float, float]], set[str]]:
+    """Pairs each non-baseline entry of one run with its bench's baseline.
 
-    Returns the pairs (by bench, then peer) and the benches that have peers
-    but no baseline entry.
+    Returns `{(bench, peer): (tether_ns, peer_ns)}` and the benches that have
+    peers but no baseline entry.
     """
     baseline = {e.bench: e.median_ns for e in entries if e.peer == BASELINE}
-    pairs, unpaired = [], set()
+    pairs, unpaired = {}, set()
     for e in entries:
         if e.peer == BASELINE:
             continue
@@ -137,9 +153,30 @@ def pair_entries(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
         if e.median_ns <= 0:
             print(f"warning: {e.bench}/{e.peer} has a zero median", file=sys.stderr)
             continue
-        pairs.append(Pair(e.bench, e.peer, baseline[e.bench], e.median_ns))
-    pairs.sort(key=lambda p: (natural_key(p.bench), p.peer))
-    return pairs, sorted(unpaired)
+        pairs[(e.bench, e.peer)] = (baseline[e.bench], e.median_ns)
+    return pairs, unpaired
+
+
+def combine_runs(runs: list[dict[tuple[str, str], tuple[float, float]]]) -> list[Pair]:
+    """One `Pair` per (bench, peer) seen in any run: medians over the runs."""
+    keys = sorted({k for run in runs for k in run}, key=lambda k: (natural_key(k[0]), k[1]))
+    pairs = []
+    for bench, peer in keys:
+        times = [run[(bench, peer)] for run in runs if (bench, peer) in run]
+        ratios = [t / p for t, p in times]
+        pairs.append(
+            Pair(
+                bench,
+                peer,
+                tether_ns=statistics.median(t for t, _ in times),
+                peer_ns=statistics.median(p for _, p in times),
+                ratio=statistics.median(ratios),
+                lo=min(ratios),
+                hi=max(ratios),
+                runs=len(times),
+            )
+        )
+    return pairs
 
 
 def natural_key(text: str) -> list:
@@ -159,15 +196,20 @@ def fmt_time(ns: float) -> str:
 
 
 def markdown_table(pairs: list[Pair]) -> str:
+    """The ratio table; a range column is added when several runs are combined."""
+    several = any(p.runs > 1 for p in pairs)
     lines = [
-        "| bench | tether | peer | peer time | ratio |",
-        "|---|---:|---|---:|---:|",
+        "| bench | tether | peer | peer time | ratio |" + (" ratio range |" if several else ""),
+        "|---|---:|---|---:|---:|" + ("---:|" if several else ""),
     ]
     for p in pairs:
-        lines.append(
+        row = (
             f"| {p.bench} | {fmt_time(p.tether_ns)} | {p.peer} | "
             f"{fmt_time(p.peer_ns)} | {p.ratio:.2f} |"
         )
+        if several:
+            row += f" {p.lo:.2f}–{p.hi:.2f} ({p.runs} runs) |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -190,19 +232,31 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
 
 
-def results_markdown(pairs: list[Pair], goal: float, command: str) -> str:
+def results_markdown(pairs: list[Pair], goal: float, command: str, runs_args: list[str]) -> str:
+    """RESULTS.md: the table with the date, machine and command."""
     today = datetime.date.today().isoformat()
     meeting = sum(1 for p in pairs if p.ratio <= goal)
+    runs = max(p.runs for p in pairs)
+    compare = "bash benches/compare.sh"
+    if runs_args != ["new"]:
+        compare += " --runs " + " ".join(runs_args)
+    combined = (
+        f"Each row combines {runs} runs of the suite: times are medians over the runs, "
+        "ratio is the median of the per-run ratios, and the range shows the spread."
+        if runs > 1
+        else "One run of the suite."
+    )
     return "\n".join(
         [
             "# Benchmark results",
             "",
             f"Date: {today}. Machine: {machine_description()}.",
             "",
-            f"Command: `{command}`, then `bash benches/compare.sh`.",
+            f"Commands: `{command}`, then `{compare}`.",
             "Times are criterion median point estimates per iteration; ratio = tether ÷ peer",
             f"(below 1: tether is faster; goal ≤ {goal}, met by {meeting} of {len(pairs)}).",
             "Every multi-thread runtime runs with the same number of worker threads.",
+            combined,
             "",
             markdown_table(pairs),
             "",
@@ -225,7 +279,7 @@ BOTTOM = 34  # tick labels
 def svg_chart(pairs: list[Pair], goal: float) -> str:
     """A horizontal bar chart of the ratios on a log2 axis centred on 1."""
     # Symmetric log range covering every ratio, in whole powers of two.
-    extreme = max([abs(math.log2(p.ratio)) for p in pairs] + [1.0])
+    extreme = max([abs(math.log2(r)) for p in pairs for r in (p.lo, p.hi)] + [1.0])
     span = math.ceil(extreme + 0.15)
     lo, hi = -span, span
 
@@ -277,6 +331,19 @@ def svg_chart(pairs: list[Pair], goal: float) -> str:
             f'height="{BAR_HEIGHT}" fill="{colour}"><title>{label}: '
             f"{fmt_time(p.tether_ns)} vs {fmt_time(p.peer_ns)}</title></rect>"
         )
+        if p.runs > 1:
+            # Whisker over the range of the per-run ratios.
+            mid = y + BAR_HEIGHT / 2
+            x_lo, x_hi = x_of(p.lo), x_of(p.hi)
+            out.append(
+                f'<line x1="{x_lo:.1f}" y1="{mid}" x2="{x_hi:.1f}" y2="{mid}" stroke="#333"/>'
+            )
+            for xe in (x_lo, x_hi):
+                out.append(
+                    f'<line x1="{xe:.1f}" y1="{mid - 4}" x2="{xe:.1f}" y2="{mid + 4}" '
+                    f'stroke="#333"/>'
+                )
+            left, right = min(left, x_lo), max(right, x_hi)
         tx, anchor = (right + 4, "start") if p.ratio > 1.0 else (left - 4, "end")
         if p.ratio <= 1.0 and left - 4 < LABEL_WIDTH + 30:
             tx, anchor = right + 4, "start"
@@ -325,6 +392,14 @@ def main() -> int:
         "--goal", type=float, default=DEFAULT_GOAL, help="ratio goal to mark (default 0.9)"
     )
     parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["new"],
+        metavar="NAME",
+        help="criterion baselines to combine (saved with `-- --save-baseline NAME`); "
+        "default: the latest run",
+    )
+    parser.add_argument(
         "--command",
         default="cargo bench -p tether-benches",
         help="the bench command to record in the markdown file",
@@ -337,8 +412,15 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    pairs, unpaired = pair_entries(load_entries(args.criterion_dir))
-    for bench in unpaired:
+    runs, unpaired = [], set()
+    for run in args.runs:
+        run_pairs, run_unpaired = pair_entries(load_entries(args.criterion_dir, run))
+        if not run_pairs:
+            print(f"warning: run `{run}` has no paired bench", file=sys.stderr)
+        runs.append(run_pairs)
+        unpaired |= run_unpaired
+    pairs = combine_runs(runs)
+    for bench in sorted(unpaired):
         print(f"warning: {bench} has no `{BASELINE}` entry; skipped", file=sys.stderr)
     if not pairs:
         print(
@@ -349,7 +431,7 @@ def main() -> int:
 
     print(markdown_table(pairs))
     if str(args.markdown) != "-":
-        args.markdown.write_text(results_markdown(pairs, args.goal, args.command))
+        args.markdown.write_text(results_markdown(pairs, args.goal, args.command, args.runs))
         print(f"wrote {args.markdown}", file=sys.stderr)
     if str(args.svg) != "-":
         args.svg.write_text(svg_chart(pairs, args.goal))

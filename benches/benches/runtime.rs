@@ -17,12 +17,14 @@
 //!
 //! Run: `cargo bench -p tether-benches --bench runtime`, then
 //! `bash benches/compare.sh` for the tether ÷ tokio table and chart.
+//! For profiling, `TETHER_BENCH_PROFILE=<bench>/<peer>:<iterations>` runs
+//! one workload a fixed number of times without criterion (see [`main`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use criterion::{Bencher, Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use tether_benches::{MEASUREMENT_TIME, SAMPLE_SIZE, WARM_UP_TIME, WORKERS};
@@ -137,10 +139,10 @@ impl Peer for Tokio {
 
 /// 10k detached spawns from inside the runtime; a shared countdown lets the
 /// last task to run signal completion.
-fn spawn_many_local<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
+fn spawn_many_local<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
     let (done_tx, mut done_rx) = mpsc::unbounded();
     let remaining = Arc::new(AtomicUsize::new(0));
-    b.iter(|| {
+    move || {
         remaining.store(NUM_SPAWN, Relaxed);
         P::block_on(rt, async {
             for _ in 0..NUM_SPAWN {
@@ -155,15 +157,15 @@ fn spawn_many_local<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
             done_rx.next().await.expect("done channel closed");
         });
         assert_eq!(remaining.load(Relaxed), 0);
-    });
+    }
 }
 
 /// 10k spawns from a non-runtime thread (through the injector), then the
 /// same thread awaits every handle in order.
-fn spawn_many_remote<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
+fn spawn_many_remote<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
     let ran = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::with_capacity(NUM_SPAWN);
-    b.iter(|| {
+    move || {
         ran.store(0, Relaxed);
         for _ in 0..NUM_SPAWN {
             let ran = ran.clone();
@@ -177,15 +179,15 @@ fn spawn_many_remote<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
             }
         });
         assert_eq!(ran.load(Relaxed), NUM_SPAWN);
-    });
+    }
 }
 
 /// One task spawns 1000 "ping" tasks; each spawns its "pong" partner,
 /// sends it a message over a oneshot and awaits the reply over another.
-fn ping_pong<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
+fn ping_pong<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
     let (done_tx, mut done_rx) = mpsc::unbounded();
     let remaining = Arc::new(AtomicUsize::new(0));
-    b.iter(|| {
+    move || {
         remaining.store(NUM_PINGS, Relaxed);
         let done_tx = done_tx.clone();
         let remaining = remaining.clone();
@@ -211,14 +213,14 @@ fn ping_pong<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
             });
             done_rx.next().await.expect("done channel closed");
         });
-    });
+    }
 }
 
 /// 200 tasks spawned from outside, each yielding 1000 times; the outside
 /// thread waits for 200 completion messages.
-fn yield_many<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
+fn yield_many<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
     let (done_tx, mut done_rx) = mpsc::unbounded();
-    b.iter(|| {
+    move || {
         for _ in 0..YIELD_TASKS {
             let done_tx = done_tx.clone();
             // Detached: the completion message is the signal.
@@ -234,7 +236,7 @@ fn yield_many<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
                 done_rx.next().await.expect("done channel closed");
             }
         });
-    });
+    }
 }
 
 /// Link `n` of the spawn chain: spawns link `n - 1`; link 0 signals.
@@ -247,55 +249,132 @@ fn chain<P: Peer>(done_tx: mpsc::UnboundedSender<()>, n: usize) {
 }
 
 /// A chain of 1000 tasks, each spawning the next from inside the runtime.
-fn chained_spawn<P: Peer>(b: &mut Bencher<'_>, rt: &P::Runtime) {
+fn chained_spawn<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
     let (done_tx, mut done_rx) = mpsc::unbounded();
-    b.iter(|| {
+    move || {
         let done_tx = done_tx.clone();
         P::block_on(rt, async {
             P::spawn(async move { chain::<P>(done_tx, CHAIN_LEN) });
             done_rx.next().await.expect("done channel closed");
         });
-    });
+    }
 }
 
-/// A workload, run once per peer.
-type Workload<P> = fn(&mut Bencher<'_>, &<P as Peer>::Runtime);
+/// A workload, generic over the peer that runs it.
+trait Workload {
+    /// The criterion group name.
+    const NAME: &'static str;
+    /// Sets the workload up on `rt` and returns one iteration.
+    fn make<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_;
+}
 
-/// Benches `P` under `<group>/<P::NAME>` on a fresh runtime, dropped before
-/// the next peer starts so two runtimes never compete for the cores.
-fn run_peer<P: Peer>(
+/// Declares a [`Workload`] type for a generic workload function.
+macro_rules! workload {
+    ($ty:ident, $func:ident) => {
+        /// The workload of the function of the same name.
+        struct $ty;
+        impl Workload for $ty {
+            const NAME: &'static str = stringify!($func);
+            fn make<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
+                $func::<P>(rt)
+            }
+        }
+    };
+}
+
+workload!(SpawnManyLocal, spawn_many_local);
+workload!(SpawnManyRemote, spawn_many_remote);
+workload!(PingPong, ping_pong);
+workload!(YieldMany, yield_many);
+workload!(ChainedSpawn, chained_spawn);
+
+/// Benches `W` on `P` as `<W::NAME>/<P::NAME>`, on a fresh runtime that is
+/// dropped before the next peer starts, so two runtimes never compete for
+/// the cores.
+fn bench_peer<W: Workload, P: Peer>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    workload: Workload<P>,
 ) {
     let rt = P::runtime();
-    group.bench_function(P::NAME, |b| workload(b, &rt));
-    drop(rt);
+    let mut iteration = W::make::<P>(&rt);
+    group.bench_function(P::NAME, |b| b.iter(&mut iteration));
 }
 
-/// Registers one bench for every peer.
-macro_rules! bench_all_peers {
-    ($c:expr, $name:ident) => {{
-        let mut group = $c.benchmark_group(stringify!($name));
-        run_peer::<Tether>(&mut group, $name::<Tether>);
-        run_peer::<Tokio>(&mut group, $name::<Tokio>);
-        group.finish();
-    }};
+/// Benches `W` on every peer, in one group.
+fn bench_workload<W: Workload>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(W::NAME);
+    bench_peer::<W, Tether>(&mut group);
+    bench_peer::<W, Tokio>(&mut group);
+    group.finish();
 }
 
 fn runtime_benches(c: &mut Criterion) {
-    bench_all_peers!(c, spawn_many_local);
-    bench_all_peers!(c, spawn_many_remote);
-    bench_all_peers!(c, ping_pong);
-    bench_all_peers!(c, yield_many);
-    bench_all_peers!(c, chained_spawn);
+    bench_workload::<SpawnManyLocal>(c);
+    bench_workload::<SpawnManyRemote>(c);
+    bench_workload::<PingPong>(c);
+    bench_workload::<YieldMany>(c);
+    bench_workload::<ChainedSpawn>(c);
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
+/// Environment variable selecting the profiling mode (see [`main`]).
+const PROFILE_ENV: &str = "TETHER_BENCH_PROFILE";
+
+/// Runs `iters` iterations of `W` on `P` if `bench`/`peer` name them.
+fn try_profile<W: Workload>(bench: &str, peer: &str, iters: u64) -> bool {
+    fn run<W: Workload, P: Peer>(iters: u64) {
+        let rt = P::runtime();
+        let mut iteration = W::make::<P>(&rt);
+        for _ in 0..iters {
+            iteration();
+        }
+    }
+    if bench != W::NAME {
+        return false;
+    }
+    match peer {
+        Tether::NAME => run::<W, Tether>(iters),
+        Tokio::NAME => run::<W, Tokio>(iters),
+        _ => return false,
+    }
+    true
+}
+
+/// Profiling mode: runs one workload for a fixed number of iterations,
+/// without criterion, so a profiler's totals divide by a known count:
+///
+/// ```text
+/// TETHER_BENCH_PROFILE=ping_pong/tether:100 \
+///     valgrind --tool=callgrind target/release/deps/runtime-<hash>
+/// ```
+fn profile(spec: &str) {
+    let parsed = spec.rsplit_once(':').and_then(|(id, iters)| {
+        let (bench, peer) = id.rsplit_once('/')?;
+        Some((bench, peer, iters.parse::<u64>().ok()?))
+    });
+    let Some((bench, peer, iters)) = parsed else {
+        eprintln!("{PROFILE_ENV} must look like `<bench>/<peer>:<iterations>`, got `{spec}`");
+        std::process::exit(2);
+    };
+    let found = try_profile::<SpawnManyLocal>(bench, peer, iters)
+        || try_profile::<SpawnManyRemote>(bench, peer, iters)
+        || try_profile::<PingPong>(bench, peer, iters)
+        || try_profile::<YieldMany>(bench, peer, iters)
+        || try_profile::<ChainedSpawn>(bench, peer, iters);
+    if !found {
+        eprintln!("{PROFILE_ENV}: no bench `{bench}` with peer `{peer}`");
+        std::process::exit(2);
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(PROFILE_ENV) {
+        profile(&spec);
+        return;
+    }
+    let mut c = Criterion::default()
         .sample_size(SAMPLE_SIZE)
         .measurement_time(MEASUREMENT_TIME)
-        .warm_up_time(WARM_UP_TIME);
-    targets = runtime_benches
+        .warm_up_time(WARM_UP_TIME)
+        .configure_from_args();
+    runtime_benches(&mut c);
+    c.final_summary();
 }
-criterion_main!(benches);

@@ -232,7 +232,9 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
 
 
-def results_markdown(pairs: list[Pair], goal: float, command: str, runs_args: list[str]) -> str:
+def results_markdown(
+    pairs: list[Pair], goal: float, command: str, runs_args: list[str], note: str | None
+) -> str:
     """RESULTS.md: the table with the date, machine and command."""
     today = datetime.date.today().isoformat()
     meeting = sum(1 for p in pairs if p.ratio <= goal)
@@ -257,6 +259,7 @@ def results_markdown(pairs: list[Pair], goal: float, command: str, runs_args: li
             f"(below 1: tether is faster; goal ≤ {goal}, met by {meeting} of {len(pairs)}).",
             "Every multi-thread runtime runs with the same number of worker threads.",
             combined,
+            *([note] if note else []),
             "",
             markdown_table(pairs),
             "",
@@ -404,6 +407,9 @@ def main() -> int:
         default="cargo bench -p tether-benches",
         help="the bench command to record in the markdown file",
     )
+    parser.add_argument(
+        "--note", help="a line to add under the header of the markdown file (e.g. machine load)"
+    )
     args = parser.parse_args()
 
     if not args.criterion_dir.is_dir():
@@ -431,7 +437,7 @@ def main() -> int:
 
     print(markdown_table(pairs))
     if str(args.markdown) != "-":
-        args.markdown.write_text(results_markdown(pairs, args.goal, args.command, args.runs))
+        args.markdown.write_text(results_markdown(pairs, args.goal, args.command, args.runs, args.note))
         print(f"wrote {args.markdown}", file=sys.stderr)
     if str(args.svg) != "-":
         args.svg.write_text(svg_chart(pairs, args.goal))

@@ -11,7 +11,8 @@
 # Every group `<bench>[/<param>]/<peer>` under target/criterion (or
 # $CARGO_TARGET_DIR/criterion) with a `tether` entry is paired with each of its
 # other peers (tokio, rayon, async-scoped, moro, std, ...). Options are passed
-# to benches/compare.py; see `bash benches/compare.sh --help`.
+# to benches/compare.py; see `bash benches/compare.sh --help`. Its tests:
+# `python3 -m unittest discover -s benches -p test_compare.py`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec python3 "$here/compare.py" "$@"

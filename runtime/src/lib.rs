@@ -76,9 +76,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match runtime::context::current() {
-        // SAFETY: the future and its output are 'static.
-        Some(handle) => unsafe { handle.spawn(future) },
+    // SAFETY: the future and its output are 'static.
+    match runtime::context::with_current(|handle| unsafe { handle.spawn(future) }) {
+        Some(join) => join,
         None => panic!(
             "`tether::spawn` called outside a tether runtime: call it from a task, inside \
              `Runtime::block_on`, or after `Runtime::enter`"
@@ -110,8 +110,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match runtime::context::current() {
-        Some(handle) => blocking::spawn_blocking_on(&handle, f),
+    match runtime::context::with_current(|handle| blocking::spawn_blocking_on(handle, f)) {
+        Some(join) => join,
         None => panic!(
             "`tether::spawn_blocking` called outside a tether runtime: call it from a task, \
              inside `Runtime::block_on`, or after `Runtime::enter`"

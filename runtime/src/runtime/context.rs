@@ -26,12 +26,14 @@ thread_local! {
 
 /// Runs `f` with the current runtime, or returns `None` if there is none
 /// (or the thread is being torn down).
+///
+/// The handle is borrowed, not cloned, so `f` must not change the current
+/// runtime (nothing that `spawn` or a timer registration does).
 pub(crate) fn with_current<R>(f: impl FnOnce(&scheduler::Handle) -> R) -> Option<R> {
-    let handle = CONTEXT
-        .try_with(|c| c.current.borrow().clone())
+    CONTEXT
+        .try_with(|c| c.current.borrow().as_ref().map(f))
         .ok()
-        .flatten()?;
-    Some(f(&handle))
+        .flatten()
 }
 
 /// The current runtime, if any.

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, Waker};
 
 use super::core::{Cell, Header, Stage};
@@ -46,16 +46,20 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     }
 
     /// Replaces the stage. Caller must own the stage (hold `RUNNING`, or be
-    /// the `JoinHandle` of a complete task). The old stage is dropped, with
-    /// any panic from its destructor swallowed: a destructor panic must not
-    /// unwind through the scheduler.
+    /// the `JoinHandle` of a complete task). The old stage is dropped *in
+    /// place*: the future is pinned in the cell and must not move before it
+    /// is dropped (it may point into itself). A panic from its destructor is
+    /// swallowed: it must not unwind through the scheduler.
     fn set_stage(&self, stage: Stage<F>) {
-        // SAFETY: exclusive ownership of the stage per the caller contract.
-        let old = self
-            .cell()
-            .stage
-            .with_mut(|ptr| unsafe { mem::replace(&mut *ptr, stage) });
-        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
+        self.cell().stage.with_mut(|ptr| {
+            // SAFETY: exclusive ownership of the stage per the caller
+            // contract; `drop_in_place` leaves the slot logically
+            // uninitialised (also if it unwinds), and `write` refills it
+            // without reading or dropping the old value.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(ptr) }));
+            // SAFETY: as above.
+            unsafe { ptr::write(ptr, stage) };
+        });
     }
 
     /// Polls a task whose `Notified` reference the caller hands over.
@@ -128,13 +132,17 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     /// owned list and drops the running reference. Caller holds `RUNNING`
     /// and one reference.
     fn complete(self) {
+        // Leave the owned list first, so that once the JoinHandle observes
+        // completion the task no longer counts as alive. We still hold the
+        // running reference, so the cell stays valid.
+        let task = Task::from_raw(self.raw());
+        let released = self.cell().scheduler.release(&task);
+        mem::forget(task);
+
         let snapshot = self.header().state.transition_to_complete();
         // Nothing here may unwind into the scheduler.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| self.notify_join_handle(snapshot)));
 
-        let task = Task::from_raw(self.raw());
-        let released = self.cell().scheduler.release(&task);
-        mem::forget(task);
         let refs = match released {
             Some(owned) => {
                 mem::forget(owned);

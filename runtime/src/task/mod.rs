@@ -1,6 +1,6 @@
 //! Tasks: the unit of work the schedulers run.
 //!
-//! A task is one heap allocation (`core::Cell`): a [`Header`](core::Header)
+//! A task is one heap allocation (`core::Cell`): a `Header`
 //! with the atomic state word (`state.rs`), the scheduler handle, and a
 //! stage holding first the future, then its output. Ownership of the
 //! allocation is shared by reference-counted handles:

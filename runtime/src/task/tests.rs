@@ -359,3 +359,58 @@ fn join_handle_polled_after_ready_panics() {
     let _ = poll_once(&mut join, &noop_waker());
     let _ = poll_once(&mut join, &noop_waker());
 }
+
+/// Records its address when first polled and checks in `Drop` that it was
+/// not moved since: a pinned future must be dropped where it was polled.
+struct PinChecker {
+    at: Option<usize>,
+    moved: Arc<AtomicUsize>,
+    _pin: std::marker::PhantomPinned,
+}
+
+impl Future for PinChecker {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: we only record the address; nothing is moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.at = Some(this as *const PinChecker as usize);
+        Poll::Pending
+    }
+}
+
+impl Drop for PinChecker {
+    fn drop(&mut self) {
+        if let Some(at) = self.at
+            && at != self as *const PinChecker as usize
+        {
+            self.moved.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+#[test]
+fn cancelled_future_is_dropped_in_place() {
+    let q = Arc::new(Queue::default());
+    let moved = Arc::new(AtomicUsize::new(0));
+    let join = q.spawn(PinChecker {
+        at: None,
+        moved: moved.clone(),
+        _pin: std::marker::PhantomPinned,
+    });
+    q.run();
+    join.abort();
+    q.run();
+    let join2 = q.spawn(PinChecker {
+        at: None,
+        moved: moved.clone(),
+        _pin: std::marker::PhantomPinned,
+    });
+    q.run();
+    q.owned.0.close_and_shutdown();
+    assert_eq!(
+        moved.load(SeqCst),
+        0,
+        "a pinned future was moved before drop"
+    );
+    drop((join, join2));
+}

@@ -1,0 +1,12 @@
+//! Unix-domain stream sockets: [`UnixListener`], [`UnixStream`] and the
+//! stream's split halves.
+
+mod listener;
+mod split;
+mod split_owned;
+mod stream;
+
+pub use listener::{Incoming, UnixListener};
+pub use split::{ReadHalf, WriteHalf};
+pub use split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use stream::UnixStream;

@@ -16,12 +16,14 @@ pub mod net;
 pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod scope;
 pub mod task;
 pub mod time;
 
 use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
+pub use scope::{JoinSet, LocalScope, Scope, ScopedJoinHandle, join_all, scope, scope_local};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless

@@ -329,7 +329,7 @@ fn block_on_inside_runtime_panics_with_clear_message() {
 #[test]
 #[should_panic(expected = "outside a tether runtime")]
 fn spawn_outside_runtime_panics() {
-    let _ = tether::spawn(async {});
+    drop(tether::spawn(async {}));
 }
 
 #[test]

@@ -62,7 +62,7 @@ pub(crate) struct Cell<F: Future, S> {
 
 impl<F: Future, S> Cell<F, S> {
     /// Allocates a new task cell in the initial state.
-    pub(crate) fn new(
+    pub(crate) fn allocate(
         future: F,
         scheduler: S,
         id: u64,

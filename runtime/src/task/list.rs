@@ -149,7 +149,7 @@ where
     S: Schedule,
 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    RawTask::from_raw(Cell::new(future, scheduler, id, vtable::<F, S>()))
+    RawTask::from_raw(Cell::allocate(future, scheduler, id, vtable::<F, S>()))
 }
 
 impl std::fmt::Debug for OwnedTasks {

@@ -43,7 +43,9 @@ pub(crate) struct Handle {
     /// The blocking thread pool.
     pub(crate) blocking: crate::blocking::Spawner,
     /// Cores not owned by a running worker thread (before launch and after
-    /// shutdown).
+    /// shutdown). Boxed because a core moves in and out of its worker's
+    /// context around every poll: a pointer move instead of a large copy.
+    #[allow(clippy::vec_box)]
     pub(super) cores: Mutex<Vec<Box<Core>>>,
 }
 
@@ -80,6 +82,7 @@ impl Handle {
     }
 
     /// Takes the cores for the worker threads to run.
+    #[allow(clippy::vec_box)]
     pub(crate) fn take_cores(&self) -> Vec<Box<Core>> {
         std::mem::take(&mut *crate::loom::lock(&self.cores))
     }
@@ -169,7 +172,7 @@ impl Handle {
         // Every task is complete now; what the queues hold are stale
         // references.
         for core in self.take_cores() {
-            core.drain();
+            (*core).drain();
         }
         loop {
             match self.inject.steal() {

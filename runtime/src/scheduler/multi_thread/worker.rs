@@ -272,7 +272,7 @@ impl Core {
 
     /// Drops every queued task reference (at shutdown, after the owned list
     /// cancelled the tasks).
-    pub(super) fn drain(self: Box<Self>) {
+    pub(super) fn drain(self) {
         debug_assert!(self.fork_queue.is_empty(), "fork jobs left at shutdown");
         drop(self.lifo_slot);
         while let Some(task) = self.run_queue.pop() {

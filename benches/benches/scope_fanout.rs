@@ -1,0 +1,212 @@
+//! Scoped fan-out: N small CPU tasks over a borrowed `Vec`, side by side.
+//!
+//! Every contender runs the same N tasks; task `i` folds `work` over chunk
+//! `i` of the data (`CHUNK` elements) and adds the result to a shared
+//! atomic. The contenders:
+//!
+//! * `tether_scope` — `tether::scope` inside a task (children forked over
+//!   the workers within the scope's poll), children borrow the `Vec`;
+//! * `tether_scope_one_thread` — the same scope under
+//!   `futures::executor::block_on` (no runtime, one thread; compare `moro`);
+//! * `tether_join_set` — `tether::JoinSet`, same borrowing;
+//! * `tether_blocking_scope` — `Runtime::scope`, each child a runtime task;
+//! * `tokio_arc_join_set` — `tokio::spawn` needs `'static`: `Arc<Vec>` cloned
+//!   into every task, joined with a `JoinSet`;
+//! * `rayon_scope`, `std_thread_scope` (N = 100 only: one thread per task),
+//!   `async_scoped` (`TokioScope::scope_and_block`), `moro` (one-thread
+//!   concurrency, driven by `futures::executor::block_on`).
+//!
+//! Run with `cargo bench -p tether-benches --bench scope_fanout`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+/// Elements per task: a few microseconds of work, small enough that
+/// scheduling overhead matters, large enough to be a "task".
+const CHUNK: usize = 64;
+
+/// Task counts compared.
+const SIZES: [usize; 2] = [100, 10_000];
+
+/// The per-element work: a few multiply/rotate rounds the optimiser cannot
+/// fold away.
+fn work(x: u64) -> u64 {
+    let mut h = x;
+    for _ in 0..8 {
+        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x;
+    }
+    h
+}
+
+fn chunk_sum(c: &[u64]) -> u64 {
+    c.iter().map(|&x| work(x)).fold(0, u64::wrapping_add)
+}
+
+fn fanout(c: &mut Criterion) {
+    let tether_rt = tether::Runtime::new().unwrap();
+    let tokio_rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("scope_fanout");
+    group.sample_size(20);
+
+    for &n in &SIZES {
+        let data: Vec<u64> = (0..(n * CHUNK) as u64).collect();
+        let expected = data.chunks(CHUNK).map(chunk_sum).fold(0, u64::wrapping_add);
+        let total = AtomicU64::new(0);
+        let check = |total: &AtomicU64| {
+            assert_eq!(total.swap(0, Ordering::Relaxed), expected);
+        };
+
+        group.bench_with_input(BenchmarkId::new("tether_scope", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                tether_rt.scope(|bs| {
+                    bs.spawn(tether::scope(|s| async move {
+                        for c in data.chunks(CHUNK) {
+                            s.spawn(async move {
+                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                            });
+                        }
+                    }));
+                });
+                check(total);
+            })
+        });
+
+        // Same scope, no runtime: one thread, like moro below.
+        group.bench_with_input(
+            BenchmarkId::new("tether_scope_one_thread", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let (data, total) = (&data, &total);
+                    futures::executor::block_on(tether::scope(|s| async move {
+                        for c in data.chunks(CHUNK) {
+                            s.spawn(async move {
+                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                            });
+                        }
+                    }));
+                    check(total);
+                })
+            },
+        );
+
+        group.bench_with_input(BenchmarkId::new("tether_join_set", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                tether_rt.scope(|bs| {
+                    bs.spawn(async move {
+                        let mut set = tether::JoinSet::new();
+                        for c in data.chunks(CHUNK) {
+                            set.spawn(async move {
+                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                            });
+                        }
+                        while set.join_next().await.is_some() {}
+                    });
+                });
+                check(total);
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("tether_blocking_scope", n), &n, |b, _| {
+            b.iter(|| {
+                let total = &total;
+                tether_rt.scope(|s| {
+                    for c in data.chunks(CHUNK) {
+                        s.spawn(async move {
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                });
+                check(total);
+            })
+        });
+
+        let shared = Arc::new(data.clone());
+        group.bench_with_input(BenchmarkId::new("tokio_arc_join_set", n), &n, |b, _| {
+            let total = Arc::new(AtomicU64::new(0));
+            b.iter(|| {
+                tokio_rt.block_on(async {
+                    let mut set = tokio::task::JoinSet::new();
+                    for i in 0..n {
+                        let (shared, total) = (shared.clone(), total.clone());
+                        set.spawn(async move {
+                            let c = &shared[i * CHUNK..(i + 1) * CHUNK];
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                    while set.join_next().await.is_some() {}
+                });
+                check(&total);
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("rayon_scope", n), &n, |b, _| {
+            b.iter(|| {
+                let total = &total;
+                rayon::scope(|s| {
+                    for c in data.chunks(CHUNK) {
+                        s.spawn(move |_| {
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                });
+                check(total);
+            })
+        });
+
+        if n <= 100 {
+            group.bench_with_input(BenchmarkId::new("std_thread_scope", n), &n, |b, _| {
+                b.iter(|| {
+                    let total = &total;
+                    std::thread::scope(|s| {
+                        for c in data.chunks(CHUNK) {
+                            s.spawn(move || {
+                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                            });
+                        }
+                    });
+                    check(total);
+                })
+            });
+        }
+
+        group.bench_with_input(BenchmarkId::new("async_scoped", n), &n, |b, _| {
+            let _enter = tokio_rt.enter();
+            b.iter(|| {
+                let total = &total;
+                let ((), outs) = async_scoped::TokioScope::scope_and_block(|s| {
+                    for c in data.chunks(CHUNK) {
+                        s.spawn(async move {
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                });
+                black_box(outs);
+                check(total);
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("moro", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                futures::executor::block_on(moro::async_scope!(|scope| {
+                    for c in data.chunks(CHUNK) {
+                        scope.spawn(async move {
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                }));
+                check(total);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);

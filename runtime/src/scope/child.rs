@@ -1,0 +1,660 @@
+//! One scoped child: a single heap cell holding its future, its output slot
+//! and its `'static` wake record.
+//!
+//! # Layout
+//!
+//! ```text
+//! Cell<F> (repr(C), one allocation)
+//! ├── Core<F::Output>
+//! │   ├── Header   ← every pointer to a child (RawChild, wakers, handles) points here
+//! │   │   state, refs, index, shared: Arc<Shared>, join waker, vtable, id
+//! │   └── output: UnsafeCell<Option<Result<T, JoinError>>>
+//! └── future: UnsafeCell<Option<F>>
+//! ```
+//!
+//! `Core<T>` is a prefix of `Cell<F>` whose layout depends on `T` only, so a
+//! typed [`ScopedJoinHandle`](super::ScopedJoinHandle) reads the output
+//! without knowing `F`.
+//!
+//! # Ownership
+//!
+//! * The memory is reference counted (`refs`): the owner (scope, join set)
+//!   holds one reference, the join handle one, every cloned `Waker` one. The
+//!   last reference frees the memory *without touching the future or the
+//!   output* ([`dealloc`]): a waker may outlive `'env` (I3).
+//! * The future is only ever polled or dropped by the owner, from inside the
+//!   owner's `poll`/`drop` (I1).
+//! * The output is shared by the owner and the handle: whichever of the two
+//!   releases last (bits `OWNER_GONE` / `HANDLE_GONE`) drops it. Both hold
+//!   `'env`, so the output (which may borrow `'env`) is always dropped while
+//!   `'env` is alive (I4).
+//!
+//! # Wake protocol (I3)
+//!
+//! Waking sets `QUEUED`; only the caller that set it pushes the child's slab
+//! index onto the shared ready list and notifies the parent. The owner clears
+//! `QUEUED` (a swap) before it polls the child, so a wake that happens after
+//! a poll started always leads to another poll. After completion every wake is
+//! a no-op. A stale index (the child completed and its slot was reused) only
+//! causes a check of the new occupant's `QUEUED` bit, never a poll of a child
+//! that was not woken.
+
+use std::alloc::Layout;
+use std::any::Any;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::shared::Shared;
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
+use crate::loom::sync::{Arc, Mutex};
+use crate::task::JoinError;
+
+/// Woken since the owner last started polling it (or new, not yet polled).
+pub(crate) const QUEUED: usize = 1;
+/// The output slot holds the final result; the future is gone.
+pub(crate) const COMPLETE: usize = 1 << 1;
+/// The handle asked for cancellation.
+pub(crate) const CANCEL: usize = 1 << 2;
+/// The handle stored a waker in `join_waker` and waits for `COMPLETE`.
+pub(crate) const JOIN_WAITING: usize = 1 << 3;
+/// The join handle was dropped (or never existed).
+pub(crate) const HANDLE_GONE: usize = 1 << 4;
+/// The owner released the child (after completing or cancelling it).
+pub(crate) const OWNER_GONE: usize = 1 << 5;
+/// The result is a panic (set together with `COMPLETE`).
+pub(crate) const PANICKED: usize = 1 << 6;
+
+/// Slab index used by the wake record of a scope's body.
+pub(crate) const BODY_INDEX: usize = usize::MAX;
+
+/// A refcount past this is a leak of wakers gone wild; abort like `Arc` does
+/// rather than risk an overflow into a use after free.
+const MAX_REFS: usize = isize::MAX as usize;
+
+/// A panic payload carried from the thread that polled a child.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// Type-specific operations on a child, erased so the owner can keep
+/// children of different future types in one slab.
+pub(crate) struct Vtable {
+    /// Polls the future (or cancels it if `CANCEL` is set). On completion or
+    /// panic, stores the result, drops the future and sets `COMPLETE`.
+    poll: unsafe fn(NonNull<Header>),
+    /// Drops the future (if still present) and stores a cancellation error.
+    cancel: unsafe fn(NonNull<Header>) -> Result<(), Payload>,
+    /// Replaces a panic result by a cancellation and returns the payload.
+    take_panic: unsafe fn(NonNull<Header>) -> Option<Payload>,
+    /// Drops the output slot's content.
+    drop_output: unsafe fn(NonNull<Header>),
+    /// The layout of the whole cell, to free it without knowing its type.
+    layout: Layout,
+}
+
+/// The `'static` part of a child: everything a waker may touch.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Bit flags, see the constants above.
+    state: AtomicUsize,
+    /// Number of outstanding references to the allocation.
+    refs: AtomicUsize,
+    /// The child's key in its owner's slab, written by the owner before it
+    /// clears `QUEUED` for the first time.
+    index: AtomicUsize,
+    /// The wake hub of the owning scope (ready list + parent waker).
+    shared: Arc<Shared>,
+    /// Waker of the task awaiting the join handle.
+    join_waker: Mutex<Option<Waker>>,
+    /// Type-specific operations.
+    vtable: &'static Vtable,
+    /// Id reported in `JoinError`s; 0 until first asked for (most children
+    /// never fail, so they never touch the global id counter).
+    id: std::sync::atomic::AtomicU64,
+    /// Whether the child is `!Send` and must be polled on the owner's thread.
+    local: bool,
+}
+
+/// The type-independent prefix of a cell: header and output slot.
+#[repr(C)]
+pub(crate) struct Core<T> {
+    /// Must stay the first field: pointers to the header are pointers to the cell.
+    header: Header,
+    /// The child's result once `COMPLETE` is set.
+    output: UnsafeCell<Option<Result<T, JoinError>>>,
+}
+
+/// The whole allocation of a child running future `F`.
+#[repr(C)]
+struct Cell<F: Future> {
+    /// Header and output; must stay the first field.
+    core: Core<F::Output>,
+    /// The future; `None` once it completed or was cancelled.
+    future: UnsafeCell<Option<F>>,
+}
+
+/// Hands out process-unique ids for children.
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Not a coordination variable (only uniqueness matters), so std's atomic.
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 62);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An untyped, non-owning pointer to a child's header. Copy; whoever uses it
+/// must hold a reference (owner, handle or waker) for as long as it does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RawChild(NonNull<Header>);
+
+// SAFETY: a RawChild is only a pointer. Which thread may do what through it
+// is governed by I1 (future and output only inside the owner's poll/drop or
+// by the handle after COMPLETE) and by the header's atomics and mutex.
+unsafe impl Send for RawChild {}
+// SAFETY: as above; shared access only reaches the header's atomics/mutex.
+unsafe impl Sync for RawChild {}
+
+impl RawChild {
+    /// Allocates a child running `future`, with `QUEUED` set (it must be
+    /// polled once) and two references (owner + handle) or one reference and
+    /// `HANDLE_GONE` if `with_handle` is false.
+    pub(crate) fn new<F>(
+        future: F,
+        shared: &Arc<Shared>,
+        with_handle: bool,
+        local: bool,
+    ) -> RawChild
+    where
+        F: Future,
+    {
+        let (state, refs) = if with_handle {
+            (QUEUED, 2)
+        } else {
+            (QUEUED | HANDLE_GONE, 1)
+        };
+        let cell = Box::new(Cell {
+            core: Core {
+                header: Header {
+                    state: AtomicUsize::new(state),
+                    refs: AtomicUsize::new(refs),
+                    index: AtomicUsize::new(usize::MAX),
+                    shared: shared.clone(),
+                    join_waker: Mutex::new(None),
+                    vtable: vtable::<F>(),
+                    id: std::sync::atomic::AtomicU64::new(0),
+                    local,
+                },
+                output: UnsafeCell::new(None),
+            },
+            future: UnsafeCell::new(Some(future)),
+        });
+        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+        RawChild(ptr)
+    }
+
+    /// Allocates the wake record of a scope's body: a header with no future
+    /// and no output, `QUEUED` set so the body is polled first, one reference
+    /// (the owner's).
+    pub(crate) fn new_body(shared: &Arc<Shared>) -> RawChild {
+        let c = RawChild::new(std::future::pending::<()>(), shared, false, true);
+        c.header().index.store(BODY_INDEX, Ordering::Relaxed);
+        c
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: whoever holds a RawChild holds a reference (see the type's
+        // docs), so the allocation is live; the header is only accessed
+        // through shared references (atomics, mutex, immutable fields).
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = &self.header().id;
+        match slot.load(Relaxed) {
+            0 => {
+                // Not a coordination variable: only uniqueness matters.
+                let fresh = next_id();
+                match slot.compare_exchange(0, fresh, Relaxed, Relaxed) {
+                    Ok(_) => fresh,
+                    Err(existing) => existing,
+                }
+            }
+            id => id,
+        }
+    }
+
+    /// The slab key set by [`RawChild::set_index`].
+    pub(crate) fn index(&self) -> usize {
+        self.header().index.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_local(&self) -> bool {
+        self.header().local
+    }
+
+    pub(crate) fn state(&self) -> usize {
+        self.header().state.load(Ordering::Acquire)
+    }
+
+    /// Records the child's slab key. Called by the owner before the first
+    /// `take_queued`, whose release ordering publishes it to wakers.
+    pub(crate) fn set_index(&self, index: usize) {
+        self.header().index.store(index, Ordering::Relaxed);
+    }
+
+    /// Clears `QUEUED`; true if it was set (the child must be polled).
+    pub(crate) fn take_queued(&self) -> bool {
+        self.header().state.fetch_and(!QUEUED, Ordering::AcqRel) & QUEUED != 0
+    }
+
+    /// Marks the child woken; pushes it onto the ready list and notifies the
+    /// parent if it was not already queued or complete.
+    pub(crate) fn schedule(&self) {
+        let h = self.header();
+        let prev = h.state.fetch_or(QUEUED, Ordering::AcqRel);
+        if prev & (QUEUED | COMPLETE) == 0 {
+            h.shared.push_ready(h.index.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Requests cancellation; the owner drops the future on its next poll.
+    pub(crate) fn abort(&self) {
+        let prev = self.header().state.fetch_or(CANCEL, Ordering::AcqRel);
+        if prev & (CANCEL | COMPLETE) == 0 {
+            self.schedule();
+        }
+    }
+
+    /// A borrowed waker for polling the child (no reference count change).
+    pub(crate) fn with_waker<R>(&self, f: impl FnOnce(&Waker) -> R) -> R {
+        // SAFETY: the vtable upholds the RawWaker contract (see WAKER_VTABLE);
+        // ManuallyDrop keeps us from releasing a reference we never took.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(self.0)) });
+        f(&waker)
+    }
+
+    /// Polls (or cancels) the child once, with a fresh cooperative budget.
+    ///
+    /// # Safety
+    ///
+    /// I1: the caller runs inside its owner's `poll`, and no other thread
+    /// polls, cancels or drops this child until this call returned
+    /// (guaranteed by the owner's per-round deduplication and the join).
+    pub(crate) unsafe fn poll(&self) {
+        // SAFETY: forwarded from this function's contract (I1).
+        unsafe { (self.header().vtable.poll)(self.0) }
+    }
+
+    /// Cancels the child: drops its future and stores a cancellation.
+    /// Returns the payload if dropping the future panicked.
+    ///
+    /// # Safety
+    ///
+    /// I1/I4: called by the owner inside its `poll`/`drop` while `'env` is
+    /// alive, with no concurrent poll of this child.
+    pub(crate) unsafe fn cancel(&self) -> Result<(), Payload> {
+        // SAFETY: forwarded from this function's contract (I1, I4).
+        unsafe { (self.header().vtable.cancel)(self.0) }
+    }
+
+    /// Takes the panic payload out of a completed child's result.
+    ///
+    /// # Safety
+    ///
+    /// I1/I5: the owner calls this after the join, before releasing the child.
+    pub(crate) unsafe fn take_panic(&self) -> Option<Payload> {
+        // SAFETY: forwarded from this function's contract (I1, I5).
+        unsafe { (self.header().vtable.take_panic)(self.0) }
+    }
+
+    /// The owner gives up the child; drops the output if the handle is gone,
+    /// then releases the owner's reference.
+    ///
+    /// # Safety
+    ///
+    /// I4: called by the owner once, after the child is `COMPLETE`, while
+    /// `'env` is alive. `self` must not be used afterwards.
+    pub(crate) unsafe fn release_owner(self) {
+        let prev = self.header().state.fetch_or(OWNER_GONE, Ordering::AcqRel);
+        if prev & HANDLE_GONE != 0 {
+            // SAFETY: both the handle and the owner are gone, the child is
+            // complete, so nobody else touches the output (I4: 'env alive).
+            unsafe { (self.header().vtable.drop_output)(self.0) };
+        }
+        // SAFETY: the owner's reference is given up exactly once here.
+        unsafe { drop_ref(self.0) };
+    }
+
+    /// The handle gives up the child; drops the output if the owner already
+    /// released it, then releases the handle's reference.
+    ///
+    /// # Safety
+    ///
+    /// I4: called by the handle once, from its `Drop` (so `'env` is alive).
+    pub(crate) unsafe fn release_handle(self) {
+        let prev = self.header().state.fetch_or(HANDLE_GONE, Ordering::AcqRel);
+        if prev & OWNER_GONE != 0 {
+            // SAFETY: the owner is gone, so the child is complete and the
+            // output belongs to us alone; 'env is alive (we are a handle).
+            unsafe { (self.header().vtable.drop_output)(self.0) };
+        }
+        // SAFETY: the handle's reference is given up exactly once here.
+        unsafe { drop_ref(self.0) };
+    }
+
+    /// Releases the body record's only reference.
+    ///
+    /// # Safety
+    ///
+    /// Called once by the scope that created the record with `new_body`.
+    pub(crate) unsafe fn release_body(self) {
+        // The pending() future in the body record is never polled; drop it
+        // now (it borrows nothing) so the memory can be freed by any waker.
+        // SAFETY: only the owner touches the record's future (I1).
+        let _ = unsafe { self.cancel() };
+        // SAFETY: forwarded: the owner holds the record's reference.
+        unsafe { self.release_owner() };
+    }
+
+    /// Completion as seen by the handle: if complete, takes the output.
+    /// Otherwise registers `waker` to be woken on completion.
+    ///
+    /// # Safety
+    ///
+    /// Called only by the child's unique handle, with `T` the output type
+    /// the child was created with.
+    pub(crate) unsafe fn poll_join<T>(&self, waker: &Waker) -> Poll<Result<T, JoinError>> {
+        let h = self.header();
+        if h.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            {
+                let mut slot = crate::loom::lock(&h.join_waker);
+                match &*slot {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => *slot = Some(waker.clone()),
+                }
+            }
+            let prev = h.state.fetch_or(JOIN_WAITING, Ordering::AcqRel);
+            if prev & COMPLETE == 0 {
+                return Poll::Pending;
+            }
+        }
+        // SAFETY: COMPLETE was observed with acquire ordering, so the owner
+        // finished writing the output and will only touch it again after the
+        // handle is gone (OWNER_GONE/HANDLE_GONE protocol); T is the
+        // caller-guaranteed output type, and Core<T> is the cell's prefix.
+        let out = unsafe {
+            let core = self.0.cast::<Core<T>>();
+            core.as_ref().output.with_mut(|p| (*p).take())
+        };
+        Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(self.id()))))
+    }
+
+    /// Called by whoever set `COMPLETE`: wakes a waiting handle.
+    fn notify_join(&self, prev_state: usize) {
+        if prev_state & JOIN_WAITING != 0 {
+            let waker = crate::loom::lock(&self.header().join_waker).take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Takes the output of a completed child whose owner consumes results
+    /// itself (join sets, `join_all`).
+    ///
+    /// # Safety
+    ///
+    /// I1: called by the owner after the join that polled the child to
+    /// completion; `T` is the child's output type; there is no handle.
+    pub(crate) unsafe fn take_output<T>(&self) -> Result<T, JoinError> {
+        // SAFETY: see the contract: the owner alone accesses the output of a
+        // handle-less completed child, and T matches the cell's prefix.
+        let out = unsafe {
+            let core = self.0.cast::<Core<T>>();
+            core.as_ref().output.with_mut(|p| (*p).take())
+        };
+        out.unwrap_or_else(|| Err(JoinError::cancelled(self.id())))
+    }
+}
+
+/// The vtable for futures of type `F`.
+fn vtable<F: Future>() -> &'static Vtable {
+    const {
+        &Vtable {
+            poll: poll::<F>,
+            cancel: cancel::<F>,
+            take_panic: take_panic::<F::Output>,
+            drop_output: drop_output::<F::Output>,
+            layout: Layout::new::<Cell<F>>(),
+        }
+    }
+}
+
+/// Stores `result` as the child's output and publishes `COMPLETE`.
+///
+/// # Safety
+///
+/// I1: the caller has exclusive access to the child's output (it is the
+/// thread currently polling or cancelling it on behalf of the owner).
+unsafe fn complete<T>(ptr: NonNull<Header>, result: Result<T, JoinError>) {
+    let panicked = if result.is_err() && matches!(&result, Err(e) if e.is_panic()) {
+        PANICKED
+    } else {
+        0
+    };
+    // SAFETY: per the contract, exclusive access to the output until COMPLETE
+    // is published below.
+    unsafe {
+        let core = ptr.cast::<Core<T>>();
+        core.as_ref().output.with_mut(|p| *p = Some(result));
+    }
+    let child = RawChild(ptr);
+    let prev = child
+        .header()
+        .state
+        .fetch_or(COMPLETE | panicked, Ordering::AcqRel);
+    child.notify_join(prev);
+}
+
+/// Vtable `poll` for `Cell<F>`.
+///
+/// # Safety
+///
+/// I1: see [`RawChild::poll`].
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+    let child = RawChild(ptr);
+    let state = child.state();
+    if state & COMPLETE != 0 {
+        return;
+    }
+    if state & CANCEL != 0 {
+        // SAFETY: forwarded (I1, I4: inside the owner's poll, 'env alive).
+        let result = match unsafe { drop_future::<F>(ptr) } {
+            Ok(()) => Err(JoinError::cancelled(child.id())),
+            Err(p) => Err(JoinError::panic(child.id(), p)),
+        };
+        // SAFETY: exclusive access to the output (I1).
+        unsafe { complete::<F::Output>(ptr, result) };
+        return;
+    }
+    let cell = ptr.cast::<Cell<F>>();
+    let res = child.with_waker(|waker| {
+        let mut cx = Context::from_waker(waker);
+        crate::coop::budget(|| {
+            // SAFETY: I1: this thread has exclusive access to the future
+            // while the owner's round polls it; the future lives in a heap
+            // cell that is never moved and is dropped in place, so pinning
+            // holds.
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                cell.as_ref().future.with_mut(|p| {
+                    let fut = (*p).as_mut().expect("scoped child polled after completion");
+                    Pin::new_unchecked(fut).poll(&mut cx)
+                })
+            }))
+        })
+    });
+    let result = match res {
+        Ok(Poll::Pending) => return,
+        Ok(Poll::Ready(v)) => Ok(v),
+        Err(p) => Err(JoinError::panic(child.id(), p)),
+    };
+    // SAFETY: I1 (exclusive access, as above); I4: we are inside the owner's
+    // poll, so 'env is alive while the future is dropped.
+    let drop_res = unsafe { drop_future::<F>(ptr) };
+    let result = match (result, drop_res) {
+        (Ok(_), Err(p)) => Err(JoinError::panic(child.id(), p)),
+        (r, _) => r,
+    };
+    // SAFETY: I1, exclusive access to the output as above.
+    unsafe { complete(ptr, result) };
+}
+
+/// Drops the future in place, catching a panic from its destructor.
+///
+/// # Safety
+///
+/// I1/I4: exclusive access on the owner's behalf while `'env` is alive.
+unsafe fn drop_future<F: Future>(ptr: NonNull<Header>) -> Result<(), Payload> {
+    let cell = ptr.cast::<Cell<F>>();
+    // SAFETY: per the contract; the future is dropped in place, so pinning
+    // holds.
+    panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+        cell.as_ref().future.with_mut(|p| *p = None)
+    }))
+}
+
+/// Vtable `cancel` for `Cell<F>`.
+///
+/// # Safety
+///
+/// I1/I4: see [`RawChild::cancel`].
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> Result<(), Payload> {
+    let child = RawChild(ptr);
+    if child.state() & COMPLETE != 0 {
+        return Ok(());
+    }
+    // SAFETY: forwarded from the contract (I1, I4).
+    let res = unsafe { drop_future::<F>(ptr) };
+    // SAFETY: exclusive access to the output (I1).
+    unsafe { complete::<F::Output>(ptr, Err(JoinError::cancelled(child.id()))) };
+    res
+}
+
+/// Vtable `take_panic` for outputs of type `T`.
+///
+/// # Safety
+///
+/// I1/I5: see [`RawChild::take_panic`].
+unsafe fn take_panic<T>(ptr: NonNull<Header>) -> Option<Payload> {
+    let child = RawChild(ptr);
+    if child.state() & PANICKED == 0 {
+        return None;
+    }
+    // SAFETY: the owner has exclusive access to the output before release
+    // (I1); T is the cell's output type.
+    unsafe {
+        let core = ptr.cast::<Core<T>>();
+        core.as_ref().output.with_mut(|p| match (*p).take() {
+            Some(Err(e)) if e.is_panic() => {
+                *p = Some(Err(JoinError::cancelled(child.id())));
+                Some(e.into_panic())
+            }
+            other => {
+                *p = other;
+                None
+            }
+        })
+    }
+}
+
+/// Vtable `drop_output` for outputs of type `T`.
+///
+/// # Safety
+///
+/// I4: the caller is the last of owner/handle, with `'env` alive.
+unsafe fn drop_output<T>(ptr: NonNull<Header>) {
+    // SAFETY: per the contract, nobody else accesses the output.
+    unsafe {
+        let core = ptr.cast::<Core<T>>();
+        core.as_ref().output.with_mut(|p| *p = None);
+    }
+}
+
+/// Releases one reference; frees the cell when it was the last.
+///
+/// # Safety
+///
+/// The caller owns one reference and does not use `ptr` afterwards.
+unsafe fn drop_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference, so the header is live.
+    let h = unsafe { ptr.as_ref() };
+    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    fence(Ordering::Acquire);
+    // SAFETY: I3: we were the last reference. The future and output were
+    // already dropped by the owner/handle (or deliberately leaked with a
+    // forgotten scope, in which case the owner's reference keeps us from
+    // getting here), so only the 'static header needs dropping before the
+    // memory is freed with the layout recorded at allocation.
+    unsafe {
+        let layout = h.vtable.layout;
+        std::ptr::drop_in_place(ptr.as_ptr());
+        std::alloc::dealloc(ptr.as_ptr().cast::<u8>(), layout);
+    }
+}
+
+/// The waker vtable of every child and body record. Wakers reach only the
+/// `'static` header (I3).
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+}
+
+/// # Safety
+///
+/// `data` is a live header (the waker being cloned holds a reference).
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned keeps the header alive.
+    let h = unsafe { &*(data as *const Header) };
+    if h.refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+        std::process::abort();
+    }
+    // SAFETY: data is non-null (it came from a NonNull).
+    raw_waker(unsafe { NonNull::new_unchecked(data as *mut Header) })
+}
+
+/// # Safety
+///
+/// `data` is a live header and the waker owns one reference.
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: forwarded from the contract.
+    unsafe {
+        waker_wake_by_ref(data);
+        waker_drop(data);
+    }
+}
+
+/// # Safety
+///
+/// `data` is a live header.
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: the waker keeps the header alive; I3: scheduling touches only
+    // the header and the shared hub, never the future or output.
+    let child = RawChild(unsafe { NonNull::new_unchecked(data as *mut Header) });
+    child.schedule();
+}
+
+/// # Safety
+///
+/// `data` is a live header and the waker owns one reference.
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: the waker gives up its reference exactly once (I3: freeing the
+    // memory never drops a child).
+    unsafe { drop_ref(NonNull::new_unchecked(data as *mut Header)) }
+}

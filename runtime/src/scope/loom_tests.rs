@@ -1,0 +1,200 @@
+//! Loom models of a child's wake record against its owner.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p tether --lib --release scope::`.
+//! Each model checks, under every interleaving, that a wake from another
+//! thread is never lost (a lost wake shows up as a deadlock of
+//! `block_on`), and that the record, the hub and the child are
+//! freed exactly once (loom reports leaked or double-freed `Arc`s and
+//! racing `UnsafeCell` accesses).
+
+use std::future::{Future, poll_fn};
+use std::task::{Context, Poll, Waker};
+
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+use super::*;
+
+/// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says
+/// otherwise: every bug the models target needs at most two, and the full
+/// space (hub mutexes + record atomics) is too large to enumerate in CI.
+const PREEMPTION_BOUND: usize = 3;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(PREEMPTION_BOUND);
+    }
+    b.check(f);
+}
+
+/// Polls `fut` to completion on the current loom thread, parking on a loom
+/// condvar between polls (so a lost wake-up is reported as a deadlock).
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Notify {
+        woken: Mutex<bool>,
+        cv: Condvar,
+    }
+    impl std::task::Wake for Notify {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            *self.woken.lock().unwrap() = true;
+            self.cv.notify_one();
+        }
+    }
+    let notify = std::sync::Arc::new(Notify {
+        woken: Mutex::new(false),
+        cv: Condvar::new(),
+    });
+    let waker = Waker::from(notify.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        let mut woken = notify.woken.lock().unwrap();
+        while !*woken {
+            woken = notify.cv.wait(woken).unwrap();
+        }
+        *woken = false;
+    }
+}
+
+/// A one-shot signal: the waiting future parks its waker *before* checking
+/// the flag, so a `fire` from another thread is never missed.
+#[derive(Default)]
+struct Signal {
+    fired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn fire(&self) {
+        self.fired.store(true, Ordering::SeqCst);
+        let w = self.waker.lock().unwrap().take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.fired.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+#[test]
+fn wake_from_other_thread_is_not_lost() {
+    model(|| {
+        let signal = Arc::new(Signal::default());
+        let s2 = signal.clone();
+        let t = thread::spawn(move || s2.fire());
+        let out = block_on(async {
+            let mut set = JoinSet::new();
+            let sig = &signal;
+            set.spawn(async move {
+                sig.wait().await;
+                7
+            });
+            set.join_next().await.unwrap().unwrap()
+        });
+        assert_eq!(out, 7);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn two_children_woken_concurrently() {
+    model(|| {
+        let a = Arc::new(Signal::default());
+        let b = Arc::new(Signal::default());
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            a2.fire();
+            b2.fire();
+        });
+        let sum = block_on(async {
+            let (a, b) = (&a, &b);
+            scope(|s| async move {
+                let x = s.spawn(async move {
+                    a.wait().await;
+                    1
+                });
+                let y = s.spawn(async move {
+                    b.wait().await;
+                    2
+                });
+                x.await.unwrap() + y.await.unwrap()
+            })
+            .await
+        });
+        assert_eq!(sum, 3);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn wake_and_waker_drop_race_with_owner_drop() {
+    model(|| {
+        let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut set = JoinSet::new();
+        {
+            let kept = kept.clone();
+            let drops = drops.clone();
+            set.spawn(async move {
+                struct D(Arc<AtomicUsize>);
+                impl Drop for D {
+                    fn drop(&mut self) {
+                        self.0.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                let _d = D(drops);
+                poll_fn(|cx| {
+                    *kept.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::<()>::Pending
+                })
+                .await
+            });
+        }
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(set.poll_join_next(&mut cx).is_pending());
+        let w = kept.lock().unwrap().take().unwrap();
+        let t = thread::spawn(move || {
+            w.wake_by_ref();
+            drop(w);
+        });
+        drop(set);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn abort_from_other_thread() {
+    model(|| {
+        let (t, h) = block_on(scope(|s| async move {
+            let h = Arc::new(s.spawn(std::future::pending::<()>()));
+            let h2 = h.clone();
+            let t = thread::spawn(move || h2.abort());
+            // The scope completes only once the abort reached the child.
+            (t, h)
+        }));
+        t.join().unwrap();
+        let h = Arc::try_unwrap(h).unwrap();
+        assert!(h.is_finished());
+        assert!(block_on(h).unwrap_err().is_cancelled());
+    });
+}

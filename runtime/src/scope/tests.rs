@@ -1,0 +1,603 @@
+//! Unit tests of the scope engine. They use no runtime (manual polling and
+//! `futures::executor`), so they run under Miri; see the module docs for the
+//! commands. Tests whose name contains `forget` leak on purpose.
+
+use std::future::Future;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::executor::block_on;
+
+use super::*;
+
+/// Small counts under Miri, which is ~1000x slower.
+const N: usize = if cfg!(miri) { 20 } else { 2000 };
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let c = Arc::new(CountingWaker::default());
+    (c.clone(), Waker::from(c))
+}
+
+/// Returns `Pending` once (waking itself), then `Ready`.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+/// Pending until `gate` holds `true`; leaves its waker in `gate`'s slot.
+struct Gate<'a>(&'a Mutex<(bool, Option<Waker>)>);
+
+impl Future for Gate<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut g = self.0.lock().unwrap();
+        if g.0 {
+            Poll::Ready(())
+        } else {
+            g.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+fn open(gate: &Mutex<(bool, Option<Waker>)>) {
+    let w = {
+        let mut g = gate.lock().unwrap();
+        g.0 = true;
+        g.1.take()
+    };
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
+/// Counts drops of the value it is attached to.
+struct DropCounter<'a>(&'a AtomicUsize);
+
+impl Drop for DropCounter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn children_borrow_and_results_arrive() {
+    let data: Vec<u64> = (0..N as u64).collect();
+    let data = &data;
+    let sum = block_on(scope(|s| async move {
+        let handles: Vec<_> = data
+            .chunks(7)
+            .map(|c| s.spawn(async move { c.iter().sum::<u64>() }))
+            .collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    }));
+    assert_eq!(sum, data.iter().sum::<u64>());
+}
+
+#[test]
+fn scope_waits_for_detached_children() {
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    block_on(scope(|s| async move {
+        for _ in 0..10 {
+            drop(s.spawn(async move {
+                yield_now().await;
+                yield_now().await;
+                hits.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+    }));
+    assert_eq!(hits.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+fn grandchildren_run_in_the_same_scope() {
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    block_on(scope(|s| async move {
+        for _ in 0..5 {
+            let s2 = s.clone();
+            s.spawn(async move {
+                yield_now().await;
+                for _ in 0..3 {
+                    s2.spawn(async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            });
+        }
+    }));
+    assert_eq!(hits.load(Ordering::SeqCst), 15);
+}
+
+#[test]
+fn nested_scopes() {
+    fn nest<'a>(
+        depth: usize,
+        out: &'a AtomicUsize,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if depth == 0 {
+                out.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            scope(|s| async move {
+                s.spawn(nest(depth - 1, out));
+                s.spawn(nest(depth - 1, out)).await.unwrap();
+            })
+            .await;
+        })
+    }
+    let out = AtomicUsize::new(0);
+    let depth = if cfg!(miri) { 4 } else { 8 };
+    block_on(nest(depth, &out));
+    assert_eq!(out.load(Ordering::SeqCst), 1 << depth);
+}
+
+#[test]
+fn one_parent_wake_per_batch() {
+    let gate = Mutex::new((false, None));
+    let gate2 = Mutex::new((false, None));
+    let (gate, gate2) = (&gate, &gate2);
+    let mut fut = pin!(scope(|s| async move {
+        s.spawn(Gate(gate));
+        s.spawn(Gate(gate2));
+    }));
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    open(gate);
+    open(gate2);
+    // Two child wakes, one parent wake.
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(fut.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn abort_cancels_a_child() {
+    let drops = AtomicUsize::new(0);
+    let drops = &drops;
+    block_on(scope(|s| async move {
+        let h = s.spawn(async move {
+            let _d = DropCounter(drops);
+            std::future::pending::<()>().await;
+        });
+        yield_now().await;
+        assert!(!h.is_finished());
+        h.abort();
+        assert!(h.await.unwrap_err().is_cancelled());
+    }));
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn dropping_mid_flight_cancels_every_child_once() {
+    let drops = AtomicUsize::new(0);
+    let escaped = Mutex::new(Vec::new());
+    let (drops, escaped) = (&drops, &escaped);
+    {
+        let mut fut = pin!(scope(|s| async move {
+            let _body = DropCounter(drops);
+            for i in 0..10 {
+                let h = s.spawn(async move {
+                    let _d = DropCounter(drops);
+                    if i % 2 == 0 {
+                        yield_now().await;
+                    }
+                    std::future::pending::<()>().await;
+                });
+                escaped.lock().unwrap().push(h);
+            }
+            std::future::pending::<()>().await;
+        }));
+        let (_c, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    // 10 children + the body, each dropped exactly once.
+    assert_eq!(drops.load(Ordering::SeqCst), 11);
+    for h in escaped.lock().unwrap().drain(..) {
+        assert!(h.is_finished());
+        assert!(block_on(h).unwrap_err().is_cancelled());
+    }
+}
+
+#[test]
+fn escaped_scope_handle_is_inert() {
+    let drops = AtomicUsize::new(0);
+    let drops = &drops;
+    let escaped = Mutex::new(None);
+    let escaped = &escaped;
+    block_on(scope(|s| async move {
+        *escaped.lock().unwrap() = Some(s.clone());
+    }));
+    let s = escaped.lock().unwrap().take().unwrap();
+    assert!(s.is_closed());
+    let d = DropCounter(drops);
+    let h = s.spawn(async move {
+        let _d = d;
+        1
+    });
+    // Dropped at once, never run.
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(h.is_finished());
+    assert!(block_on(h).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn waker_outlives_scope() {
+    let kept: Mutex<Option<Waker>> = Mutex::new(None);
+    let kept = &kept;
+    {
+        let data = vec![1, 2, 3];
+        let data = &data;
+        let out = block_on(scope(|s| async move {
+            s.spawn(std::future::poll_fn(move |cx| {
+                *kept.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Ready(data.len())
+            }))
+            .await
+            .unwrap()
+        }));
+        assert_eq!(out, 3);
+    }
+    // The scope and the data are gone; the record is still alive.
+    let w = kept.lock().unwrap().take().unwrap();
+    w.wake_by_ref();
+    let w2 = w.clone();
+    drop(w);
+    w2.wake();
+}
+
+#[test]
+fn waker_of_cancelled_child_outlives_scope() {
+    let kept: Mutex<Option<Waker>> = Mutex::new(None);
+    let kept = &kept;
+    {
+        let mut fut = pin!(scope(|s| async move {
+            s.spawn(std::future::poll_fn(move |cx| {
+                *kept.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }));
+            std::future::pending::<()>().await;
+        }));
+        let (_c, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    let w = kept.lock().unwrap().take().unwrap();
+    w.wake();
+}
+
+#[test]
+fn child_panic_propagates_after_cancelling_siblings() {
+    let drops = AtomicUsize::new(0);
+    let drops = &drops;
+    let res = panic::catch_unwind(AssertUnwindSafe(|| {
+        block_on(scope(|s| async move {
+            for _ in 0..4 {
+                s.spawn(async move {
+                    let _d = DropCounter(drops);
+                    std::future::pending::<()>().await;
+                });
+            }
+            s.spawn(async move {
+                yield_now().await;
+                panic!("child boom");
+            });
+            std::future::pending::<()>().await;
+        }))
+    }));
+    let payload = res.unwrap_err();
+    assert_eq!(*payload.downcast::<&str>().unwrap(), "child boom");
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn body_panic_cancels_children() {
+    let drops = AtomicUsize::new(0);
+    let drops = &drops;
+    let res = panic::catch_unwind(AssertUnwindSafe(|| {
+        block_on(scope(|s| async move {
+            s.spawn(async move {
+                let _d = DropCounter(drops);
+                std::future::pending::<()>().await;
+            });
+            yield_now().await;
+            panic!("body boom");
+        }))
+    }));
+    assert!(res.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn forget_after_poll_then_free_data() {
+    let (count, waker) = counting_waker();
+    let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
+    {
+        let data = vec![7u8; 16];
+        let data = &data;
+        let kept2 = kept.clone();
+        let mut fut = Box::pin(scope(move |s| async move {
+            s.spawn(std::future::poll_fn(move |cx| {
+                // Reads the borrowed data on every poll.
+                assert_eq!(data.iter().map(|&b| b as usize).sum::<usize>(), 112);
+                *kept2.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }));
+            std::future::pending::<()>().await;
+        }));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        mem::forget(fut);
+        // `data` is freed here.
+    }
+    // Keep running: allocate over the freed memory, then wake the child.
+    #[allow(clippy::useless_vec)] // on the heap on purpose: reuse the freed block
+    let junk = vec![0xAAu8; 16];
+    let w = kept.lock().unwrap().take().unwrap();
+    w.wake_by_ref();
+    w.wake();
+    // The parent is told, but nobody will ever poll the forgotten scope.
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert_eq!(junk[0], 0xAA);
+}
+
+#[test]
+fn forget_join_set_after_poll() {
+    let kept: Mutex<Option<Waker>> = Mutex::new(None);
+    let kept = &kept;
+    {
+        let data = String::from("borrowed");
+        let mut set = JoinSet::new();
+        let d = &data;
+        set.spawn(std::future::poll_fn(move |cx| {
+            assert_eq!(d.len(), 8);
+            *kept.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        }));
+        let (_c, waker) = counting_waker();
+        assert!(
+            set.poll_join_next(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        mem::forget(set);
+    }
+    kept.lock().unwrap().take().unwrap().wake();
+}
+
+#[test]
+fn slots_are_reused() {
+    let max_cap = block_on(async {
+        let mut set = JoinSet::new();
+        let mut max_cap = 0;
+        for round in 0..N {
+            set.spawn(async move { round });
+            set.spawn(async move {
+                yield_now().await;
+                round
+            });
+            assert!(set.join_next().await.unwrap().is_ok());
+            assert!(set.join_next().await.unwrap().is_ok());
+            max_cap = max_cap.max(set.engine_capacity());
+        }
+        while set.join_next().await.is_some() {}
+        max_cap
+    });
+    assert!(max_cap <= 8, "slab grew to {max_cap}");
+}
+
+impl<T> JoinSet<'_, T> {
+    fn engine_capacity(&self) -> usize {
+        self.engine_for_tests().slab_capacity()
+    }
+}
+
+#[test]
+fn join_set_results_and_panics() {
+    let base = 100;
+    let base = &base;
+    let mut got = block_on(async {
+        let mut set = JoinSet::new();
+        for i in 0..10 {
+            set.spawn(async move {
+                if i == 3 {
+                    panic!("three");
+                }
+                yield_now().await;
+                base + i
+            });
+        }
+        let mut got = Vec::new();
+        let mut panics = 0;
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(v) => got.push(v),
+                Err(e) => {
+                    assert!(e.is_panic());
+                    panics += 1;
+                }
+            }
+        }
+        assert_eq!(panics, 1);
+        got
+    });
+    got.sort();
+    assert_eq!(got, [100, 101, 102, 104, 105, 106, 107, 108, 109]);
+}
+
+#[test]
+fn join_set_drop_cancels() {
+    let drops = AtomicUsize::new(0);
+    {
+        let mut set = JoinSet::new();
+        for _ in 0..5 {
+            let d = &drops;
+            set.spawn(async move {
+                let _d = DropCounter(d);
+                std::future::pending::<()>().await;
+            });
+        }
+        let (_c, waker) = counting_waker();
+        assert!(
+            set.poll_join_next(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // One never polled.
+        let d = DropCounter(&drops);
+        set.spawn(async move {
+            let _d = d;
+        });
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+}
+
+#[test]
+fn join_set_abort_all() {
+    block_on(async {
+        let mut set = JoinSet::new();
+        for _ in 0..3 {
+            set.spawn(std::future::pending::<()>());
+        }
+        set.spawn(async {});
+        set.abort_all();
+        let mut cancelled = 0;
+        while let Some(r) = set.join_next().await {
+            if r.is_err_and(|e| e.is_cancelled()) {
+                cancelled += 1;
+            }
+        }
+        assert!(cancelled >= 3);
+    });
+}
+
+#[test]
+fn join_all_keeps_input_order() {
+    let words = ["a", "bb", "ccc", "dddd"];
+    let lens = block_on(join_all(words.iter().enumerate().map(
+        |(i, w)| async move {
+            for _ in 0..(4 - i) {
+                yield_now().await;
+            }
+            w.len()
+        },
+    )));
+    assert_eq!(lens, [1, 2, 3, 4]);
+    let empty: Vec<u8> = block_on(join_all(Vec::<std::future::Ready<u8>>::new()));
+    assert!(empty.is_empty());
+}
+
+#[test]
+fn join_macro_borrows() {
+    let mut a = 1;
+    let b = String::from("x");
+    let (x, y, ()) = block_on(async {
+        crate::join!(async { b.len() }, async { b.clone() + "y" }, async {
+            a += 1
+        })
+    });
+    assert_eq!((x, y.as_str(), a), (1, "xy", 2));
+}
+
+#[test]
+fn spawn_local_runs_not_send_children() {
+    use std::rc::Rc;
+    let cell = std::cell::RefCell::new(Vec::new());
+    let cell = &cell;
+    let out = block_on(scope_local(|s| async move {
+        let s2 = s.clone();
+        let a = s.spawn_local(async move {
+            let rc = Rc::new(1);
+            yield_now().await;
+            cell.borrow_mut().push(*rc);
+            s2.spawn_local(async move { cell.borrow_mut().push(2) })
+                .await
+                .unwrap();
+            rc
+        });
+        let b = s.spawn(async { 3 });
+        *a.await.unwrap() + b.await.unwrap()
+    }));
+    assert_eq!(out, 4);
+    assert_eq!(*cell.borrow(), [1, 2]);
+}
+
+#[test]
+fn many_children_over_time_in_one_scope() {
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    block_on(scope(|s| async move {
+        for _ in 0..N {
+            s.spawn(async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            yield_now().await;
+        }
+    }));
+    assert_eq!(hits.load(Ordering::SeqCst), N);
+}
+
+/// A long-lived scope spawning short children over time reuses slab slots
+/// instead of growing.
+#[test]
+fn long_lived_scope_does_not_grow() {
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    let mut fut = pin!(scope(|s| async move {
+        for _ in 0..N * 5 {
+            s.spawn(async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            yield_now().await;
+        }
+    }));
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut max_cap = 0;
+    while fut.as_mut().poll(&mut cx).is_pending() {
+        max_cap = max_cap.max(fut.slab_capacity());
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), N * 5);
+    assert!(max_cap <= 4, "slab grew to {max_cap}");
+}

@@ -1,0 +1,426 @@
+//! Behaviour of async scopes, join sets and joins on real runtimes: the
+//! multi-thread runtime (parallelism), the current-thread runtime and tokio
+//! (portability).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use tether::runtime::Builder;
+
+fn multi_thread(workers: usize) -> tether::Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tether::Runtime {
+    Builder::new_current_thread().build().unwrap()
+}
+
+/// Counts drops of the value it is attached to.
+struct DropCounter<'a>(&'a AtomicUsize);
+
+impl Drop for DropCounter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A scope borrowing locals, inside a future handed to `tether::spawn`:
+/// the scope future is `Send`.
+#[test]
+fn future_containing_a_scope_can_be_spawned() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let rt = multi_thread(2);
+    let total = rt.block_on(async {
+        tether::spawn(assert_send(async {
+            let data: Vec<u64> = (1..=100).collect();
+            let data = &data;
+            tether::scope(|s| async move {
+                let hs: Vec<_> = data
+                    .chunks(10)
+                    .map(|c| s.spawn(async move { c.iter().sum::<u64>() }))
+                    .collect();
+                let mut t = 0;
+                for h in hs {
+                    t += h.await.unwrap();
+                }
+                t
+            })
+            .await
+        }))
+        .await
+        .unwrap()
+    });
+    assert_eq!(total, 5050);
+}
+
+/// CPU-bound children of one scope poll at the same time on different
+/// workers. Each child spins inside one poll until it has seen another child
+/// inside concurrently (or a generous cap passes, which fails the test).
+#[test]
+fn cpu_bound_children_run_on_several_workers_at_once() {
+    const CHILDREN: usize = 4;
+    // A cap, not a timing goal: the overlap normally shows within
+    // milliseconds; on a loaded machine the other worker may take a while.
+    const CAP: Duration = Duration::from_secs(20);
+    let rt = multi_thread(2);
+    let inside = AtomicUsize::new(0);
+    let max_inside = AtomicUsize::new(0);
+    let threads = Mutex::new(HashSet::<ThreadId>::new());
+    let (inside, max_inside, threads) = (&inside, &max_inside, &threads);
+    // The blocking scope runs the async scope as a task, on a worker.
+    rt.scope(|bs| {
+        bs.spawn(tether::scope(|s| async move {
+            for _ in 0..CHILDREN {
+                s.spawn(async move {
+                    threads.lock().unwrap().insert(thread::current().id());
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_inside.fetch_max(now, Ordering::SeqCst);
+                    let start = Instant::now();
+                    while max_inside.load(Ordering::SeqCst) < 2 && start.elapsed() < CAP {
+                        std::hint::spin_loop();
+                    }
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        }));
+    });
+    assert!(
+        max_inside.load(Ordering::SeqCst) >= 2,
+        "children never overlapped"
+    );
+    assert!(
+        threads.lock().unwrap().len() >= 2,
+        "children all ran on one thread"
+    );
+}
+
+#[test]
+fn ten_thousand_children() {
+    const N: u64 = 10_000;
+    let rt = multi_thread(2);
+    let data: Vec<u64> = (0..N).collect();
+    let sum = rt.block_on(async {
+        let data = &data;
+        tether::scope(|s| async move {
+            let hs: Vec<_> = data.iter().map(|x| s.spawn(async move { x * 2 })).collect();
+            let mut sum = 0;
+            for h in hs {
+                sum += h.await.unwrap();
+            }
+            sum
+        })
+        .await
+    });
+    assert_eq!(sum, N * (N - 1));
+}
+
+fn nest<'a>(depth: usize, hits: &'a AtomicUsize) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if depth == 0 {
+            hits.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        tether::scope(|s| async move {
+            s.spawn(nest(depth - 1, hits)).await.unwrap();
+        })
+        .await;
+    })
+}
+
+#[test]
+fn async_scope_nested_64_deep() {
+    for rt in [multi_thread(2), current_thread()] {
+        let hits = AtomicUsize::new(0);
+        rt.block_on(nest(64, &hits));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+}
+
+/// Aborting the task that owns a scope drops every child exactly once.
+#[test]
+fn cancelling_the_owner_drops_every_child_once() {
+    let rt = multi_thread(2);
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    const CHILDREN: usize = 500;
+    rt.block_on(async {
+        let task = tether::spawn(async {
+            let data = vec![0u8; 16];
+            let data = &data;
+            tether::scope(|s| async move {
+                for _ in 0..CHILDREN {
+                    s.spawn(async move {
+                        let _d = DropCounter(&DROPS);
+                        STARTED.fetch_add(1, Ordering::SeqCst);
+                        let _ = data.len();
+                        std::future::pending::<()>().await;
+                    });
+                }
+                std::future::pending::<()>().await;
+            })
+            .await
+        });
+        while STARTED.load(Ordering::SeqCst) < CHILDREN {
+            tether::yield_now().await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+    });
+    assert_eq!(DROPS.load(Ordering::SeqCst), CHILDREN);
+}
+
+/// Children talking to each other through channels (cross wakes during
+/// forked polls): every message and every result arrives.
+#[test]
+fn results_are_never_lost_under_cross_wakes() {
+    use futures::channel::mpsc;
+    use futures::{SinkExt, StreamExt};
+    const STAGES: usize = 8;
+    const MSGS: u64 = 2_000;
+    for rt in [multi_thread(2), current_thread()] {
+        let total = rt.block_on(rt.spawn(async {
+            tether::scope(|s| async move {
+                let (first_tx, mut rx) = mpsc::channel::<u64>(4);
+                for _ in 0..STAGES {
+                    let (mut tx, next_rx) = mpsc::channel::<u64>(4);
+                    let mut input = std::mem::replace(&mut rx, next_rx);
+                    s.spawn(async move {
+                        while let Some(v) = input.next().await {
+                            tx.send(v + 1).await.unwrap();
+                        }
+                    });
+                }
+                let producer = s.spawn(async move {
+                    let mut tx = first_tx;
+                    for i in 0..MSGS {
+                        tx.send(i).await.unwrap();
+                    }
+                });
+                let mut total = 0;
+                while let Some(v) = rx.next().await {
+                    total += v;
+                }
+                producer.await.unwrap();
+                total
+            })
+            .await
+        }));
+        let expected: u64 = (0..MSGS).map(|i| i + STAGES as u64).sum();
+        assert_eq!(total.unwrap(), expected);
+    }
+}
+
+#[test]
+fn child_panic_in_forked_poll_reaches_the_task() {
+    let rt = multi_thread(2);
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    let err = rt.block_on(rt.spawn(async {
+        tether::scope(|s| async move {
+            for i in 0..16 {
+                s.spawn(async move {
+                    let _d = DropCounter(&DROPS);
+                    if i == 5 {
+                        panic!("child {i} failed");
+                    }
+                    std::future::pending::<()>().await;
+                });
+            }
+        })
+        .await
+    }));
+    let err = err.unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(
+        *err.into_panic().downcast::<String>().unwrap(),
+        "child 5 failed"
+    );
+    assert_eq!(DROPS.load(Ordering::SeqCst), 16);
+}
+
+#[test]
+fn join_set_on_workers() {
+    let rt = multi_thread(2);
+    let words: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+    let total = rt.block_on(rt.spawn(async move {
+        let mut set = tether::JoinSet::new();
+        for w in &words {
+            set.spawn(async move { w.len() });
+        }
+        let mut total = 0;
+        while let Some(r) = set.join_next().await {
+            total += r.unwrap();
+        }
+        total
+    }));
+    assert_eq!(total.unwrap(), 10 * 2 + 90 * 3 + 900 * 4);
+}
+
+#[test]
+fn join_all_and_join_on_workers() {
+    let rt = multi_thread(2);
+    let v: Vec<u32> = (0..100).collect();
+    let (sums, (a, b)) = rt.block_on(async {
+        let v = &v;
+        let sums =
+            tether::join_all(v.chunks(10).map(|c| async move { c.iter().sum::<u32>() })).await;
+        let ab = tether::join!(async { v.len() }, async { v[99] });
+        (sums, ab)
+    });
+    assert_eq!(sums.len(), 10);
+    assert_eq!(sums.iter().sum::<u32>(), 4950);
+    assert_eq!((a, b), (100, 99));
+}
+
+/// Under tokio the same scope runs its children concurrently on one thread.
+#[test]
+fn scope_under_tokio() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let data = vec![3u32; 64];
+    let sum = rt.block_on(async {
+        let data = &data;
+        tether::scope(|s| async move {
+            let (tx, rx) = futures::channel::oneshot::channel();
+            // The second child waits for the first: needs concurrency.
+            let waiter = s.spawn(async move { rx.await.unwrap() + data[0] });
+            s.spawn(async move { tx.send(data.iter().sum::<u32>()).unwrap() });
+            waiter.await.unwrap()
+        })
+        .await
+    });
+    assert_eq!(sum, 64 * 3 + 3);
+}
+
+#[test]
+fn scope_local_on_current_thread_runtime() {
+    let rt = current_thread();
+    let cell = std::cell::Cell::new(0);
+    rt.block_on(async {
+        let cell = &cell;
+        tether::scope_local(|s| async move {
+            for i in 1..=10 {
+                s.spawn_local(async move {
+                    tether::yield_now().await;
+                    cell.set(cell.get() + i);
+                });
+            }
+        })
+        .await
+    });
+    assert_eq!(cell.get(), 55);
+}
+
+#[test]
+fn escaped_scope_handle_after_scope_ended() {
+    let rt = multi_thread(2);
+    let escaped = Mutex::new(None);
+    rt.block_on(async {
+        let escaped = &escaped;
+        tether::scope(|s| async move {
+            *escaped.lock().unwrap() = Some(s.clone());
+        })
+        .await;
+        let s = escaped.lock().unwrap().take().unwrap();
+        let res = panic::catch_unwind(AssertUnwindSafe(|| s.spawn(async { 1 })));
+        assert!(res.unwrap().await.unwrap_err().is_cancelled());
+    });
+}
+
+#[test]
+fn blocking_scope_borrows_mutably() {
+    let rt = multi_thread(2);
+    let mut cells = vec![0u64; 64];
+    let factor = 3;
+    rt.scope(|s| {
+        for (i, c) in cells.iter_mut().enumerate() {
+            let factor = &factor;
+            s.spawn(async move {
+                tether::yield_now().await;
+                *c = i as u64 * factor;
+            });
+        }
+    });
+    assert_eq!(cells.iter().sum::<u64>(), 3 * 63 * 64 / 2);
+}
+
+fn nest_blocking(depth: usize, hits: &AtomicUsize) {
+    if depth == 0 {
+        hits.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    tether::Handle::current().scope(|s| {
+        s.spawn(async move { nest_blocking(depth - 1, hits) });
+    });
+}
+
+/// 64 levels of blocking scopes on 2 workers: each waiting worker keeps
+/// running tasks, so this cannot deadlock.
+#[test]
+fn blocking_scope_nested_64_deep() {
+    let rt = multi_thread(2);
+    let hits = AtomicUsize::new(0);
+    let hits = &hits;
+    rt.scope(|s| {
+        s.spawn(async move { nest_blocking(64, hits) });
+    });
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn blocking_scope_on_current_thread_runtime() {
+    let rt = current_thread();
+    let v = [1, 2, 3];
+    let sum = rt.scope(|s| {
+        let a = s.spawn(async { v[0] + v[1] });
+        let b = s.spawn_blocking(|| v[2]);
+        a.join().unwrap() + b.join().unwrap()
+    });
+    assert_eq!(sum, 6);
+}
+
+#[test]
+fn blocking_scope_reraises_child_panic_after_all_finished() {
+    let rt = multi_thread(2);
+    let finished = AtomicUsize::new(0);
+    let res = panic::catch_unwind(AssertUnwindSafe(|| {
+        rt.scope(|s| {
+            s.spawn(async { panic!("blocking child") });
+            for _ in 0..8 {
+                s.spawn(async {
+                    tether::yield_now().await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        })
+    }));
+    assert_eq!(
+        *res.unwrap_err().downcast::<&str>().unwrap(),
+        "blocking child"
+    );
+    assert_eq!(finished.load(Ordering::SeqCst), 8);
+}
+
+#[test]
+fn blocking_scope_spawn_blocking_borrows() {
+    let rt = multi_thread(2);
+    let mut parts = vec![String::new(); 4];
+    rt.scope(|s| {
+        for (i, p) in parts.iter_mut().enumerate() {
+            s.spawn_blocking(move || p.push_str(&i.to_string()));
+        }
+    });
+    assert_eq!(parts.concat(), "0123");
+}

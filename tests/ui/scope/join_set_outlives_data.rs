@@ -1,0 +1,9 @@
+// A JoinSet child may not borrow data dropped before the set.
+fn main() {
+    let mut set = tether::JoinSet::new();
+    {
+        let data = String::from("short-lived");
+        set.spawn(async { data.len() });
+    }
+    futures::executor::block_on(set.join_all());
+}

@@ -19,6 +19,13 @@ peers (tokio, rayon, async-scoped, moro, std, ...). Each non-tether peer is
 paired with the tether entry of the same bench; benches without a tether entry
 are reported and skipped.
 
+A bench may hold several tether variants (peers named `tether_*` or
+`tether-*`, e.g. `tether_scope` and `tether_join_set`). Each other peer is then
+compared with `tether` if present, else with the variant with the shortest
+name; `--pair moro=tether_scope_one_thread` picks the variant for one peer,
+and `--all-variants` compares every peer with every variant. The variant's
+name is shown next to its time.
+
 What it writes:
   * the table `| bench | tether | peer | peer time | ratio |` on stdout
     (ratio = tether median ÷ peer median; below 1 means tether is faster);
@@ -54,6 +61,20 @@ from pathlib import Path
 #: Peer every other peer is compared with.
 BASELINE = "tether"
 
+
+def is_tether(peer: str) -> bool:
+    """`tether`, or a tether variant such as `tether_scope` / `tether-join-set`."""
+    return peer == BASELINE or peer.startswith((BASELINE + "_", BASELINE + "-"))
+
+
+def primary_variant(variants: list[str]) -> str:
+    """The tether entry a peer is compared with by default: `tether` itself,
+    else the variant with the shortest name (`tether_scope` before
+    `tether_scope_one_thread`)."""
+    if BASELINE in variants:
+        return BASELINE
+    return min(variants, key=lambda v: (len(v), v))
+
 #: The goal stated for the foundation benches: tether at most 0.9× the peer.
 DEFAULT_GOAL = 0.9
 
@@ -76,6 +97,7 @@ class Pair:
     """
 
     bench: str
+    tether: str
     peer: str
     tether_ns: float
     peer_ns: float
@@ -134,39 +156,62 @@ def load_entries(criterion_dir: Path, run: str) -> list[Entry]:
     return entries
 
 
+#: `{(bench, tether variant, peer): (tether_ns, peer_ns)}` for one run.
+RunPairs = dict[tuple[str, str, str], tuple[float, float]]
+
+
 def pair_entries(
     entries: list[Entry],
-) -> tuple[dict[tuple[str, str], tuple[float, float]], set[str]]:
-    """Pairs each non-baseline entry of one run with its bench's baseline.
+    overrides: dict[str, str] | None = None,
+    all_variants: bool = False,
+) -> tuple[RunPairs, set[str]]:
+    """Pairs each non-tether entry of one run with a tether entry of its bench.
 
-    Returns `{(bench, peer): (tether_ns, peer_ns)}` and the benches that have
-    peers but no baseline entry.
+    A peer is paired with the variant named in `overrides[peer]` if the bench
+    has it, else with every variant if `all_variants`, else with the
+    `primary_variant`. Returns the pairs and the benches that have peers but
+    no tether entry.
     """
-    baseline = {e.bench: e.median_ns for e in entries if e.peer == BASELINE}
+    overrides = overrides or {}
+    variants: dict[str, dict[str, float]] = {}
+    for e in entries:
+        if is_tether(e.peer):
+            variants.setdefault(e.bench, {})[e.peer] = e.median_ns
     pairs, unpaired = {}, set()
     for e in entries:
-        if e.peer == BASELINE:
+        if is_tether(e.peer):
             continue
-        if e.bench not in baseline:
+        bench_variants = variants.get(e.bench)
+        if not bench_variants:
             unpaired.add(e.bench)
             continue
         if e.median_ns <= 0:
             print(f"warning: {e.bench}/{e.peer} has a zero median", file=sys.stderr)
             continue
-        pairs[(e.bench, e.peer)] = (baseline[e.bench], e.median_ns)
+        if overrides.get(e.peer) in bench_variants:
+            chosen = [overrides[e.peer]]
+        elif all_variants:
+            chosen = sorted(bench_variants)
+        else:
+            chosen = [primary_variant(list(bench_variants))]
+        for variant in chosen:
+            pairs[(e.bench, variant, e.peer)] = (bench_variants[variant], e.median_ns)
     return pairs, unpaired
 
 
-def combine_runs(runs: list[dict[tuple[str, str], tuple[float, float]]]) -> list[Pair]:
-    """One `Pair` per (bench, peer) seen in any run: medians over the runs."""
-    keys = sorted({k for run in runs for k in run}, key=lambda k: (natural_key(k[0]), k[1]))
+def combine_runs(runs: list[RunPairs]) -> list[Pair]:
+    """One `Pair` per (bench, variant, peer) seen in any run: medians over the runs."""
+    keys = sorted(
+        {k for run in runs for k in run}, key=lambda k: (natural_key(k[0]), k[1], k[2])
+    )
     pairs = []
-    for bench, peer in keys:
-        times = [run[(bench, peer)] for run in runs if (bench, peer) in run]
+    for bench, variant, peer in keys:
+        times = [run[(bench, variant, peer)] for run in runs if (bench, variant, peer) in run]
         ratios = [t / p for t, p in times]
         pairs.append(
             Pair(
                 bench,
+                variant,
                 peer,
                 tether_ns=statistics.median(t for t, _ in times),
                 peer_ns=statistics.median(p for _, p in times),
@@ -195,6 +240,11 @@ def fmt_time(ns: float) -> str:
     return f"{ns:.3g} ns"
 
 
+def variant_note(p: Pair) -> str:
+    """` (tether_scope)` when the tether entry is a variant, else nothing."""
+    return "" if p.tether == BASELINE else f" ({p.tether})"
+
+
 def markdown_table(pairs: list[Pair]) -> str:
     """The ratio table; a range column is added when several runs are combined."""
     several = any(p.runs > 1 for p in pairs)
@@ -204,7 +254,7 @@ def markdown_table(pairs: list[Pair]) -> str:
     ]
     for p in pairs:
         row = (
-            f"| {p.bench} | {fmt_time(p.tether_ns)} | {p.peer} | "
+            f"| {p.bench} | {fmt_time(p.tether_ns)}{variant_note(p)} | {p.peer} | "
             f"{fmt_time(p.peer_ns)} | {p.ratio:.2f} |"
         )
         if several:
@@ -270,7 +320,7 @@ def results_markdown(
 
 
 # SVG layout, in pixels.
-LABEL_WIDTH = 300  # room for "scope_fanout/1000 vs async-scoped"
+CHAR_WIDTH = 7  # approximate advance of a 12px sans-serif character
 PLOT_WIDTH = 460
 VALUE_WIDTH = 60  # the ratio printed past a bar's end
 BAR_HEIGHT = 18
@@ -279,8 +329,16 @@ TOP = 46  # title and axis labels
 BOTTOM = 34  # tick labels
 
 
+def bar_label(p: Pair) -> str:
+    """`bench: variant vs peer`, or `bench vs peer` for plain `tether`."""
+    if p.tether == BASELINE:
+        return f"{p.bench} vs {p.peer}"
+    return f"{p.bench}: {p.tether} vs {p.peer}"
+
+
 def svg_chart(pairs: list[Pair], goal: float) -> str:
     """A horizontal bar chart of the ratios on a log2 axis centred on 1."""
+    label_width = 16 + CHAR_WIDTH * max(len(bar_label(p)) for p in pairs)
     # Symmetric log range covering every ratio, in whole powers of two.
     extreme = max([abs(math.log2(r)) for p in pairs for r in (p.lo, p.hi)] + [1.0])
     span = math.ceil(extreme + 0.15)
@@ -288,10 +346,10 @@ def svg_chart(pairs: list[Pair], goal: float) -> str:
 
     def x_of(ratio: float) -> float:
         frac = (math.log2(ratio) - lo) / (hi - lo)
-        return LABEL_WIDTH + frac * PLOT_WIDTH
+        return label_width + frac * PLOT_WIDTH
 
     height = TOP + len(pairs) * (BAR_HEIGHT + BAR_GAP) + BOTTOM
-    width = LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH
+    width = label_width + PLOT_WIDTH + VALUE_WIDTH
     plot_bottom = height - BOTTOM
     one = x_of(1.0)
     out = [
@@ -325,9 +383,9 @@ def svg_chart(pairs: list[Pair], goal: float) -> str:
         x = x_of(p.ratio)
         left, right = min(x, one), max(x, one)
         colour = "#3a7dc9" if p.ratio <= 1.0 else "#d9534f"
-        label = html.escape(f"{p.bench} vs {p.peer}")
+        label = html.escape(bar_label(p))
         out.append(
-            f'<text x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT - 5}" text-anchor="end">{label}</text>'
+            f'<text x="{label_width - 8}" y="{y + BAR_HEIGHT - 5}" text-anchor="end">{label}</text>'
         )
         out.append(
             f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, 1):.1f}" '
@@ -348,7 +406,7 @@ def svg_chart(pairs: list[Pair], goal: float) -> str:
                 )
             left, right = min(left, x_lo), max(right, x_hi)
         tx, anchor = (right + 4, "start") if p.ratio > 1.0 else (left - 4, "end")
-        if p.ratio <= 1.0 and left - 4 < LABEL_WIDTH + 30:
+        if p.ratio <= 1.0 and left - 4 < label_width + 30:
             tx, anchor = right + 4, "start"
         out.append(
             f'<text x="{tx:.1f}" y="{y + BAR_HEIGHT - 5}" text-anchor="{anchor}">{p.ratio:.2f}</text>'
@@ -410,7 +468,26 @@ def main() -> int:
     parser.add_argument(
         "--note", help="a line to add under the header of the markdown file (e.g. machine load)"
     )
+    parser.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="PEER=VARIANT",
+        help="compare PEER with this tether variant where the bench has it "
+        "(e.g. moro=tether_scope_one_thread); repeatable",
+    )
+    parser.add_argument(
+        "--all-variants",
+        action="store_true",
+        help="compare every peer with every tether variant of its bench",
+    )
     args = parser.parse_args()
+    overrides = {}
+    for spec in args.pair:
+        peer, sep, variant = spec.partition("=")
+        if not sep or not peer or not is_tether(variant):
+            parser.error(f"--pair wants PEER=TETHER_VARIANT, got `{spec}`")
+        overrides[peer] = variant
 
     if not args.criterion_dir.is_dir():
         print(
@@ -420,7 +497,9 @@ def main() -> int:
         return 1
     runs, unpaired = [], set()
     for run in args.runs:
-        run_pairs, run_unpaired = pair_entries(load_entries(args.criterion_dir, run))
+        run_pairs, run_unpaired = pair_entries(
+            load_entries(args.criterion_dir, run), overrides, args.all_variants
+        )
         if not run_pairs:
             print(f"warning: run `{run}` has no paired bench", file=sys.stderr)
         runs.append(run_pairs)

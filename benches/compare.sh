@@ -10,9 +10,11 @@
 #
 # Every group `<bench>[/<param>]/<peer>` under target/criterion (or
 # $CARGO_TARGET_DIR/criterion) with a `tether` entry is paired with each of its
-# other peers (tokio, rayon, async-scoped, moro, std, ...). Options are passed
-# to benches/compare.py; see `bash benches/compare.sh --help`. Its tests:
-# `python3 -m unittest discover -s benches -p test_compare.py`.
+# other peers (tokio, rayon, async-scoped, moro, std, ...); benches with tether
+# variants (`tether_scope`, ...) compare each peer with the shortest-named one,
+# or as chosen with `--pair PEER=VARIANT` / `--all-variants`. Options are
+# passed to benches/compare.py; see `bash benches/compare.sh --help`. Its
+# tests: `python3 -m unittest discover -s benches -p test_compare.py`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec python3 "$here/compare.py" "$@"

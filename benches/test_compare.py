@@ -90,6 +90,39 @@ class CompareTest(unittest.TestCase):
             },
         )
 
+    def test_tether_variants(self) -> None:
+        # The scope_fanout layout: BenchmarkId::new(peer, n), several tether
+        # variants and no plain `tether`.
+        for peer, t in {
+            "tether_scope": 10,
+            "tether_scope_one_thread": 40,
+            "tether_join_set": 20,
+            "tokio_arc_join_set": 20,
+            "moro": 80,
+        }.items():
+            write_bench(self.root, f"scope_fanout/{peer}/100", t, "scope_fanout", peer, "100")
+        entries = compare.load_entries(self.root, "new")
+
+        default = compare.combine_runs([compare.pair_entries(entries)[0]])
+        self.assertEqual(
+            {(p.tether, p.peer): p.ratio for p in default},
+            {("tether_scope", "moro"): 0.125, ("tether_scope", "tokio_arc_join_set"): 0.5},
+        )
+        self.assertIn(
+            "| scope_fanout/100 | 10 ns (tether_scope) | moro | 80 ns | 0.12 |",
+            compare.markdown_table(default),
+        )
+        self.assertIn("scope_fanout/100: tether_scope vs moro", compare.svg_chart(default, 0.9))
+
+        chosen = compare.pair_entries(entries, {"moro": "tether_scope_one_thread"})[0]
+        self.assertEqual(
+            chosen[("scope_fanout/100", "tether_scope_one_thread", "moro")], (40, 80)
+        )
+        self.assertEqual(len(chosen), 2)
+
+        every = compare.pair_entries(entries, all_variants=True)[0]
+        self.assertEqual(len(every), 6)
+
     def test_directory_fallback_without_benchmark_json(self) -> None:
         write_bench(self.root, "scope_fanout/1000/tether", 10)
         write_bench(self.root, "scope_fanout/1000/async-scoped", 40)

@@ -1,5 +1,50 @@
 //! tether: a multi-threaded, work-stealing async runtime whose spawned tasks
-//! may borrow from the caller's stack.
+//! may borrow from the caller's stack — no `'static` bound, no `Arc`.
+//!
+//! ```
+//! async fn lookup(key: &str, table: &[(&str, u32)]) -> Option<u32> {
+//!     table.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+//! }
+//!
+//! #[tether::main]
+//! async fn main() {
+//!     let table = vec![("a", 1), ("b", 2), ("c", 3)]; // lives on this stack
+//!     let table = &table;
+//!     let total = tether::scope(|s| async move {
+//!         // Each child borrows `table`; children run in parallel on the
+//!         // runtime's workers and are joined before `scope` returns.
+//!         let a = s.spawn(lookup("a", table));
+//!         let c = s.spawn(lookup("c", table));
+//!         a.await.unwrap().unwrap() + c.await.unwrap().unwrap()
+//!     })
+//!     .await;
+//!     assert_eq!(total, 4);
+//! }
+//! ```
+//!
+//! The same program with `tokio::spawn` fails with E0597 (`table` does not
+//! live long enough) until `table` is wrapped in an `Arc` and cloned into
+//! every task.
+//!
+//! # Three ways to spawn
+//!
+//! | | borrows | parallel | blocks a thread |
+//! |---|---|---|---|
+//! | [`spawn`] | `'static` only | yes | no |
+//! | [`scope()`] / [`JoinSet`] / [`join_all`] / [`join!`] | the caller's stack | yes, while the scope is polled | no |
+//! | [`Runtime::scope`] (blocking scope) | the caller's stack | yes, fully independent tasks | yes (a worker keeps running other tasks) |
+//!
+//! Scoped children make progress only while their parent is being polled:
+//! that is what makes them sound even if the scope future is leaked (see
+//! the [`scope`](mod@scope) module for the full argument).
+//!
+//! # Also a complete runtime
+//!
+//! * [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: multi-thread
+//!   work-stealing or current-thread schedulers;
+//! * [`net`]: TCP, UDP and Unix sockets implementing `futures::io` traits;
+//! * [`time`]: `sleep`, `timeout`, `interval` on a hierarchical timer wheel;
+//! * [`spawn_blocking`]: a growable blocking thread pool.
 #![warn(
     missing_docs,
     missing_debug_implementations,

@@ -30,11 +30,10 @@
 //! (nor unwinds) before every job has finished: the jobs borrow its frame.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
-use std::ptr;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use crossbeam_deque::{Steal, Stealer, Worker};
@@ -44,6 +43,7 @@ use super::park::Parker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::scheduler::rand::FastRand;
+use crate::scheduler::scoped::Scoped;
 use crate::task::Notified;
 use std::sync::Arc;
 
@@ -136,16 +136,11 @@ pub(crate) struct Context {
 
 thread_local! {
     /// The worker context of this thread, if it is a worker.
-    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    static CURRENT: Scoped<Context> = const { Scoped::new() };
 }
 
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| {
-        let p = c.get();
-        // SAFETY: CURRENT is set only by `run` to a context that outlives the
-        // `set` scope, and reset before that context is dropped.
-        f(unsafe { p.as_ref() })
-    })
+    CURRENT.with(|c| c.with(f))
 }
 
 impl Core {
@@ -301,14 +296,7 @@ pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
     let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
         handle.clone(),
     ));
-    struct Reset(*const Context);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(CURRENT.with(|c| c.replace(&cx)));
-    let core = run_until(&cx, core, &|| false);
+    let core = CURRENT.with(|c| c.set(&cx, || run_until(&cx, core, &|| false)));
     crate::loom::lock(&handle.cores).push(core);
 }
 

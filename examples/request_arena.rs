@@ -15,15 +15,15 @@
 //! shared product catalog:
 //!
 //! ```text
-//! let arena = Bump::with_capacity(estimate);            // this frame owns it
-//! let order = parse(&arena, body);                      // &'arena Order<'arena>
-//! let slots = arena.alloc_slice_fill_default(lines);    // &'arena mut [Priced]
+//! let arena = Bump::with_capacity(arena_capacity(body));        // this frame owns it
+//! let (header, entries, slots) = parse_into(&arena, body);      // all in the arena
 //! tether::scope(|s| async move {
-//!     for (lines, slots) in order.lines.chunks(32).zip(slots.chunks_mut(32)) {
-//!         s.spawn(async move { price(order, lines, slots, catalog) });
+//!     for (lines, slots) in entries.chunks(32).zip(slots.chunks_mut(32)) {
+//!         s.spawn(async move { /* price `lines` into `slots`, reading `header`, `catalog` */ });
 //!     }
-//! }).await;
-//! render(order, slots)                                  // then `arena` drops: one free
+//! })
+//! .await;
+//! render(header, entries, slots, catalog)   // the invoice; then `arena` drops: one free
 //! ```
 //!
 //! With `tokio::spawn` the children must be `'static`, so they cannot borrow

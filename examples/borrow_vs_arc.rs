@@ -416,12 +416,12 @@ fn main() -> std::io::Result<()> {
 
     let arc_new = counted::NEW.load(std::sync::atomic::Ordering::Relaxed);
     let arc_clone = counted::CLONE.load(std::sync::atomic::Ordering::Relaxed);
-    let per_request = arc_clone.checked_div(tokio_responses.len()).unwrap_or(0);
+    let per_task = arc_clone.checked_div(tokio_responses.len()).unwrap_or(0);
     println!("tokio::spawn + Arc   {:>9}", millis(tokio_time));
     println!("  {}", summary(&tokio_responses, &tokio_stats));
     println!(
-        "  Arc::new: {arc_new}, Arc::clone: {arc_clone} ({per_request} per request, \
-         each an atomic increment now and a decrement when the task ends)"
+        "  Arc::new: {arc_new}, Arc::clone: {arc_clone} ({per_task} per task, each an atomic \
+         increment, then a decrement)"
     );
     println!("tether::scope        {:>9}", millis(tether_time));
     println!("  {}", summary(&tether_responses, &tether_stats));

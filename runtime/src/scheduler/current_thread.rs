@@ -353,14 +353,19 @@ impl ThreadWake {
         }
         *notified = false;
     }
+
+    /// Wakes the parked thread (or makes its next `park` return at once).
+    pub(crate) fn unpark(&self) {
+        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.condvar.notify_one();
+    }
 }
 
 impl Wake for ThreadWake {
     fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
+        self.unpark();
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.condvar.notify_one();
+        self.unpark();
     }
 }

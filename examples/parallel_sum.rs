@@ -20,8 +20,12 @@ fn work(x: u64) -> u64 {
 }
 
 fn main() -> std::io::Result<()> {
-    let small = std::env::args().any(|a| a == "--small");
-    let len = if small { SMALL_LEN } else { DEFAULT_LEN };
+    let size = tether_examples::Size::from_args(
+        "parallel_sum",
+        "Sums a borrowed slice in parallel with scoped children.\n\n\
+         --small   a short slice (what CI runs)",
+    );
+    let len = size.pick(DEFAULT_LEN, SMALL_LEN);
     let data: Vec<u64> = (0..len as u64).collect();
 
     let t = Instant::now();

@@ -43,6 +43,11 @@ async fn foo_arc(a: Arc<u32>) -> u32 {
 }
 
 fn main() -> std::io::Result<()> {
+    // Nothing to shrink: `--small` is accepted so every example takes it.
+    let _ = tether_examples::Size::from_args(
+        "seed",
+        "Runs the program tokio rejects (a task borrowing a local) with tether.",
+    );
     println!("tokio: `tokio::spawn(foo(&a))` is rejected (E0597), so `a` goes into an Arc:");
     let tokio_rt = tokio::runtime::Runtime::new()?;
     tokio_rt.block_on(async {

@@ -105,6 +105,43 @@ fn cpu_bound_children_run_on_several_workers_at_once() {
     );
 }
 
+/// A scope awaited directly in `block_on` (as in `#[tether::main]`): the
+/// calling thread is not a worker, yet idle workers still poll children.
+#[test]
+fn scope_awaited_in_block_on_runs_children_on_workers() {
+    const CHILDREN: usize = 4;
+    // A cap, not a timing goal (see above).
+    const CAP: Duration = Duration::from_secs(20);
+    let rt = multi_thread(2);
+    let inside = AtomicUsize::new(0);
+    let max_inside = AtomicUsize::new(0);
+    let threads = Mutex::new(HashSet::<ThreadId>::new());
+    let (inside, max_inside, threads) = (&inside, &max_inside, &threads);
+    rt.block_on(tether::scope(|s| async move {
+        for _ in 0..CHILDREN {
+            s.spawn(async move {
+                threads.lock().unwrap().insert(thread::current().id());
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                max_inside.fetch_max(now, Ordering::SeqCst);
+                let start = Instant::now();
+                while max_inside.load(Ordering::SeqCst) < 2 && start.elapsed() < CAP {
+                    std::hint::spin_loop();
+                }
+                inside.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }));
+    assert!(
+        max_inside.load(Ordering::SeqCst) >= 2,
+        "children never overlapped"
+    );
+    let me = thread::current().id();
+    assert!(
+        threads.lock().unwrap().iter().any(|t| *t != me),
+        "no worker polled a child"
+    );
+}
+
 #[test]
 fn ten_thousand_children() {
     const N: u64 = 10_000;

@@ -7,17 +7,17 @@
 //! woken from other threads go through a locked injection queue and wake
 //! the driver.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::pin;
-use std::ptr;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::scoped::Scoped;
 use crate::loom::sync::Mutex;
 use crate::task::{JoinHandle, Notified, OwnedTasks, Schedule, Task};
 
@@ -73,16 +73,12 @@ struct Context {
 }
 
 thread_local! {
-    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    /// The context of the `block_on` this thread is inside, if any.
+    static CURRENT: Scoped<Context> = const { Scoped::new() };
 }
 
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| {
-        let p = c.get();
-        // SAFETY: set only by `run_until_ready` to a context on its stack,
-        // and reset before that frame ends.
-        f(unsafe { p.as_ref() })
-    })
+    CURRENT.with(|c| c.with(f))
 }
 
 /// Wakes the `block_on` future: sets `woken` and interrupts the driver.
@@ -222,23 +218,27 @@ pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
 fn run_until_ready<F: Future>(
     handle: &Arc<Handle>,
     core: Box<Core>,
-    mut fut: std::pin::Pin<&mut F>,
+    fut: std::pin::Pin<&mut F>,
 ) -> (Box<Core>, Option<F::Output>) {
     let cx = Context {
         handle: handle.clone(),
         core: RefCell::new(Some(core)),
     };
-    struct Reset(*const Context);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
-        }
-    }
-    let reset = Reset(CURRENT.with(|c| c.replace(&cx)));
+    let out = CURRENT.with(|c| c.set(&cx, || run_loop(&cx, handle, fut)));
+    let core = cx.core.borrow_mut().take().expect("core missing");
+    (core, out)
+}
+
+/// The loop of [`run_until_ready`], with `cx` current.
+fn run_loop<F: Future>(
+    cx: &Context,
+    handle: &Arc<Handle>,
+    mut fut: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
     let waker = Waker::from(std::sync::Arc::new(BlockOnWake(handle.clone())));
     handle.woken.store(true, Ordering::Release);
 
-    let out = 'outer: loop {
+    'outer: loop {
         if handle.woken.swap(false, Ordering::AcqRel) {
             let res =
                 crate::coop::budget(|| fut.as_mut().poll(&mut TaskContext::from_waker(&waker)));
@@ -263,17 +263,14 @@ fn run_until_ready<F: Future>(
             match task {
                 Some(task) => crate::coop::budget(|| task.run()),
                 None => {
-                    park(&cx, handle, None);
+                    park(cx, handle, None);
                     continue 'outer;
                 }
             }
         }
         // Runnable tasks remain: look at I/O and timers without blocking.
-        park(&cx, handle, Some(Duration::ZERO));
-    };
-    drop(reset);
-    let core = cx.core.borrow_mut().take().expect("core missing");
-    (core, out)
+        park(cx, handle, Some(Duration::ZERO));
+    }
 }
 
 /// Blocks in the driver (unless work is pending), with the core in the
@@ -356,14 +353,19 @@ impl ThreadWake {
         }
         *notified = false;
     }
+
+    /// Wakes the parked thread (or makes its next `park` return at once).
+    pub(crate) fn unpark(&self) {
+        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.condvar.notify_one();
+    }
 }
 
 impl Wake for ThreadWake {
     fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
+        self.unpark();
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.condvar.notify_one();
+        self.unpark();
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod fork;
 pub(crate) mod latch;
 pub(crate) mod multi_thread;
 mod rand;
+mod scoped;
 
 use std::future::Future;
 

@@ -15,7 +15,9 @@ use super::core::Cell;
 use super::raw::{RawTask, vtable};
 use super::{JoinHandle, Notified, Schedule, Task};
 use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
 /// Number of shards. A power of two so a mask picks one; 16 keeps
 /// contention negligible for the worker counts tether targets while staying
@@ -30,20 +32,20 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// All live tasks of one scheduler.
 pub(crate) struct OwnedTasks {
-    /// Task pointers by shard; each entry owns one reference.
-    shards: Box<[Mutex<Slab<RawTask>>]>,
+    /// Task pointers by shard; each entry owns one reference. Padded so
+    /// workers spawning into different shards do not share cache lines.
+    shards: Box<[CachePadded<Mutex<Slab<RawTask>>>]>,
     /// Set once by `close_and_shutdown`; checked under a shard lock.
     closed: AtomicBool,
-    /// Live tasks, for diagnostics and tests.
-    len: AtomicUsize,
 }
 
 impl OwnedTasks {
     pub(crate) fn new() -> OwnedTasks {
         OwnedTasks {
-            shards: (0..SHARDS).map(|_| Mutex::new(Slab::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(Slab::new())))
+                .collect(),
             closed: AtomicBool::new(false),
-            len: AtomicUsize::new(0),
         }
     }
 
@@ -85,7 +87,6 @@ impl OwnedTasks {
         raw.header().owned_key.with_mut(|k| unsafe { *k = key });
         drop(shard);
         std::mem::forget(task); // the list's reference
-        self.len.fetch_add(1, Ordering::Relaxed);
         (join, Some(notified))
     }
 
@@ -101,7 +102,6 @@ impl OwnedTasks {
             Some(entry) if *entry == raw => {
                 shard.remove(key);
                 drop(shard);
-                self.len.fetch_sub(1, Ordering::Relaxed);
                 Some(Task::from_raw(raw))
             }
             _ => None,
@@ -121,7 +121,6 @@ impl OwnedTasks {
                 if batch.is_empty() {
                     break;
                 }
-                self.len.fetch_sub(batch.len(), Ordering::Relaxed);
                 for raw in batch {
                     raw.shutdown();
                 }
@@ -129,9 +128,10 @@ impl OwnedTasks {
         }
     }
 
-    /// Number of live tasks.
+    /// Number of live tasks (sums the shards under their locks: for
+    /// metrics and tests, kept off the spawn/complete path).
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| crate::loom::lock(s).len()).sum()
     }
 
     /// True once closed.

@@ -32,6 +32,9 @@ pub(crate) struct Handle {
     pub(super) remotes: Box<[Remote]>,
     /// Tasks submitted from outside the workers.
     pub(super) inject: Injector<Notified>,
+    /// Fork jobs forked by threads that are not workers (a scope awaited
+    /// directly in `block_on`); idle workers steal them.
+    pub(super) fork_inject: Injector<JobRef>,
     /// Searching/parked bookkeeping.
     pub(super) idle: Idle,
     /// Every live task, for shutdown.
@@ -72,6 +75,7 @@ impl Handle {
         Arc::new(Handle {
             remotes: remotes.into_boxed_slice(),
             inject: Injector::new(),
+            fork_inject: Injector::new(),
             idle: Idle::new(num_workers),
             owned: OwnedTasks::new(),
             shutdown: AtomicBool::new(false),
@@ -144,7 +148,8 @@ impl Handle {
             .remotes
             .iter()
             .any(|r| !r.steal.is_empty() || !r.fork_steal.is_empty())
-            || !self.inject.is_empty();
+            || !self.inject.is_empty()
+            || !self.fork_inject.is_empty();
         if pending {
             self.notify_parked();
         }

@@ -30,11 +30,10 @@
 //! (nor unwinds) before every job has finished: the jobs borrow its frame.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
-use std::ptr;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use crossbeam_deque::{Steal, Stealer, Worker};
@@ -44,6 +43,7 @@ use super::park::Parker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::scheduler::rand::FastRand;
+use crate::scheduler::scoped::Scoped;
 use crate::task::Notified;
 use std::sync::Arc;
 
@@ -136,16 +136,11 @@ pub(crate) struct Context {
 
 thread_local! {
     /// The worker context of this thread, if it is a worker.
-    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    static CURRENT: Scoped<Context> = const { Scoped::new() };
 }
 
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| {
-        let p = c.get();
-        // SAFETY: CURRENT is set only by `run` to a context that outlives the
-        // `set` scope, and reset before that context is dropped.
-        f(unsafe { p.as_ref() })
-    })
+    CURRENT.with(|c| c.with(f))
 }
 
 impl Core {
@@ -218,6 +213,11 @@ impl Core {
         let start = self.rand.next_below(n);
         loop {
             let mut retry = false;
+            match handle.fork_inject.steal() {
+                Steal::Success(job) => return Some(Work::Job(job)),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
             for i in 0..n {
                 let victim = (start + i) % n;
                 if victim == self.index {
@@ -301,14 +301,7 @@ pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
     let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
         handle.clone(),
     ));
-    struct Reset(*const Context);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(CURRENT.with(|c| c.replace(&cx)));
-    let core = run_until(&cx, core, &|| false);
+    let core = CURRENT.with(|c| c.set(&cx, || run_until(&cx, core, &|| false)));
     crate::loom::lock(&handle.cores).push(core);
 }
 
@@ -506,25 +499,53 @@ pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
     })
 }
 
+/// Who waits for a fork, and how to wake it.
+enum Waiter {
+    /// A worker; its parker is owned by the runtime, which outlives every
+    /// job (thieves hold the runtime through their context).
+    Worker(*const Parker),
+    /// A thread that is not a worker (inside `block_on`); its parker is
+    /// shared, so an executor can keep it alive past the latch.
+    Thread(std::sync::Arc<crate::scheduler::current_thread::ThreadWake>),
+}
+
+impl Waiter {
+    fn unpark(&self) {
+        match self {
+            // SAFETY: see `Waiter::Worker`: the parker outlives the jobs.
+            Waiter::Worker(parker) => unsafe { (**parker).unpark() },
+            Waiter::Thread(thread) => thread.unpark(),
+        }
+    }
+
+    fn park(&self) {
+        match self {
+            // SAFETY: as in `unpark`; here the forker itself owns the runtime.
+            Waiter::Worker(parker) => unsafe { (**parker).park_condvar_only() },
+            Waiter::Thread(thread) => thread.park(),
+        }
+    }
+}
+
 /// Latch of one fork: counts stolen-or-pending jobs.
 struct ForkLatch {
     /// Jobs not yet finished (excluding job 0, run inline).
     pending: AtomicUsize,
-    /// The forking worker's parker. Owned by the runtime, which outlives
-    /// every job (thieves hold the runtime through their context).
-    parker: *const Parker,
+    /// The forker.
+    waiter: Waiter,
 }
 
 impl ForkLatch {
     /// Marks one job finished. The latch may be freed by the forker as soon
     /// as `pending` reaches zero, so nothing of `self` is touched after the
-    /// decrement; only the runtime-owned parker is.
+    /// decrement: what is needed to wake the forker is copied out first.
     fn set(&self) {
-        let parker = self.parker;
+        let waiter = match &self.waiter {
+            Waiter::Worker(parker) => Waiter::Worker(*parker),
+            Waiter::Thread(thread) => Waiter::Thread(thread.clone()),
+        };
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: the parker lives in the runtime's shared state, which
-            // the executing worker keeps alive.
-            unsafe { (*parker).unpark() };
+            waiter.unpark();
         }
     }
 
@@ -571,8 +592,6 @@ unsafe fn execute_stack_job(data: *const ()) {
 struct JoinGuard<'a> {
     /// The latch to wait for.
     latch: &'a ForkLatch,
-    /// The forker's parker.
-    parker: &'a Parker,
 }
 
 impl Drop for JoinGuard<'_> {
@@ -583,83 +602,140 @@ impl Drop for JoinGuard<'_> {
                 spins += 1;
                 crate::loom::spin_loop();
             } else {
-                self.parker.park_condvar_only();
+                self.latch.waiter.park();
             }
         }
     }
 }
 
-/// Runs `job(i)` for `i in 0..n` with fork/join on this worker (see the
-/// module docs). Returns `false` without running anything if this thread is
-/// not a worker with its core at hand, or the runtime has one worker.
+/// Runs `job(i)` for `i in 0..n` with fork/join (see the module docs).
+/// Returns `false` without running anything when nobody could help: this
+/// thread is neither a worker with its core at hand nor a thread inside a
+/// multi-thread runtime's `block_on`, or the runtime has one worker.
 pub(crate) fn fork_join(n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
-    with_current(|cx| {
-        let Some(cx) = cx else { return false };
-        if n < 2 || cx.handle.num_workers() < 2 {
-            return false;
-        }
-        let parker = &cx.handle.remotes[cx.index].parker;
-        let latch = ForkLatch {
-            pending: AtomicUsize::new(n - 1),
-            parker,
-        };
-        let jobs: Vec<StackJob<'_>> = (1..n)
-            .map(|index| StackJob {
-                job,
-                index,
-                latch: &latch,
-                panic: UnsafeCell::new(None),
-            })
-            .collect();
-        {
-            let Ok(mut guard) = cx.core.try_borrow_mut() else {
-                return false;
-            };
-            let Some(core) = guard.as_mut() else {
-                return false;
-            };
-            // Pushed last-first, so this worker pops job 1 first and thieves
-            // take the far end.
-            for stack_job in jobs.iter().rev() {
-                core.fork_queue.push(stack_job.as_job_ref());
-            }
-        }
-        let join = JoinGuard {
-            latch: &latch,
-            parker,
-        };
-        cx.handle.notify_parked();
-
-        let first = panic::catch_unwind(AssertUnwindSafe(|| job(0)));
-        // Run whatever nobody stole.
-        while !latch.is_done() {
-            let next = cx
-                .core
-                .borrow_mut()
-                .as_mut()
-                .and_then(|core| core.fork_queue.pop());
-            match next {
-                // SAFETY: popped exactly once; its forker (us, or an outer
-                // fork on this worker) is waiting for it.
-                Some(job_ref) => unsafe { job_ref.execute() },
-                None => break,
-            }
-        }
-        drop(join);
-
-        let mut panic = first.err();
-        for stack_job in &jobs {
-            // SAFETY: the latch is done, so every executor finished writing.
-            let p = stack_job.panic.with_mut(|p| unsafe { (*p).take() });
-            if panic.is_none() {
-                panic = p;
-            }
-        }
-        if let Some(payload) = panic {
-            panic::resume_unwind(payload);
-        }
-        true
+    if n < 2 {
+        return false;
+    }
+    with_current(|cx| match cx {
+        Some(cx) => fork_join_on_worker(cx, n, job),
+        None => crate::runtime::context::with_current(|handle| match handle {
+            crate::scheduler::Handle::MultiThread(h) => fork_join_remote(h, n, job),
+            crate::scheduler::Handle::CurrentThread(_) => false,
+        })
+        .unwrap_or(false),
     })
+}
+
+/// The forked calls `1..n` of one fork, in the forker's frame.
+fn stack_jobs<'a>(
+    n: usize,
+    job: &'a (dyn Fn(usize) + Sync),
+    latch: &'a ForkLatch,
+) -> Vec<StackJob<'a>> {
+    (1..n)
+        .map(|index| StackJob {
+            job,
+            index,
+            latch,
+            panic: UnsafeCell::new(None),
+        })
+        .collect()
+}
+
+/// Runs job 0 and the jobs `next` still finds, joins the rest, then
+/// resumes the first panic.
+fn run_and_join(
+    latch: &ForkLatch,
+    jobs: &[StackJob<'_>],
+    job: &(dyn Fn(usize) + Sync),
+    mut next: impl FnMut() -> Option<JobRef>,
+) {
+    let join = JoinGuard { latch };
+    let first = panic::catch_unwind(AssertUnwindSafe(|| job(0)));
+    // Run whatever nobody stole.
+    while !latch.is_done() {
+        match next() {
+            // SAFETY: popped or stolen exactly once; its forker (us, or
+            // another fork that waits for it) is waiting for it.
+            Some(job_ref) => unsafe { job_ref.execute() },
+            None => break,
+        }
+    }
+    drop(join);
+
+    let mut panic = first.err();
+    for stack_job in jobs {
+        // SAFETY: the latch is done, so every executor finished writing.
+        let p = stack_job.panic.with_mut(|p| unsafe { (*p).take() });
+        if panic.is_none() {
+            panic = p;
+        }
+    }
+    if let Some(payload) = panic {
+        panic::resume_unwind(payload);
+    }
+}
+
+fn fork_join_on_worker(cx: &Context, n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
+    if cx.handle.num_workers() < 2 {
+        return false;
+    }
+    let latch = ForkLatch {
+        pending: AtomicUsize::new(n - 1),
+        waiter: Waiter::Worker(&cx.handle.remotes[cx.index].parker),
+    };
+    let jobs = stack_jobs(n, job, &latch);
+    {
+        let Ok(mut guard) = cx.core.try_borrow_mut() else {
+            return false;
+        };
+        let Some(core) = guard.as_mut() else {
+            return false;
+        };
+        // Pushed last-first, so this worker pops job 1 first and thieves
+        // take the far end.
+        for stack_job in jobs.iter().rev() {
+            core.fork_queue.push(stack_job.as_job_ref());
+        }
+    }
+    cx.handle.notify_parked();
+    run_and_join(&latch, &jobs, job, || {
+        cx.core
+            .borrow_mut()
+            .as_mut()
+            .and_then(|core| core.fork_queue.pop())
+    });
+    true
+}
+
+/// Fork/join from a thread that is not a worker (a scope awaited directly
+/// in a multi-thread runtime's `block_on`): the jobs go to the runtime's
+/// fork injector, where idle workers steal them.
+fn fork_join_remote(handle: &Arc<Handle>, n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
+    if handle.is_shutdown() {
+        return false;
+    }
+    let latch = ForkLatch {
+        pending: AtomicUsize::new(n - 1),
+        waiter: Waiter::Thread(std::sync::Arc::new(
+            crate::scheduler::current_thread::ThreadWake::new(),
+        )),
+    };
+    let jobs = stack_jobs(n, job, &latch);
+    for stack_job in &jobs {
+        handle.fork_inject.push(stack_job.as_job_ref());
+    }
+    handle.notify_parked();
+    run_and_join(&latch, &jobs, job, || {
+        loop {
+            match handle.fork_inject.steal() {
+                Steal::Success(job_ref) => return Some(job_ref),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    });
+    true
 }
 
 #[cfg(all(test, loom))]
@@ -684,7 +760,7 @@ mod loom_tests {
             let parker = Arc::new(Parker::new(Arc::new(SharedDriver::new(None, handle))));
             let latch = Arc::new(ForkLatch {
                 pending: AtomicUsize::new(2),
-                parker: &*parker,
+                waiter: Waiter::Worker(&*parker),
             });
             let done = Arc::new(AtomicUsize::new(0));
             let mut thieves = Vec::new();
@@ -699,10 +775,7 @@ mod loom_tests {
                     latch.set();
                 }));
             }
-            drop(JoinGuard {
-                latch: &latch,
-                parker: &parker,
-            });
+            drop(JoinGuard { latch: &latch });
             assert_eq!(
                 done.load(Ordering::Relaxed),
                 2,

@@ -1,0 +1,47 @@
+//! [`Scoped`]: a thread-local reference to a value on some stack frame,
+//! valid exactly while that frame runs a closure. Each scheduler keeps its
+//! per-thread context (the worker's core and handle) this way.
+
+use std::cell::Cell;
+use std::ptr;
+
+/// Holds `&T` for the duration of [`Scoped::set`]; empty otherwise.
+pub(crate) struct Scoped<T> {
+    /// The value set by the innermost active `set`, or null.
+    inner: Cell<*const T>,
+}
+
+impl<T> Scoped<T> {
+    pub(crate) const fn new() -> Scoped<T> {
+        Scoped {
+            inner: Cell::new(ptr::null()),
+        }
+    }
+
+    /// Makes `value` current while `f` runs, restoring the previous value
+    /// afterwards, also if `f` unwinds.
+    pub(crate) fn set<R>(&self, value: &T, f: impl FnOnce() -> R) -> R {
+        struct Reset<'a, T> {
+            cell: &'a Cell<*const T>,
+            prev: *const T,
+        }
+        impl<T> Drop for Reset<'_, T> {
+            fn drop(&mut self) {
+                self.cell.set(self.prev);
+            }
+        }
+        let _reset = Reset {
+            prev: self.inner.replace(value),
+            cell: &self.inner,
+        };
+        f()
+    }
+
+    /// Runs `f` with the current value, if any.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        let p = self.inner.get();
+        // SAFETY: a non-null pointer was stored by an active `set` whose
+        // `value: &T` outlives that call, and is reset before `set` returns.
+        f(unsafe { p.as_ref() })
+    }
+}

@@ -298,7 +298,7 @@ fn fail<Fut: Future>(
     payload: Payload,
 ) -> ! {
     *finished = true;
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| body.set(None)));
+    crate::task::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| body.set(None))));
     let _ = engine.cancel_all();
     panic::resume_unwind(payload)
 }

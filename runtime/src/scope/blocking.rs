@@ -143,7 +143,9 @@ impl<F: Future> PinnedDrop for ScopedTask<'_, F> {
     fn drop(self: Pin<&mut Self>) {
         let mut this = self.project();
         // Cancelled (runtime shutdown or abort): drop the future first.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+        crate::task::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| {
+            this.future.set(None)
+        })));
         drop(this.member.take());
     }
 }

@@ -87,8 +87,6 @@ pub(crate) struct Vtable {
     poll: unsafe fn(NonNull<Header>),
     /// Drops the future (if still present) and stores a cancellation error.
     cancel: unsafe fn(NonNull<Header>) -> Result<(), Payload>,
-    /// Replaces a panic result by a cancellation and returns the payload.
-    take_panic: unsafe fn(NonNull<Header>) -> Option<Payload>,
     /// Drops the output slot's content.
     drop_output: unsafe fn(NonNull<Header>),
     /// The layout of the whole cell, to free it without knowing its type.
@@ -116,6 +114,10 @@ pub(crate) struct Header {
     id: std::sync::atomic::AtomicU64,
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
+    /// A panic payload, written by the polling thread before `COMPLETE` and
+    /// read only by the owner after the round's join. Never touched by the
+    /// handle, so it needs no synchronisation with `poll_join`.
+    panic: UnsafeCell<Option<Payload>>,
 }
 
 /// The type-independent prefix of a cell: header and output slot.
@@ -185,6 +187,7 @@ impl RawChild {
                     vtable: vtable::<F>(),
                     id: std::sync::atomic::AtomicU64::new(0),
                     local,
+                    panic: UnsafeCell::new(None),
                 },
                 output: UnsafeCell::new(None),
             },
@@ -306,8 +309,10 @@ impl RawChild {
     ///
     /// I1/I5: the owner calls this after the join, before releasing the child.
     pub(crate) unsafe fn take_panic(&self) -> Option<Payload> {
-        // SAFETY: forwarded from this function's contract (I1, I5).
-        unsafe { (self.header().vtable.take_panic)(self.0) }
+        // SAFETY: the slot is written only by the polling thread before
+        // COMPLETE and read only by the owner after the join (I1, I5); the
+        // handle never touches it.
+        self.header().panic.with_mut(|p| unsafe { (*p).take() })
     }
 
     /// The owner gives up the child; drops the output if the handle is gone,
@@ -397,7 +402,12 @@ impl RawChild {
         if prev_state & JOIN_WAITING != 0 {
             let waker = crate::loom::lock(&self.header().join_waker).take();
             if let Some(w) = waker {
-                w.wake();
+                // A user waker may panic; that must not unwind through the
+                // engine, which would then lose track of the other children
+                // (I4). The panic is dropped quietly.
+                crate::task::forget_panic(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                    || w.wake(),
+                )));
             }
         }
     }
@@ -410,6 +420,10 @@ impl RawChild {
     /// I1: called by the owner after the join that polled the child to
     /// completion; `T` is the child's output type; there is no handle.
     pub(crate) unsafe fn take_output<T>(&self) -> Result<T, JoinError> {
+        // SAFETY: see the contract (I1, I5).
+        if let Some(p) = unsafe { self.take_panic() } {
+            return Err(JoinError::panic(self.id(), p));
+        }
         // SAFETY: see the contract: the owner alone accesses the output of a
         // handle-less completed child, and T matches the cell's prefix.
         let out = unsafe {
@@ -426,7 +440,6 @@ fn vtable<F: Future>() -> &'static Vtable {
         &Vtable {
             poll: poll::<F>,
             cancel: cancel::<F>,
-            take_panic: take_panic::<F::Output>,
             drop_output: drop_output::<F::Output>,
             layout: Layout::new::<Cell<F>>(),
         }
@@ -440,10 +453,16 @@ fn vtable<F: Future>() -> &'static Vtable {
 /// I1: the caller has exclusive access to the child's output (it is the
 /// thread currently polling or cancelling it on behalf of the owner).
 unsafe fn complete<T>(ptr: NonNull<Header>, result: Result<T, JoinError>) {
-    let panicked = if result.is_err() && matches!(&result, Err(e) if e.is_panic()) {
-        PANICKED
-    } else {
-        0
+    let (result, panicked) = match result {
+        Err(e) if e.is_panic() => {
+            let id = RawChild(ptr).id();
+            // SAFETY: exclusive access before COMPLETE (I1); owner-only slot.
+            unsafe { ptr.as_ref() }
+                .panic
+                .with_mut(|p| unsafe { *p = Some(e.into_panic()) });
+            (Err(JoinError::cancelled(id)), PANICKED)
+        }
+        r => (r, 0),
     };
     // SAFETY: per the contract, exclusive access to the output until COMPLETE
     // is published below.
@@ -541,33 +560,6 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> Result<(), Payload> {
     // SAFETY: exclusive access to the output (I1).
     unsafe { complete::<F::Output>(ptr, Err(JoinError::cancelled(child.id()))) };
     res
-}
-
-/// Vtable `take_panic` for outputs of type `T`.
-///
-/// # Safety
-///
-/// I1/I5: see [`RawChild::take_panic`].
-unsafe fn take_panic<T>(ptr: NonNull<Header>) -> Option<Payload> {
-    let child = RawChild(ptr);
-    if child.state() & PANICKED == 0 {
-        return None;
-    }
-    // SAFETY: the owner has exclusive access to the output before release
-    // (I1); T is the cell's output type.
-    unsafe {
-        let core = ptr.cast::<Core<T>>();
-        core.as_ref().output.with_mut(|p| match (*p).take() {
-            Some(Err(e)) if e.is_panic() => {
-                *p = Some(Err(JoinError::cancelled(child.id())));
-                Some(e.into_panic())
-            }
-            other => {
-                *p = other;
-                None
-            }
-        })
-    }
 }
 
 /// Vtable `drop_output` for outputs of type `T`.

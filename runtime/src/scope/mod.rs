@@ -39,7 +39,8 @@
 //!   `Drop` impl and is invariant over `'env`, so the borrow checker demands
 //!   that everything a child borrows outlives it.
 //! * **I5 — panics propagate.** A child panic is caught on the thread that
-//!   polled it, carried back as the child's result, and resumed from the
+//!   polled it, kept in a slot of the child's record that only the owner
+//!   reads (the child's handle sees a cancellation), and resumed from the
 //!   scope's `poll` after the round joined and after the body and the other
 //!   children were cancelled. (A [`JoinSet`] reports it as the child's
 //!   [`JoinError`](crate::JoinError) instead.)

@@ -601,3 +601,74 @@ fn long_lived_scope_does_not_grow() {
     assert_eq!(hits.load(Ordering::SeqCst), N * 5);
     assert!(max_cap <= 4, "slab grew to {max_cap}");
 }
+
+mod panic_slot {
+    //! A child panic is kept where only the owner reads it (I5), not in
+    //! the output slot that the child's handle may take.
+    use std::panic::{self, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::task::{Context, Poll};
+
+    use futures::executor::block_on;
+
+    use crate::scope::*;
+
+    /// I5: "a child panic is re-raised from the scope's poll". A sibling polled
+    /// later in the same round that awaits the panicked child's handle takes the
+    /// panic result out of the shared output slot first; `take_panic` then finds
+    /// `None` and the scope completes normally.
+    #[test]
+    fn sibling_awaiting_a_panicked_child_does_not_swallow_the_panic() {
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            block_on(scope(|s| async move {
+                let a = s.spawn(async { panic!("boom") });
+                let b = s.spawn(async move { a.await.is_err() });
+                b.await.unwrap()
+            }))
+        }));
+        assert!(
+            res.is_err(),
+            "scope returned normally ({res:?}) although a child panicked"
+        );
+    }
+
+    /// Data race: `ScopedJoinHandle::poll` (another thread, outside the round)
+    /// reads/takes the output slot after seeing COMPLETE, while the owner's
+    /// `take_panic` reads/writes the same slot with no happens-before between the
+    /// two. Run under Miri to see the race report; natively the panic is lost.
+    #[test]
+    fn handle_on_another_thread_does_not_race_the_panic_slot() {
+        static TAKEN: AtomicBool = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel::<ScopedJoinHandle<'static, ()>>();
+        let t = std::thread::spawn(move || {
+            let mut h = rx.recv().unwrap();
+            let w = futures::task::noop_waker();
+            let mut cx = Context::from_waker(&w);
+            loop {
+                if let Poll::Ready(r) = Pin::new(&mut h).poll(&mut cx) {
+                    TAKEN.store(true, Relaxed);
+                    // Keep the handle (dropping it is a release RMW on the
+                    // state word) until the scope is over.
+                    return (r.is_err(), h);
+                }
+                std::thread::yield_now();
+            }
+        });
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            block_on(scope(move |s: Scope<'static>| async move {
+                let a = s.spawn(async { panic!("boom") });
+                tx.send(a).unwrap();
+                // Polled right after `a` in the same round: keeps the round open
+                // until the other thread took `a`'s output.
+                s.spawn(async {
+                    while !TAKEN.load(Relaxed) {
+                        std::thread::yield_now();
+                    }
+                });
+            }))
+        }));
+        let _ = t.join();
+        assert!(res.is_err(), "child panic was lost");
+    }
+}

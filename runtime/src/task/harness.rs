@@ -56,7 +56,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             // contract; `drop_in_place` leaves the slot logically
             // uninitialised (also if it unwinds), and `write` refills it
             // without reading or dropping the old value.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(ptr) }));
+            super::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                ptr::drop_in_place(ptr)
+            })));
             // SAFETY: as above.
             unsafe { ptr::write(ptr, stage) };
         });
@@ -141,7 +143,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
         let snapshot = self.header().state.transition_to_complete();
         // Nothing here may unwind into the scheduler.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.notify_join_handle(snapshot)));
+        super::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| {
+            self.notify_join_handle(snapshot)
+        })));
 
         let refs = match released {
             Some(owned) => {

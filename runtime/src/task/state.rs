@@ -11,7 +11,7 @@
 //! | 3        | `CANCELLED`     | abort/shutdown requested; the next owner drops the future       |
 //! | 4        | `JOIN_INTEREST` | the `JoinHandle` is alive                                       |
 //! | 5        | `JOIN_WAKER`    | the runtime owns (may read) the join waker slot                 |
-//! | 6..      | ref count       | owned-list ref + `JoinHandle` + `Notified`s + `Waker`s          |
+//! | 6..      | ref count       | owned list + `JoinHandle` + `AbortHandle`s + `Notified`s + `Waker`s |
 //!
 //! # Transitions
 //!

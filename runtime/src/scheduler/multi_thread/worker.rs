@@ -101,9 +101,11 @@ pub(crate) struct JobRef {
     execute: unsafe fn(*const ()),
 }
 
-// SAFETY: a JobRef is only created by `fork_join` for data that is `Sync`
-// (the job closure is `Fn + Sync`) and that outlives the job (the forker
-// waits on the latch before its frame ends).
+// SAFETY: a JobRef is only created by `fork_join`, for a `StackJob` that
+// outlives the job (the forker waits on the latch before its frame ends).
+// The executor reads the job's `Fn + Sync` closure and index, writes the
+// panic slot once before setting the latch, and the forker reads that slot
+// only after the latch opened (acquire): no unsynchronised access.
 unsafe impl Send for JobRef {}
 
 impl JobRef {
@@ -536,15 +538,27 @@ struct ForkLatch {
 }
 
 impl ForkLatch {
-    /// Marks one job finished. The latch may be freed by the forker as soon
-    /// as `pending` reaches zero, so nothing of `self` is touched after the
-    /// decrement: what is needed to wake the forker is copied out first.
-    fn set(&self) {
-        let waiter = match &self.waiter {
+    /// Marks one job finished.
+    ///
+    /// Takes a raw pointer, not `&self`: the forker may free the latch as
+    /// soon as `pending` reaches zero, and a reference argument would have
+    /// to stay valid for the whole call. What is needed to wake the forker
+    /// is copied out before the decrement; nothing of the latch is touched
+    /// after it.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live latch whose `pending` count includes the
+    /// job being finished.
+    unsafe fn set(this: *const ForkLatch) {
+        // SAFETY: the latch is alive until our decrement (contract).
+        let waiter = match unsafe { &(*this).waiter } {
             Waiter::Worker(parker) => Waiter::Worker(*parker),
             Waiter::Thread(thread) => Waiter::Thread(thread.clone()),
         };
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SAFETY: as above; the temporary reference ends with the RMW.
+        let prev = unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) };
+        if prev == 1 {
             waiter.unpark();
         }
     }
@@ -560,8 +574,10 @@ struct StackJob<'a> {
     job: &'a (dyn Fn(usize) + Sync),
     /// Its argument.
     index: usize,
-    /// The fork's latch.
-    latch: &'a ForkLatch,
+    /// The fork's latch (a raw pointer: see [`ForkLatch::set`]).
+    latch: *const ForkLatch,
+    /// Ties the job to the forker's frame.
+    _frame: std::marker::PhantomData<&'a ForkLatch>,
     /// The panic payload, if the call panicked. Written by the executor
     /// before `latch.set()`, read by the forker after the latch is done.
     panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
@@ -577,15 +593,18 @@ impl StackJob<'_> {
 }
 
 unsafe fn execute_stack_job(data: *const ()) {
+    let this = data as *const StackJob<'_>;
     // SAFETY: `data` is a live `StackJob` (JobRef contract): its forker
     // waits for the latch before the frame holding it ends.
-    let this = unsafe { &*(data as *const StackJob<'_>) };
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| (this.job)(this.index))) {
+    let (job, index, latch) = unsafe { ((*this).job, (*this).index, (*this).latch) };
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(index))) {
         // SAFETY: only this executor writes the slot, and the forker reads it
         // only after the latch (release) is done.
-        this.panic.with_mut(|p| unsafe { *p = Some(payload) });
+        unsafe { (*this).panic.with_mut(|p| *p = Some(payload)) };
     }
-    this.latch.set();
+    // SAFETY: the latch is alive until this decrement; neither it nor the
+    // job is touched afterwards.
+    unsafe { ForkLatch::set(latch) };
 }
 
 /// Waits for a fork's latch, on every exit path of `fork_join`.
@@ -637,6 +656,7 @@ fn stack_jobs<'a>(
             job,
             index,
             latch,
+            _frame: std::marker::PhantomData,
             panic: UnsafeCell::new(None),
         })
         .collect()
@@ -648,9 +668,13 @@ fn run_and_join(
     latch: &ForkLatch,
     jobs: &[StackJob<'_>],
     job: &(dyn Fn(usize) + Sync),
+    publish: impl FnOnce(),
     mut next: impl FnMut() -> Option<JobRef>,
 ) {
+    // The guard exists before any job is visible to another thread, so no
+    // unwind (from `publish` or later) can leave a published job behind.
     let join = JoinGuard { latch };
+    publish();
     let first = panic::catch_unwind(AssertUnwindSafe(|| job(0)));
     // Run whatever nobody stole.
     while !latch.is_done() {
@@ -667,8 +691,12 @@ fn run_and_join(
     for stack_job in jobs {
         // SAFETY: the latch is done, so every executor finished writing.
         let p = stack_job.panic.with_mut(|p| unsafe { (*p).take() });
-        if panic.is_none() {
-            panic = p;
+        match (&panic, p) {
+            (None, p) => panic = p,
+            // Only the first panic is resumed; the others are forgotten, not
+            // dropped (a payload's destructor may itself panic).
+            (Some(_), Some(other)) => std::mem::forget(other),
+            (Some(_), None) => {}
         }
     }
     if let Some(payload) = panic {
@@ -685,21 +713,22 @@ fn fork_join_on_worker(cx: &Context, n: usize, job: &(dyn Fn(usize) + Sync)) -> 
         waiter: Waiter::Worker(&cx.handle.remotes[cx.index].parker),
     };
     let jobs = stack_jobs(n, job, &latch);
-    {
-        let Ok(mut guard) = cx.core.try_borrow_mut() else {
-            return false;
-        };
-        let Some(core) = guard.as_mut() else {
-            return false;
-        };
+    match cx.core.try_borrow() {
+        Ok(core) if core.is_some() => {}
+        _ => return false,
+    }
+    let publish = || {
+        let mut guard = cx.core.borrow_mut();
+        let core = guard.as_mut().expect("worker core checked above");
         // Pushed last-first, so this worker pops job 1 first and thieves
         // take the far end.
         for stack_job in jobs.iter().rev() {
             core.fork_queue.push(stack_job.as_job_ref());
         }
-    }
-    cx.handle.notify_parked();
-    run_and_join(&latch, &jobs, job, || {
+        drop(guard);
+        cx.handle.notify_parked();
+    };
+    run_and_join(&latch, &jobs, job, publish, || {
         cx.core
             .borrow_mut()
             .as_mut()
@@ -722,11 +751,13 @@ fn fork_join_remote(handle: &Arc<Handle>, n: usize, job: &(dyn Fn(usize) + Sync)
         )),
     };
     let jobs = stack_jobs(n, job, &latch);
-    for stack_job in &jobs {
-        handle.fork_inject.push(stack_job.as_job_ref());
-    }
-    handle.notify_parked();
-    run_and_join(&latch, &jobs, job, || {
+    let publish = || {
+        for stack_job in &jobs {
+            handle.fork_inject.push(stack_job.as_job_ref());
+        }
+        handle.notify_parked();
+    };
+    run_and_join(&latch, &jobs, job, publish, || {
         loop {
             match handle.fork_inject.steal() {
                 Steal::Success(job_ref) => return Some(job_ref),
@@ -772,7 +803,8 @@ mod loom_tests {
                     d.fetch_add(1, Ordering::Relaxed);
                     // SAFETY: the Arc is reconstructed exactly once.
                     let latch = unsafe { Arc::from_raw(l.0) };
-                    latch.set();
+                    // SAFETY: the latch is alive (we hold an Arc).
+                    unsafe { ForkLatch::set(&*latch) };
                 }));
             }
             drop(JoinGuard { latch: &latch });
@@ -785,5 +817,42 @@ mod loom_tests {
                 t.join().unwrap();
             }
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    struct SendPtr(*const ForkLatch);
+    // SAFETY: test-only, stands for a JobRef crossing to a thief.
+    unsafe impl Send for SendPtr {}
+
+    /// Mirrors `fork_join_remote`: the forker's frame (holding the latch)
+    /// ends as soon as `pending` reaches zero, while the executor may still
+    /// be inside `ForkLatch::set`. Under Miri (several seeds) this checks
+    /// that `set` holds no reference to the latch across the decrement.
+    fn one_fork() -> std::thread::JoinHandle<()> {
+        let latch = ForkLatch {
+            pending: AtomicUsize::new(1),
+            waiter: Waiter::Thread(std::sync::Arc::new(
+                crate::scheduler::current_thread::ThreadWake::new(),
+            )),
+        };
+        let p = SendPtr(&latch);
+        let t = std::thread::spawn(move || {
+            let p = p;
+            // SAFETY: as a stolen StackJob: the forker waits for the latch.
+            unsafe { ForkLatch::set(p.0) }
+        });
+        drop(JoinGuard { latch: &latch });
+        t
+    }
+
+    #[test]
+    fn fork_latch_may_be_freed_right_after_the_last_set() {
+        for _ in 0..if cfg!(miri) { 8 } else { 1000 } {
+            one_fork().join().unwrap();
+        }
     }
 }

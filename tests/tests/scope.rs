@@ -67,12 +67,29 @@ fn future_containing_a_scope_can_be_spawned() {
 /// CPU-bound children of one scope poll at the same time on different
 /// workers. Each child spins inside one poll until it has seen another child
 /// inside concurrently (or a generous cap passes, which fails the test).
-#[test]
-fn cpu_bound_children_run_on_several_workers_at_once() {
-    const CHILDREN: usize = 4;
+/// A CPU-bound child that records its thread and spins until some other
+/// child runs at the same time (or a cap passes).
+async fn overlap_probe(
+    inside: &AtomicUsize,
+    max_inside: &AtomicUsize,
+    threads: &Mutex<HashSet<ThreadId>>,
+) {
     // A cap, not a timing goal: the overlap normally shows within
     // milliseconds; on a loaded machine the other worker may take a while.
     const CAP: Duration = Duration::from_secs(20);
+    threads.lock().unwrap().insert(thread::current().id());
+    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+    max_inside.fetch_max(now, Ordering::SeqCst);
+    let start = Instant::now();
+    while max_inside.load(Ordering::SeqCst) < 2 && start.elapsed() < CAP {
+        std::hint::spin_loop();
+    }
+    inside.fetch_sub(1, Ordering::SeqCst);
+}
+
+#[test]
+fn cpu_bound_children_run_on_several_workers_at_once() {
+    const CHILDREN: usize = 4;
     let rt = multi_thread(2);
     let inside = AtomicUsize::new(0);
     let max_inside = AtomicUsize::new(0);
@@ -82,16 +99,7 @@ fn cpu_bound_children_run_on_several_workers_at_once() {
     rt.scope(|bs| {
         bs.spawn(tether::scope(|s| async move {
             for _ in 0..CHILDREN {
-                s.spawn(async move {
-                    threads.lock().unwrap().insert(thread::current().id());
-                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                    max_inside.fetch_max(now, Ordering::SeqCst);
-                    let start = Instant::now();
-                    while max_inside.load(Ordering::SeqCst) < 2 && start.elapsed() < CAP {
-                        std::hint::spin_loop();
-                    }
-                    inside.fetch_sub(1, Ordering::SeqCst);
-                });
+                s.spawn(overlap_probe(inside, max_inside, threads));
             }
         }));
     });
@@ -110,8 +118,6 @@ fn cpu_bound_children_run_on_several_workers_at_once() {
 #[test]
 fn scope_awaited_in_block_on_runs_children_on_workers() {
     const CHILDREN: usize = 4;
-    // A cap, not a timing goal (see above).
-    const CAP: Duration = Duration::from_secs(20);
     let rt = multi_thread(2);
     let inside = AtomicUsize::new(0);
     let max_inside = AtomicUsize::new(0);
@@ -119,16 +125,7 @@ fn scope_awaited_in_block_on_runs_children_on_workers() {
     let (inside, max_inside, threads) = (&inside, &max_inside, &threads);
     rt.block_on(tether::scope(|s| async move {
         for _ in 0..CHILDREN {
-            s.spawn(async move {
-                threads.lock().unwrap().insert(thread::current().id());
-                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                max_inside.fetch_max(now, Ordering::SeqCst);
-                let start = Instant::now();
-                while max_inside.load(Ordering::SeqCst) < 2 && start.elapsed() < CAP {
-                    std::hint::spin_loop();
-                }
-                inside.fetch_sub(1, Ordering::SeqCst);
-            });
+            s.spawn(overlap_probe(inside, max_inside, threads));
         }
     }));
     assert!(

@@ -371,6 +371,15 @@ impl Handle {
     /// current-thread runtime, call it from inside the runtime (a task or
     /// `block_on`) or from a thread that runs no other runtime.
     ///
+    /// # Aborts
+    ///
+    /// The wait for the children can never be cut short, because they
+    /// borrow from this call's caller. If something panics *inside the
+    /// wait itself* — not in `f` or a child (those are caught and
+    /// re-raised), but for example a user waker invoked while this thread
+    /// drives the runtime's other tasks, I/O or timers — the process aborts
+    /// with a message instead of unwinding past running children.
+    ///
     /// ```
     /// let rt = tether::Runtime::new().unwrap();
     /// let data = vec![1, 2, 3, 4, 5, 6];

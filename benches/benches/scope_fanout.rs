@@ -75,6 +75,22 @@ fn fanout(c: &mut Criterion) {
             })
         });
 
+        // The scope awaited directly in `block_on`, as `#[tether::main]`
+        // does: the calling thread forks, the workers steal.
+        group.bench_with_input(BenchmarkId::new("tether_scope_block_on", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                tether_rt.block_on(tether::scope(|s| async move {
+                    for c in data.chunks(CHUNK) {
+                        s.spawn(async move {
+                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                        });
+                    }
+                }));
+                check(total);
+            })
+        });
+
         // Same scope, no runtime: one thread, like moro below.
         group.bench_with_input(
             BenchmarkId::new("tether_scope_one_thread", n),

@@ -720,6 +720,12 @@ fn fork_join_on_worker(cx: &Context, n: usize, job: &(dyn Fn(usize) + Sync)) -> 
     let publish = || {
         let mut guard = cx.core.borrow_mut();
         let core = guard.as_mut().expect("worker core checked above");
+        // This worker runs nothing but fork jobs until the join returns, so
+        // its LIFO task (which no one can steal) moves to the run queue:
+        // a stolen job may be waiting for it.
+        if let Some(task) = core.lifo_slot.take() {
+            core.run_queue.push(task);
+        }
         // Pushed last-first, so this worker pops job 1 first and thieves
         // take the far end.
         for stack_job in jobs.iter().rev() {

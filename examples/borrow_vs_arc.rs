@@ -393,15 +393,9 @@ fn main() -> std::io::Result<()> {
     let rt = tether::Runtime::builder().worker_threads(workers).build()?;
     let stats = Mutex::new(Stats::default());
     let start = Instant::now();
-    // `Runtime::scope` is `std::thread::scope` for tasks: the job runs as a
-    // task on a worker and may borrow these locals; the scope inside it
-    // spreads the handlers over every worker.
-    let tether_responses = rt
-        .scope(|s| {
-            s.spawn(serve_tether(&requests, &config, &index, &stats))
-                .join()
-        })
-        .expect("the tether job panicked");
+    // The job borrows these locals; the scope inside it spreads the
+    // handlers over every worker (`block_on` forks, the workers steal).
+    let tether_responses = rt.block_on(serve_tether(&requests, &config, &index, &stats));
     let tether_time = start.elapsed();
     let tether_stats = stats.into_inner().unwrap_or_else(PoisonError::into_inner);
     drop(rt);

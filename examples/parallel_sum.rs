@@ -35,30 +35,28 @@ fn main() -> std::io::Result<()> {
     let rt = tether::Runtime::new()?;
     let chunk = len.div_ceil(CHUNKS);
 
-    // The async scope, run as a task so its children fork onto the workers.
+    // The async scope, awaited right here in `block_on`: this thread forks
+    // the children's polls and the idle workers steal them.
     let t = Instant::now();
     let data_ref = &data;
-    let sum = rt.scope(|bs| {
-        bs.spawn(tether::scope(|s| async move {
-            let handles: Vec<_> = data_ref
-                .chunks(chunk)
-                .map(|c| {
-                    s.spawn(async move { c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add) })
-                })
-                .collect();
-            let mut sum = 0u64;
-            for h in handles {
-                sum = sum.wrapping_add(h.await.unwrap());
-            }
-            sum
-        }))
-        .join()
-        .unwrap()
-    });
+    let sum = rt.block_on(tether::scope(|s| async move {
+        let handles: Vec<_> = data_ref
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(async move { c.iter().map(|&x| work(x)).fold(0u64, u64::wrapping_add) })
+            })
+            .collect();
+        let mut sum = 0u64;
+        for h in handles {
+            sum = sum.wrapping_add(h.await.unwrap());
+        }
+        sum
+    }));
     let scoped = t.elapsed();
     assert_eq!(sum, expected);
 
-    // The same with join_all.
+    // The same with join_all, run as a task of a blocking scope (the
+    // `std::thread::scope` form, for callers that are not async).
     let t = Instant::now();
     let sums = rt.scope(|bs| {
         bs.spawn(tether::join_all(data.chunks(chunk).map(|c| async move {

@@ -31,7 +31,6 @@ pub(crate) fn budget<R>(f: impl FnOnce() -> R) -> R {
 
 /// Runs `f` with no budget constraint (used for work that must not be
 /// interrupted, such as dropping tasks at shutdown).
-#[allow(dead_code)]
 pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
     with_budget(None, f)
 }

@@ -200,12 +200,6 @@ impl Spawner {
         }
         crate::loom::lock(&self.inner.runtime).take();
     }
-
-    /// Number of live pool threads (diagnostics and tests).
-    #[allow(dead_code)]
-    pub(crate) fn num_threads(&self) -> usize {
-        crate::loom::lock(&self.inner.shared).num_threads
-    }
 }
 
 impl Inner {

@@ -34,7 +34,7 @@ pub(crate) struct PollEvented<E: Source> {
 /// runtime-bound constructor.
 #[track_caller]
 pub(crate) fn current_handle() -> Arc<Handle> {
-    crate::runtime::Handle::current().driver().io.clone()
+    crate::runtime::context::with_current_driver(|d| d.io.clone())
 }
 
 impl<E: Source> PollEvented<E> {

@@ -36,6 +36,30 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&scheduler::Handle) -> R) -> Option
         .flatten()
 }
 
+/// Panics with the message every runtime-bound call gives outside a
+/// runtime.
+#[track_caller]
+pub(crate) fn no_runtime() -> ! {
+    panic!(
+        "there is no tether runtime running on this thread: call this from a task, inside \
+         `block_on`, or after `Runtime::enter`"
+    )
+}
+
+/// Runs `f` with the current runtime's drivers, borrowed (no handle clone:
+/// timer and socket constructors are hot).
+///
+/// # Panics
+///
+/// Outside a tether runtime.
+#[track_caller]
+pub(crate) fn with_current_driver<R>(f: impl FnOnce(&crate::driver::Handle) -> R) -> R {
+    match with_current(|h| f(h.driver())) {
+        Some(r) => r,
+        None => no_runtime(),
+    }
+}
+
 /// The current runtime, if any.
 pub(crate) fn current() -> Option<scheduler::Handle> {
     with_current(|h| h.clone())

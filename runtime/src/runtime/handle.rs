@@ -67,9 +67,7 @@ impl Handle {
     pub fn current() -> Handle {
         match Handle::try_current() {
             Ok(h) => h,
-            Err(e) => {
-                panic!("{e}: call this from a task, inside `block_on`, or after `Runtime::enter`")
-            }
+            Err(_) => context::no_runtime(),
         }
     }
 
@@ -107,7 +105,6 @@ impl Handle {
     /// The caller must guarantee that the task completes or is cancelled,
     /// and that its output is taken or dropped, before any data it borrows
     /// dies (the blocking scope waits for all of its children).
-    #[allow(dead_code)]
     pub(crate) unsafe fn spawn_unchecked<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send,
@@ -181,7 +178,6 @@ impl Handle {
     }
 
     /// The runtime's I/O and timer drivers.
-    #[allow(dead_code)]
     pub(crate) fn driver(&self) -> &crate::driver::Handle {
         self.inner.driver()
     }

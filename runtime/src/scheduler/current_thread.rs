@@ -127,11 +127,7 @@ impl Handle {
         F::Output: Send,
     {
         // SAFETY: forwarded to our caller.
-        let (join, notified) = unsafe { self.owned.bind(future, self.clone()) };
-        if let Some(notified) = notified {
-            self.schedule(notified, false);
-        }
-        join
+        unsafe { self.owned.spawn(future, self) }
     }
 
     fn take_core(&self) -> Option<Box<Core>> {

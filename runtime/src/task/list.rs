@@ -90,6 +90,26 @@ impl OwnedTasks {
         (join, Some(notified))
     }
 
+    /// Binds `future` to `scheduler` (see [`OwnedTasks::bind`]) and submits
+    /// its first poll.
+    ///
+    /// # Safety
+    ///
+    /// As [`OwnedTasks::bind`].
+    pub(crate) unsafe fn spawn<F, S>(&self, future: F, scheduler: &S) -> JoinHandle<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+        S: Schedule + Clone,
+    {
+        // SAFETY: forwarded to our caller.
+        let (join, notified) = unsafe { self.bind(future, scheduler.clone()) };
+        if let Some(notified) = notified {
+            scheduler.schedule(notified, false);
+        }
+        join
+    }
+
     /// Removes a completing task; returns the list's reference, or `None` if
     /// shutdown already took it.
     pub(crate) fn remove(&self, task: &Task) -> Option<Task> {

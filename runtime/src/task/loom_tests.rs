@@ -41,9 +41,8 @@ where
     F::Output: Send,
 {
     // SAFETY: 'static future.
-    let (join, notified) = unsafe { q.owned.bind(f, q.clone()) };
-    q.schedule(notified.unwrap(), false);
-    join
+    // SAFETY: 'static future.
+    unsafe { q.owned.spawn(f, q) }
 }
 
 fn run_all(q: &Queue) {

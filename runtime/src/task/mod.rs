@@ -91,12 +91,6 @@ impl Notified {
     pub(crate) fn into_raw(self) -> RawTask {
         self.0.into_raw()
     }
-
-    /// The task's header id, for diagnostics.
-    #[allow(dead_code)]
-    pub(crate) fn id(&self) -> u64 {
-        self.0.raw.header().id
-    }
 }
 
 /// Creates a task that lives in no owned list (blocking jobs). Returns its

@@ -43,11 +43,7 @@ impl Queue {
         F::Output: Send,
     {
         // SAFETY: the future is 'static.
-        let (join, notified) = unsafe { self.owned.0.bind(f, self.clone()) };
-        if let Some(n) = notified {
-            self.schedule(n, false);
-        }
-        join
+        unsafe { self.owned.0.spawn(f, self) }
     }
 
     fn pop(&self) -> Option<(Notified, bool)> {

@@ -84,7 +84,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The calling thread's shard of the current runtime's timers.
 #[track_caller]
 fn current_timers() -> TimerShard {
-    crate::runtime::Handle::current().driver().time.home_shard()
+    crate::runtime::context::with_current_driver(|d| d.time.home_shard())
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`]; completes at its

@@ -108,11 +108,7 @@ impl Handle {
         F::Output: Send,
     {
         // SAFETY: forwarded to our caller.
-        let (join, notified) = unsafe { self.owned.bind(future, self.clone()) };
-        if let Some(notified) = notified {
-            self.schedule_task(notified, false);
-        }
-        join
+        unsafe { self.owned.spawn(future, self) }
     }
 
     /// Queues a task: locally when called on one of our workers, through

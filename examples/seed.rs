@@ -25,7 +25,7 @@
 //! ```
 //!
 //! The usual fix moves `a` to the heap behind an `Arc`. tether runs the
-//! same program borrowing `a`, three ways: an async scope, a `JoinSet`, and
+//! same program borrowing `a`, three ways: an async scope, a `ScopedJoinSet`, and
 //! a blocking scope.
 //!
 //! Run with `cargo run -p tether-examples --example seed`.
@@ -66,10 +66,10 @@ fn main() -> std::io::Result<()> {
         assert_eq!(out, 2);
     });
 
-    println!("tether::JoinSet: no closure at all:");
+    println!("tether::ScopedJoinSet: no closure at all:");
     rt.block_on(async {
         let a = 2;
-        let mut set = tether::JoinSet::new();
+        let mut set = tether::ScopedJoinSet::new();
         set.spawn(foo(&a));
         assert_eq!(set.join_all().await, [2]);
     });

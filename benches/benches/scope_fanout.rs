@@ -8,7 +8,7 @@
 //!   the workers within the scope's poll), children borrow the `Vec`;
 //! * `tether_scope_one_thread` — the same scope under
 //!   `futures::executor::block_on` (no runtime, one thread; compare `moro`);
-//! * `tether_join_set` — `tether::JoinSet`, same borrowing;
+//! * `tether_join_set` — `tether::ScopedJoinSet`, same borrowing;
 //! * `tether_blocking_scope` — `Runtime::scope`, each child a runtime task;
 //! * `tokio_arc_join_set` — `tokio::spawn` needs `'static`: `Arc<Vec>` cloned
 //!   into every task, joined with a `JoinSet`;
@@ -115,7 +115,7 @@ fn fanout(c: &mut Criterion) {
                 let (data, total) = (&data, &total);
                 tether_rt.scope(|bs| {
                     bs.spawn(async move {
-                        let mut set = tether::JoinSet::new();
+                        let mut set = tether::ScopedJoinSet::new();
                         for c in data.chunks(CHUNK) {
                             set.spawn(async move {
                                 total.fetch_add(chunk_sum(c), Ordering::Relaxed);

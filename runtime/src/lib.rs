@@ -31,7 +31,7 @@
 //! | | borrows | parallel | blocks a thread |
 //! |---|---|---|---|
 //! | [`spawn`] | `'static` only | yes | no |
-//! | [`scope()`] / [`JoinSet`] / [`join_all`] / [`join!`] | the caller's stack | yes, while the scope is polled | no |
+//! | [`scope()`] / [`ScopedJoinSet`] / [`join_all`] / [`join!`] | the caller's stack | yes, while the scope is polled | no |
 //! | [`Runtime::scope`] (blocking scope) | the caller's stack | yes, fully independent tasks | yes (a worker keeps running other tasks) |
 //!
 //! Scoped children make progress only while their parent is being polled:
@@ -68,7 +68,7 @@ pub mod time;
 use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
-pub use scope::{JoinSet, LocalScope, Scope, ScopedJoinHandle, join_all, scope, scope_local};
+pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless

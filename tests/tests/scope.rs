@@ -287,7 +287,7 @@ fn join_set_on_workers() {
     let rt = multi_thread(2);
     let words: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
     let total = rt.block_on(rt.spawn(async move {
-        let mut set = tether::JoinSet::new();
+        let mut set = tether::ScopedJoinSet::new();
         for w in &words {
             set.spawn(async move { w.len() });
         }

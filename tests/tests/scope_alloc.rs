@@ -86,7 +86,7 @@ fn at_most_one_allocation_per_join_set_child() {
     let run = |n: usize| {
         allocs_during(|| {
             futures::executor::block_on(async {
-                let mut set = tether::JoinSet::new();
+                let mut set = tether::ScopedJoinSet::new();
                 for x in &data[..n] {
                     set.spawn(async move { *x });
                 }
@@ -99,7 +99,7 @@ fn at_most_one_allocation_per_join_set_child() {
     let (base, total) = (run(0), run(N));
     let per_child = (total - base) as f64 / N as f64;
     println!(
-        "JoinSet: {base} allocations with no child, {total} with {N}: {per_child:.4} per child"
+        "ScopedJoinSet: {base} allocations with no child, {total} with {N}: {per_child:.4} per child"
     );
     assert!(per_child <= 1.01, "{per_child} allocations per child");
 }

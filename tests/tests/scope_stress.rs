@@ -57,7 +57,7 @@ fn join_sets_with_panics_aborts_and_drops() {
         bs.spawn(async move {
             let mut seed = 0x2545_F491_4F6C_DD1D;
             for round in 0..ROUNDS {
-                let mut set = tether::JoinSet::new();
+                let mut set = tether::ScopedJoinSet::new();
                 for i in 0..CHILDREN {
                     let kind = next(&mut seed) % 5;
                     let t = Tracked::new(c);

@@ -1,4 +1,4 @@
-//! Fork/join within one poll, used by async scopes, `JoinSet` and
+//! Fork/join within one poll, used by async scopes, `ScopedJoinSet` and
 //! `join_all`.
 //!
 //! [`join_all`] is the only entry point: it runs `job(0..n)` and returns once

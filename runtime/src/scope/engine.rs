@@ -1,4 +1,4 @@
-//! The engine shared by [`scope`](super::scope), [`JoinSet`](super::JoinSet)
+//! The engine shared by [`scope`](super::scope), [`ScopedJoinSet`](super::ScopedJoinSet)
 //! and [`join_all`](super::join_all): a slab of children polled in rounds,
 //! each round forked over the runtime's workers and joined before it ends.
 //!

@@ -1,4 +1,4 @@
-//! [`JoinSet`]: a collection of borrowing children, awaited one at a time.
+//! [`ScopedJoinSet`]: a collection of borrowing children, awaited one at a time.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -27,7 +27,7 @@ const MAX_ROUNDS: usize = 16;
 /// ```
 /// # futures::executor::block_on(async {
 /// let names = vec!["ada".to_string(), "grace".to_string()];
-/// let mut set = tether::JoinSet::new();
+/// let mut set = tether::ScopedJoinSet::new();
 /// for n in &names {
 ///     set.spawn(async move { n.len() }); // borrows `names`, no clone
 /// }
@@ -38,7 +38,7 @@ const MAX_ROUNDS: usize = 16;
 /// assert_eq!(total, 8);
 /// # });
 /// ```
-pub struct JoinSet<'env, T> {
+pub struct ScopedJoinSet<'env, T> {
     /// The children.
     engine: Engine<'env>,
     /// Results of completed children not yet returned, in completion order.
@@ -47,15 +47,15 @@ pub struct JoinSet<'env, T> {
     _output: PhantomData<T>,
 }
 
-impl<'env, T> JoinSet<'env, T> {
+impl<'env, T> ScopedJoinSet<'env, T> {
     /// An empty set.
     ///
     /// ```
-    /// let set: tether::JoinSet<'_, u8> = tether::JoinSet::new();
+    /// let set: tether::ScopedJoinSet<'_, u8> = tether::ScopedJoinSet::new();
     /// assert!(set.is_empty());
     /// ```
     pub fn new() -> Self {
-        JoinSet {
+        ScopedJoinSet {
             engine: Engine::new(),
             done: VecDeque::new(),
             _output: PhantomData,
@@ -67,7 +67,7 @@ impl<'env, T> JoinSet<'env, T> {
     /// ```
     /// # futures::executor::block_on(async {
     /// let v = vec![1, 2, 3];
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// set.spawn(async { v.iter().sum::<i32>() });
     /// assert_eq!(set.len(), 1);
     /// assert_eq!(set.join_next().await.unwrap().unwrap(), 6);
@@ -85,7 +85,7 @@ impl<'env, T> JoinSet<'env, T> {
     /// Number of children whose result has not been returned yet.
     ///
     /// ```
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// set.spawn(async {});
     /// set.spawn(async {});
     /// assert_eq!(set.len(), 2);
@@ -94,10 +94,10 @@ impl<'env, T> JoinSet<'env, T> {
         self.engine.len() + self.done.len()
     }
 
-    /// True if [`JoinSet::len`] is zero.
+    /// True if [`ScopedJoinSet::len`] is zero.
     ///
     /// ```
-    /// let set = tether::JoinSet::<()>::new();
+    /// let set = tether::ScopedJoinSet::<()>::new();
     /// assert!(set.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -110,7 +110,7 @@ impl<'env, T> JoinSet<'env, T> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// set.spawn(async { 1 });
     /// assert_eq!(set.join_next().await.unwrap().unwrap(), 1);
     /// assert!(set.join_next().await.is_none());
@@ -120,11 +120,11 @@ impl<'env, T> JoinSet<'env, T> {
         poll_fn(|cx| self.poll_join_next(cx)).await
     }
 
-    /// Polls for the next completed child; see [`JoinSet::join_next`].
+    /// Polls for the next completed child; see [`ScopedJoinSet::join_next`].
     ///
     /// ```
     /// use std::task::{Context, Poll};
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// set.spawn(async { 5 });
     /// let waker = futures::task::noop_waker();
     /// let mut cx = Context::from_waker(&waker);
@@ -170,7 +170,7 @@ impl<'env, T> JoinSet<'env, T> {
     /// # futures::executor::block_on(async {
     /// let base = 10;
     /// let base = &base;
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// for i in 0..3 {
     ///     set.spawn(async move { base + i });
     /// }
@@ -188,7 +188,7 @@ impl<'env, T> JoinSet<'env, T> {
                     drop(self);
                     panic::resume_unwind(e.into_panic());
                 }
-                Err(e) => panic!("JoinSet::join_all: a child was cancelled: {e}"),
+                Err(e) => panic!("ScopedJoinSet::join_all: a child was cancelled: {e}"),
             }
         }
         out
@@ -199,7 +199,7 @@ impl<'env, T> JoinSet<'env, T> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// let mut set = tether::JoinSet::new();
+    /// let mut set = tether::ScopedJoinSet::new();
     /// set.spawn(std::future::pending::<()>());
     /// set.abort_all();
     /// assert!(set.join_next().await.unwrap().unwrap_err().is_cancelled());
@@ -211,20 +211,22 @@ impl<'env, T> JoinSet<'env, T> {
 }
 
 #[cfg(test)]
-impl<'env, T> JoinSet<'env, T> {
+impl<'env, T> ScopedJoinSet<'env, T> {
     pub(crate) fn engine_for_tests(&self) -> &Engine<'env> {
         &self.engine
     }
 }
 
-impl<T> Default for JoinSet<'_, T> {
+impl<T> Default for ScopedJoinSet<'_, T> {
     fn default() -> Self {
-        JoinSet::new()
+        ScopedJoinSet::new()
     }
 }
 
-impl<T> fmt::Debug for JoinSet<'_, T> {
+impl<T> fmt::Debug for ScopedJoinSet<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinSet").field("len", &self.len()).finish()
+        f.debug_struct("ScopedJoinSet")
+            .field("len", &self.len())
+            .finish()
     }
 }

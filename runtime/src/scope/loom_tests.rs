@@ -101,7 +101,7 @@ fn wake_from_other_thread_is_not_lost() {
         let s2 = signal.clone();
         let t = thread::spawn(move || s2.fire());
         let out = block_on(async {
-            let mut set = JoinSet::new();
+            let mut set = ScopedJoinSet::new();
             let sig = &signal;
             set.spawn(async move {
                 sig.wait().await;
@@ -149,7 +149,7 @@ fn wake_and_waker_drop_race_with_owner_drop() {
     model(|| {
         let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
         let drops = Arc::new(AtomicUsize::new(0));
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         {
             let kept = kept.clone();
             let drops = drops.clone();

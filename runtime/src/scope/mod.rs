@@ -3,7 +3,7 @@
 //! * [`scope`] — `tether::scope(|s| async move { s.spawn(fut); .. }).await`:
 //!   the body and its children, which may borrow anything that outlives the
 //!   scope future. [`scope_local`] adds `spawn_local` for `!Send` children.
-//! * [`JoinSet`] — tokio's `JoinSet` without `'static`: no closure, children
+//! * [`ScopedJoinSet`] — tokio's `JoinSet` without `'static`: no closure, children
 //!   borrow locals directly.
 //! * [`join_all`] and [`join!`](crate::join) — parallel joins of borrowing
 //!   futures.
@@ -42,7 +42,7 @@
 //!   polled it, kept in a slot of the child's record that only the owner
 //!   reads (the child's handle sees a cancellation), and resumed from the
 //!   scope's `poll` after the round joined and after the body and the other
-//!   children were cancelled. (A [`JoinSet`] reports it as the child's
+//!   children were cancelled. (A [`ScopedJoinSet`] reports it as the child's
 //!   [`JoinError`](crate::JoinError) instead.)
 //! * **I6 — escaped handles are inert.** A [`Scope`] cloned out of its scope
 //!   cannot start work after the scope ended: `spawn` drops the future at
@@ -95,5 +95,5 @@ pub use handle::ScopedJoinHandle;
 #[doc(hidden)]
 pub use join::{__join1, __join2, __join3, __join4, __join5, __join6, __join7, __join8};
 pub use join::{JoinAll, join_all};
-pub use join_set::JoinSet;
+pub use join_set::ScopedJoinSet;
 pub use local::{LocalScope, LocalScopeFuture, scope_local};

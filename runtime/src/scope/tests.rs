@@ -390,7 +390,7 @@ fn forget_join_set_after_poll() {
     let kept = &kept;
     {
         let data = String::from("borrowed");
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         let d = &data;
         set.spawn(std::future::poll_fn(move |cx| {
             assert_eq!(d.len(), 8);
@@ -410,7 +410,7 @@ fn forget_join_set_after_poll() {
 #[test]
 fn slots_are_reused() {
     let max_cap = block_on(async {
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         let mut max_cap = 0;
         for round in 0..N {
             set.spawn(async move { round });
@@ -428,7 +428,7 @@ fn slots_are_reused() {
     assert!(max_cap <= 8, "slab grew to {max_cap}");
 }
 
-impl<T> JoinSet<'_, T> {
+impl<T> ScopedJoinSet<'_, T> {
     fn engine_capacity(&self) -> usize {
         self.engine_for_tests().slab_capacity()
     }
@@ -439,7 +439,7 @@ fn join_set_results_and_panics() {
     let base = 100;
     let base = &base;
     let mut got = block_on(async {
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         for i in 0..10 {
             set.spawn(async move {
                 if i == 3 {
@@ -471,7 +471,7 @@ fn join_set_results_and_panics() {
 fn join_set_drop_cancels() {
     let drops = AtomicUsize::new(0);
     {
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         for _ in 0..5 {
             let d = &drops;
             set.spawn(async move {
@@ -496,7 +496,7 @@ fn join_set_drop_cancels() {
 #[test]
 fn join_set_abort_all() {
     block_on(async {
-        let mut set = JoinSet::new();
+        let mut set = ScopedJoinSet::new();
         for _ in 0..3 {
             set.spawn(std::future::pending::<()>());
         }

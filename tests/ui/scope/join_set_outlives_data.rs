@@ -1,6 +1,6 @@
-// A JoinSet child may not borrow data dropped before the set.
+// A ScopedJoinSet child may not borrow data dropped before the set.
 fn main() {
-    let mut set = tether::JoinSet::new();
+    let mut set = tether::ScopedJoinSet::new();
     {
         let data = String::from("short-lived");
         set.spawn(async { data.len() });

@@ -55,6 +55,7 @@
 pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
+pub mod fs;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;

@@ -63,17 +63,21 @@
 // `WouldBlock`, and a clear never erases an event from a later driver turn.
 // The invariants are spelled out in `scheduled_io`.
 
+pub(crate) mod blocking;
 mod driver;
 mod poll_evented;
 mod ready;
 mod registration;
 mod registration_set;
 mod scheduled_io;
+mod stdio;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 
 pub(crate) use driver::{Driver, Handle};
 pub(crate) use poll_evented::PollEvented;

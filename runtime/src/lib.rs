@@ -63,6 +63,7 @@ pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod scope;
+mod select;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -72,6 +73,8 @@ use std::future::Future;
 pub use runtime::{Builder, Handle, Runtime};
 pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
+#[doc(hidden)]
+pub use tokio::select as __tokio_select;
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless
 /// `flavor = "current_thread"` is given).

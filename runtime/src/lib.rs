@@ -42,7 +42,11 @@
 //!
 //! * [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: multi-thread
 //!   work-stealing or current-thread schedulers;
-//! * [`net`]: TCP, UDP and Unix sockets implementing `futures::io` traits;
+//! * [`net`]: TCP, UDP and Unix sockets implementing tokio's and
+//!   `futures::io`'s I/O traits;
+//! * [`io`], [`sync`], [`select!`], [`fs`]: `tokio::io`, `tokio::sync`,
+//!   `tokio::select!` and `tokio::fs` under tether's name, so tokio programs
+//!   port by renaming;
 //! * [`time`]: `sleep`, `timeout`, `interval` on a hierarchical timer wheel;
 //! * [`spawn_blocking`]: a growable blocking thread pool.
 #![warn(

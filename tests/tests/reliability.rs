@@ -2,10 +2,49 @@
 //! runs under a watchdog, so a regression fails within seconds instead of
 //! hanging CI.
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
+use tether::Runtime;
 use tether::runtime::Builder;
+
+/// Both runtime flavours, with I/O and timers.
+fn flavours() -> Vec<(&'static str, Runtime)> {
+    vec![
+        (
+            "current_thread",
+            Builder::new_current_thread().enable_all().build().unwrap(),
+        ),
+        (
+            "multi_thread(2)",
+            Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+        ),
+    ]
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+impl Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics on purpose");
+    }
+}
+
+/// Polls `fut` once with a waker that panics when woken; it must be pending.
+fn register_panicking_waker<F: Future>(fut: std::pin::Pin<&mut F>) {
+    let waker = Waker::from(Arc::new(PanickingWaker));
+    assert!(
+        fut.poll(&mut Context::from_waker(&waker)).is_pending(),
+        "the future completed at once"
+    );
+}
 
 /// Runs `f` on its own thread and aborts the process if it has not
 /// finished within `limit` (a hung thread cannot be cancelled, and a hang
@@ -57,6 +96,105 @@ fn current_thread_outer_wake_during_nested_blocking_scope_is_not_lost() {
                 })
             });
             assert_eq!(got, Ok(7));
+        }
+    });
+}
+
+/// One timer whose waker panics, due at the same instant as 50 others:
+/// every other sleep completes, and timers keep working afterwards.
+#[test]
+fn timer_wheel_survives_a_panicking_waker() {
+    watchdog(Duration::from_secs(30), || {
+        for (name, rt) in flavours() {
+            rt.block_on(async {
+                let deadline = tether::time::Instant::now() + Duration::from_millis(50);
+                let mut bad = Box::pin(tether::time::sleep_until(deadline));
+                register_panicking_waker(bad.as_mut());
+                let sleepers: Vec<_> = (0..50)
+                    .map(|i| {
+                        tether::spawn(async move {
+                            tether::time::sleep_until(deadline).await;
+                            i
+                        })
+                    })
+                    .collect();
+                let mut done = 0;
+                for (i, h) in sleepers.into_iter().enumerate() {
+                    assert_eq!(h.await.unwrap(), i, "{name}");
+                    done += 1;
+                }
+                assert_eq!(done, 50, "{name}");
+                // The timer whose waker panicked did fire (it is complete
+                // when polled again) and the wheel still works.
+                assert!(futures::poll!(bad.as_mut()).is_ready(), "{name}");
+                tether::time::sleep(Duration::from_millis(5)).await;
+                let t =
+                    tether::time::timeout(Duration::from_millis(10), std::future::pending::<()>());
+                assert!(t.await.is_err(), "{name}");
+            });
+        }
+    });
+}
+
+/// One reader whose waker panics, made ready in the same burst as 50
+/// others: every other read completes, and I/O keeps working afterwards.
+#[test]
+fn io_driver_survives_a_panicking_waker() {
+    watchdog(Duration::from_secs(30), || {
+        for (name, rt) in flavours() {
+            rt.block_on(async {
+                let listener = tether::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let mut clients = Vec::new();
+                let mut servers = Vec::new();
+                for _ in 0..51 {
+                    clients.push(std::net::TcpStream::connect(addr).unwrap());
+                    servers.push(listener.accept().await.unwrap().0);
+                }
+                let bad = servers.pop().unwrap();
+                let mut bad_readable = Box::pin(bad.readable());
+                register_panicking_waker(bad_readable.as_mut());
+                let readers: Vec<_> = servers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut s)| {
+                        tether::spawn(async move {
+                            use futures::AsyncReadExt;
+                            let mut b = [0u8; 1];
+                            s.read_exact(&mut b).await.unwrap();
+                            assert_eq!(b[0], i as u8);
+                            s
+                        })
+                    })
+                    .collect();
+                // Let every reader register, then make all 51 ready at once.
+                tether::time::sleep(Duration::from_millis(20)).await;
+                let mut bad_client = clients.pop().unwrap();
+                bad_client.write_all(&[255]).unwrap();
+                for (i, c) in clients.iter_mut().enumerate() {
+                    c.write_all(&[i as u8]).unwrap();
+                }
+                let mut servers = Vec::new();
+                for h in readers {
+                    servers.push(h.await.unwrap());
+                }
+                assert_eq!(servers.len(), 50, "{name}");
+                // The source whose waker panicked is still usable, as is
+                // every other one.
+                assert!(futures::poll!(bad_readable.as_mut()).is_ready(), "{name}");
+                drop(bad_readable);
+                let mut b = [0u8; 1];
+                assert_eq!(bad.try_read(&mut b).unwrap(), 1, "{name}");
+                for (i, s) in servers.iter_mut().enumerate() {
+                    use futures::{AsyncReadExt, AsyncWriteExt};
+                    s.write_all(&[i as u8]).await.unwrap();
+                    let mut b = [0u8; 1];
+                    std::io::Read::read_exact(&mut clients[i], &mut b).unwrap();
+                    assert_eq!(b[0], i as u8);
+                    clients[i].write_all(&[1]).unwrap();
+                    s.read_exact(&mut b).await.unwrap();
+                }
+            });
         }
     });
 }

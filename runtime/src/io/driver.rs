@@ -102,7 +102,9 @@ impl Driver {
                 );
             }
         }
-        self.wakers.drain(..).for_each(Waker::wake);
+        // A panicking waker costs only its own task: the rest of the turn's
+        // wake-ups are delivered and the driver stays usable.
+        self.wakers.drain(..).for_each(crate::park::wake_contained);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
@@ -196,5 +197,101 @@ fn io_driver_survives_a_panicking_waker() {
                 }
             });
         }
+    });
+}
+
+/// Dropping the runtime cancels the blocking jobs still queued: they never
+/// run, and their handles report cancellation. The running job finishes.
+#[test]
+fn runtime_drop_cancels_queued_blocking_jobs() {
+    watchdog(Duration::from_secs(30), || {
+        for flavour in ["current_thread", "multi_thread(2)"] {
+            let mut b = if flavour == "current_thread" {
+                Builder::new_current_thread()
+            } else {
+                let mut b = Builder::new_multi_thread();
+                b.worker_threads(2);
+                b
+            };
+            let rt = b.max_blocking_threads(1).enable_all().build().unwrap();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let (started_tx, started_rx) = mpsc::channel();
+            let running_done = Arc::new(AtomicUsize::new(0));
+            let d = running_done.clone();
+            let running = rt.spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                d.fetch_add(1, SeqCst);
+            });
+            started_rx.recv().unwrap();
+            let queued: Vec<_> = (0..200)
+                .map(|_| {
+                    let ran = ran.clone();
+                    rt.spawn_blocking(move || {
+                        ran.fetch_add(1, SeqCst);
+                    })
+                })
+                .collect();
+            drop(rt);
+            assert_eq!(ran.load(SeqCst), 0, "{flavour}: a queued job ran");
+            assert_eq!(running_done.load(SeqCst), 1, "{flavour}");
+            assert!(futures::executor::block_on(running).is_ok(), "{flavour}");
+            for h in queued {
+                let err = futures::executor::block_on(h).unwrap_err();
+                assert!(err.is_cancelled(), "{flavour}: {err:?}");
+            }
+        }
+    });
+}
+
+/// Dropping the runtime while a worker waits in a blocking scope for a
+/// `spawn_blocking` child queued behind 200 slow jobs: the child and the
+/// jobs are cancelled (none of them runs), the wait ends, the drop returns.
+#[test]
+fn runtime_drop_releases_a_blocking_scope_waiting_on_a_queued_job() {
+    watchdog(Duration::from_secs(30), || {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        rt.spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        started_rx.recv().unwrap();
+        for _ in 0..200 {
+            let ran = ran.clone();
+            rt.spawn_blocking(move || {
+                ran.fetch_add(1, SeqCst);
+                std::thread::sleep(Duration::from_millis(35));
+            });
+        }
+        let (waiting_tx, waiting_rx) = mpsc::channel();
+        let (result_tx, result_rx) = mpsc::channel();
+        let handle = rt.handle().clone();
+        let child_ran = Arc::new(AtomicUsize::new(0));
+        let c = child_ran.clone();
+        rt.spawn(async move {
+            let local = 5;
+            let r = handle.scope(|s| {
+                let h = s.spawn_blocking(|| {
+                    c.fetch_add(1, SeqCst);
+                    local
+                });
+                waiting_tx.send(()).unwrap();
+                h.join()
+            });
+            let _ = result_tx.send(r.map_err(|e| e.is_cancelled()));
+        });
+        waiting_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(rt);
+        assert_eq!(ran.load(SeqCst), 0, "a queued job ran");
+        assert_eq!(child_ran.load(SeqCst), 0, "the queued scope child ran");
+        assert_eq!(result_rx.recv().unwrap(), Err(true));
     });
 }

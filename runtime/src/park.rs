@@ -19,19 +19,10 @@ pub(crate) trait Unpark: Send + Sync + 'static {
 /// costs only the task behind the panicking waker (which is not woken). The
 /// panic hook has already reported it when it was raised; there is no
 /// caller to hand it to, as the wake-up happened on the driver's behalf.
+/// The payload follows the crate's policy for unwanted payloads
+/// ([`crate::task::forget_panic`]).
 pub(crate) fn wake_contained(waker: std::task::Waker) {
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
-    if let Err(payload) = res {
-        drop_payload(payload);
-    }
-}
-
-/// Drops a caught panic payload whose owner does not want it. A payload
-/// whose own `Drop` panics is forgotten instead (leaked), so dropping it can
-/// never unwind into the caller.
-pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
-    if let Err(second) = res {
-        std::mem::forget(second);
-    }
+    crate::task::forget_panic(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || waker.wake(),
+    )));
 }

@@ -145,7 +145,7 @@ impl Spawner {
         let mut shared = crate::loom::lock(&self.inner.shared);
         if shared.shutdown {
             drop(shared);
-            notified.into_raw().shutdown();
+            notified.shutdown();
             return join;
         }
         shared.queue.push_back(notified);
@@ -193,7 +193,7 @@ impl Spawner {
         };
         // Cancelled outside the lock: dropping a closure runs user code.
         for task in queued {
-            task.into_raw().shutdown();
+            task.shutdown();
         }
     }
 

@@ -41,6 +41,8 @@
 
 mod addr;
 mod listener;
+#[cfg(unix)]
+mod os;
 mod split_owned;
 mod stream;
 pub mod tcp;
@@ -49,7 +51,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixListener, UnixStream};

@@ -78,6 +78,8 @@ pub use runtime::{Builder, Handle, Runtime};
 pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
 #[doc(hidden)]
+pub use tokio::pin as __tokio_pin;
+#[doc(hidden)]
 pub use tokio::select as __tokio_select;
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless

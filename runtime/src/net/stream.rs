@@ -178,6 +178,10 @@ where
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            // Nothing to read into: no system call, readiness untouched.
+            return Poll::Ready(Ok(()));
+        }
         let n = std::task::ready!(self.io.poll_read(cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))

@@ -85,7 +85,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                         // to the `Notified`; the task was notified during the
                         // poll, so it is due to be polled again.
                         let notified = unsafe { Notified::from_raw(self.raw()) };
-                        self.cell().scheduler.schedule(notified, true);
+                        self.submit(notified, true);
                     }
                     TransitionToIdle::Cancelled => {
                         self.cancel();
@@ -192,12 +192,27 @@ impl<F: Future, S: Schedule> Harness<F, S> {
         }
     }
 
+    /// Hands `notified` (which may hold the caller's only reference) to
+    /// the scheduler stored in this cell.
+    ///
+    /// `schedule` runs on `&self.cell().scheduler`, a reference *into* the
+    /// cell. Once the task is queued, another worker may run it to
+    /// completion and the last handle may free the cell while `schedule`
+    /// still runs (it goes on to wake a parked worker through that
+    /// reference). So an extra reference keeps the cell alive until the
+    /// call returns.
+    fn submit(&self, notified: Notified, is_yield: bool) {
+        self.header().state.ref_inc();
+        self.cell().scheduler.schedule(notified, is_yield);
+        self.raw().drop_reference();
+    }
+
     /// Submits the task to its scheduler, consuming one reference.
     pub(crate) fn schedule(self) {
         // SAFETY: our caller's reference is handed over to the `Notified`;
         // the caller transitioned the task to notified before submitting.
         let notified = unsafe { Notified::from_raw(self.raw()) };
-        self.cell().scheduler.schedule(notified, false);
+        self.submit(notified, false);
     }
 
     /// Cancels an idle task (runtime shutdown), consuming one reference.

@@ -55,6 +55,8 @@
 pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub(crate) mod io;
 pub(crate) mod loom;
 pub mod net;
@@ -62,6 +64,8 @@ pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod scope;
+#[cfg(unix)]
+pub mod signal;
 pub mod task;
 pub mod time;
 

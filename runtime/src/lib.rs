@@ -57,7 +57,7 @@ pub(crate) mod coop;
 pub(crate) mod driver;
 #[cfg(feature = "hyper")]
 pub mod hyper;
-pub(crate) mod io;
+pub mod io;
 pub(crate) mod loom;
 pub mod net;
 pub(crate) mod park;
@@ -66,6 +66,7 @@ pub(crate) mod scheduler;
 pub mod scope;
 #[cfg(unix)]
 pub mod signal;
+pub mod sync;
 pub mod task;
 pub mod time;
 

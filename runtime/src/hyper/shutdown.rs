@@ -125,8 +125,8 @@ struct Inner {
 ///     drop(listener); // new connections are refused from here on
 ///     graceful.shutdown().await;
 /// });
-/// if with_deadline(graceful, server, Duration::from_secs(5)).await.is_err() {
-///     eprintln!("cancelled {} connection(s) at the deadline", graceful.live());
+/// if let Err(elapsed) = with_deadline(graceful, server, Duration::from_secs(5)).await {
+///     eprintln!("cancelled {} connection(s) at the deadline", elapsed.cancelled);
 /// }
 /// # }
 /// ```
@@ -271,14 +271,16 @@ impl<C> fmt::Debug for Watched<C> {
 pub struct DeadlineElapsed {
     /// The grace period that elapsed.
     pub grace: Duration,
+    /// Watched connections still running at the deadline (cancelled).
+    pub cancelled: usize,
 }
 
 impl fmt::Display for DeadlineElapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the server did not finish within {:?} of the shutdown signal; the rest was cancelled",
-            self.grace
+            "the server did not finish within {:?} of the shutdown signal; {} connection(s) cancelled",
+            self.grace, self.cancelled
         )
     }
 }
@@ -302,6 +304,9 @@ pub async fn with_deadline<F: Future>(
     let deadline = std::pin::pin!(deadline);
     match futures::future::select(server, deadline).await {
         futures::future::Either::Left((output, _)) => Ok(output),
-        futures::future::Either::Right(((), _)) => Err(DeadlineElapsed { grace }),
+        futures::future::Either::Right(((), _)) => Err(DeadlineElapsed {
+            grace,
+            cancelled: graceful.live(),
+        }),
     }
 }

@@ -11,6 +11,10 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::io::{Direction, PollEvented};
 
+/// One past the largest signal number signal-hook's delivery table holds
+/// (it indexes a 128-entry array; real-time signals end well below).
+const MAX_SIGNAL: c_int = 128;
+
 /// A kind of Unix signal, as understood by [`signal`].
 ///
 /// ```
@@ -136,6 +140,22 @@ impl From<SignalKind> for c_int {
 /// ```
 #[track_caller]
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    // signal-hook panics (rather than failing) on these; report them.
+    if !(1..MAX_SIGNAL).contains(&kind.0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a signal number", kind.0),
+        ));
+    }
+    if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "signal {} cannot be handled (it is reserved for the OS)",
+                kind.0
+            ),
+        ));
+    }
     let signals = Signals::new([kind.0])?;
     let io = PollEvented::new_with_interest(signals, mio::Interest::READABLE)?;
     Ok(Signal { io, kind })

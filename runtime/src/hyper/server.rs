@@ -237,6 +237,10 @@ struct Detect<I, S, E> {
 }
 
 /// The phases of a [`Connection`].
+// The serving variants are much larger than `Detect`; boxing them would add
+// an allocation per connection, while the size is paid once per connection
+// task anyway.
+#[allow(clippy::large_enum_variant)]
 #[pin_project(project = StateProj)]
 enum State<I, S, E>
 where

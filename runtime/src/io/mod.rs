@@ -24,8 +24,10 @@
 //! tether's TCP and Unix streams and all their halves implement both these
 //! traits and `futures::io`'s, so either family of helpers works on them.
 //! (Import one family's extension traits per module: both name their
-//! methods `read`, `write_all`, ...). `Interest`/`Ready` are not offered:
-//! tether's sockets wait with `readable()`/`writable()`.
+//! methods `read`, `write_all`, ...). No adapter between the two families
+//! is needed for tether's sockets; for other types, `tokio-util`'s `compat`
+//! module converts. `Interest`/`Ready` are not offered: tether's sockets
+//! wait with `readable()`/`writable()`.
 //!
 //! ```
 //! use tether::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -63,17 +65,21 @@
 // `WouldBlock`, and a clear never erases an event from a later driver turn.
 // The invariants are spelled out in `scheduled_io`.
 
+pub(crate) mod blocking;
 mod driver;
 mod poll_evented;
 mod ready;
 mod registration;
 mod registration_set;
 mod scheduled_io;
+mod stdio;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 
 pub(crate) use driver::{Driver, Handle};
 pub(crate) use poll_evented::PollEvented;

@@ -7,7 +7,7 @@
 //! * [`handle`]: the routes. Each request gets its own `bumpalo` arena
 //!   (path segments, fan-out slots, the rendered JSON), freed in one go
 //!   when the handler returns.
-//! * [`serve`]: the accept loop, a [`tether::scope`]: each connection is a
+//! * [`serve`]: the accept loop, a [`tether::scope()`]: each connection is a
 //!   scoped child, HTTP/2 streams are scoped children too (hyper's HTTP/2
 //!   server spawns them on a [`ScopeExecutor`]). A shutdown future stops
 //!   it gracefully: the listener closes, in-flight requests finish within

@@ -169,3 +169,96 @@ impl<T: hyper::rt::Write> AsyncWrite for TetherIo<T> {
         self.project().inner.poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use hyper::rt::{Read, ReadBuf, Write};
+
+    use super::TetherIo;
+
+    /// Reads once from `io` into `buf` through hyper's `Read`; returns the
+    /// filled bytes.
+    fn read_once<T: futures::io::AsyncRead + Unpin>(
+        io: &mut TetherIo<T>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Vec<u8> {
+        futures::executor::block_on(async {
+            let mut rb = ReadBuf::uninit(buf);
+            poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, rb.unfilled()))
+                .await
+                .unwrap();
+            rb.filled().to_vec()
+        })
+    }
+
+    #[test]
+    fn hyper_read_into_uninitialised_memory() {
+        let mut io = TetherIo::new(futures::io::Cursor::new(b"hello world".to_vec()));
+        let mut buf = [MaybeUninit::<u8>::uninit(); 5];
+        assert_eq!(read_once(&mut io, &mut buf), b"hello");
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        assert_eq!(read_once(&mut io, &mut buf), b" world");
+        assert_eq!(read_once(&mut io, &mut buf), b"");
+    }
+
+    /// A reader that claims to have read more than it was given.
+    struct Liar;
+
+    impl futures::io::AsyncRead for Liar {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            buf.fill(7);
+            Poll::Ready(Ok(buf.len() + 100))
+        }
+    }
+
+    #[test]
+    fn an_overclaiming_reader_is_clamped() {
+        let mut io = TetherIo::new(Liar);
+        let mut buf = [MaybeUninit::<u8>::uninit(); 8];
+        assert_eq!(read_once(&mut io, &mut buf), [7u8; 8]);
+    }
+
+    #[test]
+    fn writes_and_the_reverse_direction() {
+        futures::executor::block_on(async {
+            let mut io = TetherIo::new(futures::io::Cursor::new(Vec::new()));
+            assert!(io.is_write_vectored());
+            let bufs = [std::io::IoSlice::new(b"ab"), std::io::IoSlice::new(b"cd")];
+            let mut written = 0;
+            while written < 4 {
+                let rest: Vec<_> = b"abcd"[written..].to_vec();
+                let n = poll_fn(|cx| {
+                    if written == 0 {
+                        Pin::new(&mut io).poll_write_vectored(cx, &bufs)
+                    } else {
+                        Pin::new(&mut io).poll_write(cx, &rest)
+                    }
+                })
+                .await
+                .unwrap();
+                written += n;
+            }
+            poll_fn(|cx| Pin::new(&mut io).poll_shutdown(cx))
+                .await
+                .unwrap();
+            assert_eq!(io.inner().get_ref(), b"abcd");
+            // futures::io over a hyper stream: TetherIo<TetherIo<T>>.
+            let inner = TetherIo::new(futures::io::Cursor::new(b"xyz".to_vec()));
+            let mut back = TetherIo::new(inner);
+            let mut out = Vec::new();
+            futures::io::AsyncReadExt::read_to_end(&mut back, &mut out)
+                .await
+                .unwrap();
+            assert_eq!(out, b"xyz");
+        });
+    }
+}

@@ -9,6 +9,10 @@
 //! * [`CountingAlloc`]: a global allocator that counts heap allocations, for
 //!   the examples that compare how much memory traffic each version causes.
 //! * [`millis`]: durations printed the same way everywhere.
+//! * [`http_app`]: the JSON API served by `http_server` and fetched by
+//!   `http_client` (hyper on tether, handlers borrowing `&AppState`).
+
+pub mod http_app;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -60,6 +60,8 @@ pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
@@ -68,6 +70,8 @@ pub mod runtime;
 pub(crate) mod scheduler;
 pub mod scope;
 mod select;
+#[cfg(unix)]
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

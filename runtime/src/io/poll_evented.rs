@@ -73,6 +73,12 @@ impl<E: Source> PollEvented<E> {
     pub(crate) fn registration(&self) -> &Registration {
         &self.registration
     }
+
+    /// The source and its registration, the source mutably (for sources
+    /// whose non-blocking operations take `&mut self`).
+    pub(crate) fn get_mut(&mut self) -> (&mut E, &Registration) {
+        (&mut self.io, &self.registration)
+    }
 }
 
 impl<E: Source> PollEvented<E>

@@ -218,3 +218,146 @@ impl fmt::Debug for Runtime {
             .finish_non_exhaustive()
     }
 }
+
+/// How often [`Runtime::shutdown_timeout`] checks whether the threads it
+/// waits for have exited: short next to any useful timeout, long enough
+/// not to burn the core the exiting threads need.
+const SHUTDOWN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+
+impl Runtime {
+    /// Shuts the runtime down, waiting at most `timeout` for its threads.
+    ///
+    /// Like dropping the runtime, every task that has not finished is
+    /// cancelled (dropped) and queued blocking jobs are cancelled. Unlike
+    /// dropping it, this returns after `timeout` even if a worker is stuck
+    /// in a long poll or a blocking job is still running: those threads are
+    /// left to finish (and the remaining tasks to be dropped) in the
+    /// background, and the runtime's resources are released when they do.
+    ///
+    /// A shutdown started here (or by dropping the runtime) completes any
+    /// I/O future of the runtime with an error and makes timers panic when
+    /// polled; see [`net`](crate::net) and [`time`](crate::time).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = tether::Runtime::new()?;
+    /// // A blocking job that would hold a plain drop for a second.
+    /// rt.spawn_blocking(|| std::thread::sleep(Duration::from_secs(1)));
+    /// let start = std::time::Instant::now();
+    /// rt.shutdown_timeout(Duration::from_millis(10));
+    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown_timeout(self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped after these reads, so
+        // each field is moved out exactly once (Drop does not run).
+        let (handle, threads) =
+            unsafe { (std::ptr::read(&this.handle), std::ptr::read(&this.threads)) };
+        let _current = crate::runtime::context::set_current(&handle.inner);
+        match &handle.inner {
+            scheduler::Handle::MultiThread(h) => {
+                h.begin_shutdown();
+                let me = thread::current().id();
+                let threads: Vec<_> = threads
+                    .into_iter()
+                    .filter(|t| t.thread().id() != me)
+                    .collect();
+                if wait_until(deadline, || threads.iter().all(|t| t.is_finished())) {
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    h.finish_shutdown();
+                    let blocking = h.blocking.clone();
+                    finish_in_background(deadline, move || blocking.shutdown());
+                } else {
+                    // A worker is still inside a poll: cancelling the tasks
+                    // must wait for it, so all of that moves off this thread.
+                    let h = h.clone();
+                    finish_in_background(deadline, move || {
+                        let _current = crate::runtime::context::set_current(
+                            &scheduler::Handle::MultiThread(h.clone()),
+                        );
+                        for t in threads {
+                            let _ = t.join();
+                        }
+                        h.finish_shutdown();
+                        h.blocking.shutdown();
+                    });
+                }
+            }
+            scheduler::Handle::CurrentThread(h) => {
+                // Tasks of a current-thread runtime may be !Send: they are
+                // dropped here, on the thread that owns the runtime.
+                h.shutdown();
+                let blocking = h.blocking.clone();
+                finish_in_background(deadline, move || blocking.shutdown());
+            }
+        }
+    }
+
+    /// Shuts the runtime down without waiting for anything: the same as
+    /// [`shutdown_timeout`](Self::shutdown_timeout) with a zero timeout.
+    /// Useful to leave a runtime from inside an async context, where
+    /// dropping it (which may block) is not allowed.
+    ///
+    /// ```
+    /// let rt = tether::Runtime::new()?;
+    /// rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(std::time::Duration::ZERO);
+    }
+}
+
+/// Calls `done` until it returns true or `deadline` passes (`None`: no
+/// deadline); returns its last answer.
+fn wait_until(deadline: Option<std::time::Instant>, mut done: impl FnMut() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return false;
+        }
+        thread::sleep(SHUTDOWN_POLL_INTERVAL);
+    }
+}
+
+/// Runs `work` on a new thread and waits for it until `deadline`; past
+/// that, it goes on in the background. If no thread can be started, runs
+/// it here (the only way left to release the runtime's resources).
+fn finish_in_background(
+    deadline: Option<std::time::Instant>,
+    work: impl FnOnce() + Send + 'static,
+) {
+    let work = crate::loom::sync::Arc::new(crate::loom::sync::Mutex::new(Some(work)));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let theirs = work.clone();
+    let spawned = thread::Builder::new()
+        .name("tether-shutdown".into())
+        .spawn(move || {
+            let work = crate::loom::lock(&theirs).take();
+            if let Some(work) = work {
+                work();
+            }
+            drop(tx);
+        });
+    if spawned.is_err() {
+        let work = crate::loom::lock(&work).take();
+        if let Some(work) = work {
+            work();
+        }
+        return;
+    }
+    let _ = match deadline {
+        Some(d) => rx.recv_timeout(d.saturating_duration_since(std::time::Instant::now())),
+        None => rx
+            .recv()
+            .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+    };
+}

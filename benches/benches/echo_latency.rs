@@ -854,6 +854,17 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 
 fn main() {
     let args = BenchArgs::from_env();
+    let sections = [
+        "echo/64",
+        "echo/256",
+        "echo/1024",
+        "echo_burn/64",
+        "echo_burn/256",
+        "soak",
+    ];
+    if !sections.iter().any(|s| args.selects(s)) {
+        return;
+    }
     let client = client_runtime();
     // Warm-up: one short untimed run per server (thread creation, allocator
     // caches, the kernel's loopback path).

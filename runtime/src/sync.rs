@@ -12,6 +12,12 @@
 //! offered; combine the plain method with [`tether::time::timeout`]
 //! instead.
 //!
+//! One difference from tokio: these primitives do not spend tether's
+//! cooperative budget (tether's sockets and timers do). A task that only
+//! drains a channel that is never empty keeps its worker until the channel
+//! is; in such a loop, call
+//! [`tether::task::consume_budget`](crate::task::consume_budget) per item.
+//!
 //! With scoped tasks the primitives need no `Arc`: children of a
 //! [`scope`](crate::scope()) borrow them from the caller's stack.
 //!

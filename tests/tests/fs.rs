@@ -383,3 +383,75 @@ fn many_files_in_parallel_from_scoped_children() {
         assert_eq!(n, 32);
     });
 }
+
+#[test]
+fn a_read_cancelled_mid_flight_loses_no_byte() {
+    let tmp = TempDir::new();
+    run(async {
+        let path = tmp.join("c");
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        fs::write(&path, &data).await.unwrap();
+        let mut f = File::open(&path).await.unwrap();
+        f.set_max_buf_size(1024);
+        let mut all = Vec::new();
+        // Poll a read once (its job is then usually in flight) and drop the
+        // future; the next read collects that job's bytes first.
+        for _ in 0..20 {
+            let mut buf = [0u8; 100];
+            let n = {
+                let read = f.read(&mut buf);
+                futures::pin_mut!(read);
+                match futures::poll!(read) {
+                    std::task::Poll::Ready(n) => n.unwrap(),
+                    std::task::Poll::Pending => 0,
+                }
+            };
+            all.extend_from_slice(&buf[..n]);
+        }
+        f.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, data);
+    });
+}
+
+#[test]
+fn file_on_the_current_thread_runtime() {
+    let tmp = TempDir::new();
+    let rt = tether::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tether::time::timeout(WATCHDOG, async {
+            let path = tmp.join("ct");
+            let mut f = File::create(&path).await.unwrap();
+            for i in 0..100 {
+                f.write_all(format!("{i}\n").as_bytes()).await.unwrap();
+            }
+            f.flush().await.unwrap();
+            let mut lines = BufReader::new(File::open(&path).await.unwrap()).lines();
+            let mut n = 0;
+            while let Some(line) = lines.next_line().await.unwrap() {
+                assert_eq!(line, n.to_string());
+                n += 1;
+            }
+            assert_eq!(n, 100);
+        })
+        .await
+        .expect("test timed out");
+    });
+}
+
+#[test]
+fn outside_a_runtime_the_panic_names_the_fs_call() {
+    let err = std::panic::catch_unwind(|| {
+        futures::executor::block_on(fs::read("/dev/null")).unwrap();
+    })
+    .unwrap_err();
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(
+        msg.contains("tether::fs needs a tether runtime"),
+        "unexpected panic message: {msg:?}"
+    );
+}

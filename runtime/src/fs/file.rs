@@ -20,6 +20,7 @@ type StdFile = std::fs::File;
 impl BlockingIo for Arc<StdFile> {
     // A `std::fs::File` has no user-space buffer.
     const FLUSHES: bool = false;
+    const NAME: &'static str = "tether::fs::File";
 
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&**self).read(buf)

@@ -54,7 +54,7 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    match crate::spawn_blocking(f).await {
+    match crate::io::blocking::spawn_job("tether::fs", f).await {
         Ok(res) => res,
         Err(join) => Err(join.into()),
     }

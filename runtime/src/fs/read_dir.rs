@@ -140,10 +140,13 @@ impl ReadDir {
                     else {
                         unreachable!("matched Idle(Some) above")
                     };
-                    self.0 = State::Pending(crate::spawn_blocking(move || {
-                        chunk.fill();
-                        chunk
-                    }));
+                    self.0 = State::Pending(crate::io::blocking::spawn_job(
+                        "tether::fs::ReadDir",
+                        move || {
+                            chunk.fill();
+                            chunk
+                        },
+                    ));
                 }
                 State::Pending(job) => match ready!(Pin::new(job).poll(cx)) {
                     Ok(chunk) => self.0 = State::Idle(Some(chunk)),

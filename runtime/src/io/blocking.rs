@@ -44,12 +44,33 @@ use crate::task::JoinHandle;
 /// its whole input at once. tokio's `File` uses the same bound.
 pub(crate) const DEFAULT_MAX_BUF_SIZE: usize = 2 * 1024 * 1024;
 
+/// Runs `f` on the current runtime's blocking pool; `what` names the
+/// caller in the panic message outside a runtime (the user called
+/// `tether::fs::read`, not `spawn_blocking`).
+#[track_caller]
+pub(crate) fn spawn_job<F, R>(what: &str, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match crate::runtime::context::with_current(|h| crate::blocking::spawn_blocking_on(h, f)) {
+        Some(job) => job,
+        None => panic!(
+            "{what} needs a tether runtime (it runs on the runtime's blocking pool): use it from \
+             a task, inside `Runtime::block_on`, or after `Runtime::enter`"
+        ),
+    }
+}
+
 /// The blocking object: what a job does with it. Implemented by the handles
 /// of `File` and of the standard streams.
 pub(crate) trait BlockingIo: Clone + Send + Sync + 'static {
     /// Whether `flush` does anything (a file has no user-space buffer;
     /// stdout has one), so a flush of a file costs no pool round trip.
     const FLUSHES: bool;
+
+    /// What the user holds, for the panic message outside a runtime.
+    const NAME: &'static str;
 
     /// Reads once into `buf`.
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -209,7 +230,7 @@ impl<H: BlockingIo> Blocking<H> {
         };
         let mut buf = mem::take(buf);
         let io = self.io.clone();
-        self.state = State::Busy(crate::spawn_blocking(move || {
+        self.state = State::Busy(spawn_job(H::NAME, move || {
             let op = job(&io, &mut buf);
             (op, buf)
         }));

@@ -24,6 +24,7 @@ fn unsupported(what: &str) -> io::Error {
 
 impl BlockingIo for Std {
     const FLUSHES: bool = true;
+    const NAME: &'static str = "tether::io::{stdin, stdout, stderr}";
 
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

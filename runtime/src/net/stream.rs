@@ -109,6 +109,11 @@ impl<M: Source> StreamIo<M> {
         &self.io
     }
 
+    /// Deregisters the socket and gives it back (`into_std`).
+    pub(crate) fn into_inner(self) -> io::Result<M> {
+        self.io.into_inner()
+    }
+
     /// Waits until the stream is readable.
     pub(crate) async fn readable(&self) -> io::Result<()> {
         wait_ready(&self.io, Direction::Read).await
@@ -173,6 +178,10 @@ where
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            // Nothing to read into: no system call, readiness untouched.
+            return Poll::Ready(Ok(()));
+        }
         let n = std::task::ready!(self.io.poll_read(cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))

@@ -333,9 +333,26 @@ fn try_profile<W: Workload>(bench: &str, peer: &str, iters: u64) -> bool {
     fn run<W: Workload, P: Peer>(iters: u64) {
         let rt = P::runtime();
         let mut iteration = W::make::<P>(&rt);
+        let mut times = Vec::with_capacity(iters as usize);
         for _ in 0..iters {
+            let start = std::time::Instant::now();
             iteration();
+            times.push(start.elapsed());
         }
+        // The per-iteration spread shows whether a slow mode belongs to a
+        // process (every iteration slow) or comes and goes.
+        let d = tether_benches::Distribution::new(times);
+        let f = tether_benches::fmt_duration;
+        eprintln!(
+            "{}/{}: {iters} iterations: min {} p10 {} p50 {} p90 {} max {}",
+            W::NAME,
+            P::NAME,
+            f(d.min()),
+            f(d.percentile(10.0)),
+            f(d.p50()),
+            f(d.percentile(90.0)),
+            f(d.max()),
+        );
     }
     if bench != W::NAME {
         return false;

@@ -69,7 +69,7 @@ use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
 pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
-pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
+pub use task::{AbortHandle, JoinError, JoinHandle, JoinSet, yield_now};
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless
 /// `flavor = "current_thread"` is given).

@@ -335,7 +335,7 @@ impl<T> Future for BlockingJoinHandle<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let res = std::task::ready!(Pin::new(&mut self.task).poll(cx));
-        let id = self.task.id();
+        let id = self.task.id().as_u64();
         let outcome = std::mem::replace(&mut *crate::loom::lock(&self.slot), Outcome::Taken);
         Poll::Ready(match (res, outcome) {
             (_, Outcome::Done(v)) => Ok(v),

@@ -45,6 +45,24 @@ pub fn current_thread() -> Runtime {
         .expect("failed to build a current-thread runtime")
 }
 
+/// A current-thread runtime whose clock starts paused (what
+/// `#[tether::test(start_paused = true)]` builds): timers auto-advance the
+/// clock when the runtime is idle, so tests of time take no real time.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = tether_tests::paused();
+/// let start = std::time::Instant::now();
+/// rt.block_on(tether::time::sleep(Duration::from_secs(3600)));
+/// assert!(start.elapsed() < Duration::from_secs(60));
+/// ```
+pub fn paused() -> Runtime {
+    Builder::new_current_thread()
+        .start_paused(true)
+        .build()
+        .expect("failed to build a paused current-thread runtime")
+}
+
 /// Every flavour worth running a behaviour test on: current-thread and
 /// multi-thread with 1, 2 and 4 workers, each with its name for messages.
 ///

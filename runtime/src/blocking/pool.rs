@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     /// Stack size of the pool's threads.
     pub(crate) stack_size: Option<usize>,
+    /// Run by each pool thread when it starts and before it exits.
+    pub(crate) hooks: crate::runtime::ThreadHooks,
 }
 
 #[derive(Debug)]
@@ -64,7 +66,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Shared {
     /// Jobs waiting for a thread.
-    queue: VecDeque<Notified>,
+    queue: VecDeque<Job>,
     /// Live pool threads.
     num_threads: usize,
     /// Waiting threads not yet claimed by a submitter.
@@ -75,6 +77,16 @@ struct Shared {
     shutdown: bool,
     /// Join handles of the live threads, to wait for them at shutdown.
     threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// A queued blocking job.
+#[derive(Debug)]
+struct Job {
+    /// The task whose single poll runs the closure.
+    task: Notified,
+    /// Holds off auto-advance of a paused clock until the job has run and
+    /// its `JoinHandle` has been notified (dropped after `task.run()`).
+    _inhibit: Option<crate::time::AutoAdvanceGuard>,
 }
 
 /// The future of a blocking job: runs the closure on its first poll.
@@ -140,6 +152,25 @@ impl Spawner {
         R: Send,
     {
         // SAFETY: forwarded to our caller.
+        unsafe { self.spawn_job(f, None) }
+    }
+
+    /// [`spawn_unchecked`](Spawner::spawn_unchecked), holding `inhibit`
+    /// until the job has completed.
+    ///
+    /// # Safety
+    ///
+    /// As [`spawn_unchecked`](Spawner::spawn_unchecked).
+    unsafe fn spawn_job<F, R>(
+        &self,
+        f: F,
+        inhibit: Option<crate::time::AutoAdvanceGuard>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        // SAFETY: forwarded to our caller.
         let (join, notified) =
             unsafe { crate::task::unowned(BlockingTask(Some(f)), BlockingSchedule) };
         let mut shared = crate::loom::lock(&self.inner.shared);
@@ -148,7 +179,10 @@ impl Spawner {
             notified.into_raw().shutdown();
             return join;
         }
-        shared.queue.push_back(notified);
+        shared.queue.push_back(Job {
+            task: notified,
+            _inhibit: inhibit,
+        });
         if shared.num_idle > 0 {
             shared.num_idle -= 1;
             shared.num_notify += 1;
@@ -191,12 +225,12 @@ impl Spawner {
                 let _ = t.join();
             }
         }
-        let queued: Vec<Notified> = crate::loom::lock(&self.inner.shared)
+        let queued: Vec<Job> = crate::loom::lock(&self.inner.shared)
             .queue
             .drain(..)
             .collect();
-        for task in queued {
-            task.into_raw().shutdown();
+        for job in queued {
+            job.task.into_raw().shutdown();
         }
         crate::loom::lock(&self.inner.runtime).take();
     }
@@ -204,6 +238,7 @@ impl Spawner {
 
 impl Inner {
     fn run(self: Arc<Self>) {
+        let _hooks = self.config.hooks.enter();
         let runtime = crate::loom::lock(&self.runtime).clone();
         let _enter = runtime
             .as_ref()
@@ -214,9 +249,10 @@ impl Inner {
                 // Queued jobs are cancelled by `shutdown`, not run.
                 break;
             }
-            if let Some(task) = shared.queue.pop_front() {
+            if let Some(job) = shared.queue.pop_front() {
                 drop(shared);
-                task.run();
+                job.task.run();
+                drop(job._inhibit);
                 shared = crate::loom::lock(&self.shared);
                 continue;
             }
@@ -250,6 +286,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let inhibit = crate::time::AutoAdvanceGuard::new(&handle.driver().time);
     // SAFETY: `f` and `R` are 'static.
-    unsafe { handle.blocking().spawn_unchecked(f) }
+    unsafe { handle.blocking().spawn_job(f, inhibit) }
 }

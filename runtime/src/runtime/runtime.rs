@@ -58,9 +58,24 @@ impl Runtime {
         Builder::new_multi_thread()
     }
 
-    pub(super) fn new_current_thread(blocking: crate::blocking::Spawner) -> io::Result<Runtime> {
+    pub(super) fn new_current_thread(
+        blocking: crate::blocking::Spawner,
+        intervals: scheduler::Intervals,
+        start_paused: bool,
+    ) -> io::Result<Runtime> {
         let (driver, driver_handle) = crate::driver::Driver::new()?;
-        let handle = current_thread::Handle::new(driver, driver_handle, blocking.clone());
+        // Only the current-thread runtime knows when it is idle, which a
+        // paused clock needs to auto-advance (see `time/source.rs`).
+        driver_handle.time.source().allow_pausing();
+        if start_paused {
+            driver_handle
+                .time
+                .source()
+                .pause()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        }
+        let handle =
+            current_thread::Handle::new(driver, driver_handle, blocking.clone(), intervals);
         let inner = scheduler::Handle::CurrentThread(handle);
         blocking.set_runtime(inner.clone());
         Ok(Runtime {
@@ -74,10 +89,17 @@ impl Runtime {
         blocking: crate::blocking::Spawner,
         thread_name: &str,
         stack_size: usize,
+        intervals: scheduler::Intervals,
+        hooks: &super::ThreadHooks,
     ) -> io::Result<Runtime> {
         let (driver, driver_handle) = crate::driver::Driver::new()?;
-        let handle =
-            multi_thread::Handle::new(workers, Some(driver), driver_handle, blocking.clone());
+        let handle = multi_thread::Handle::new(
+            workers,
+            Some(driver),
+            driver_handle,
+            blocking.clone(),
+            intervals,
+        );
         let inner = scheduler::Handle::MultiThread(handle.clone());
         blocking.set_runtime(inner.clone());
         let mut rt = Runtime {
@@ -86,10 +108,14 @@ impl Runtime {
         };
         for core in handle.take_cores() {
             let h = handle.clone();
+            let hooks = hooks.clone();
             let spawned = thread::Builder::new()
                 .name(thread_name.to_string())
                 .stack_size(stack_size)
-                .spawn(move || multi_thread::worker::run(h, core));
+                .spawn(move || {
+                    let _hooks = hooks.enter();
+                    multi_thread::worker::run(h, core)
+                });
             // On failure `rt`'s drop shuts down the workers started so far.
             rt.threads.push(spawned?);
         }

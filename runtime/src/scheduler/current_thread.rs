@@ -66,6 +66,12 @@ pub(crate) struct Handle {
     core: Mutex<Option<Box<Core>>>,
     /// Threads waiting for the core.
     core_waiters: Mutex<Vec<Waker>>,
+    /// Tasks polled between looks at the `block_on` future and the driver
+    /// (builder's `event_interval`, else [`EVENT_INTERVAL`]).
+    event_interval: u32,
+    /// Ticks between forced checks of the injection queue (builder's
+    /// `global_queue_interval`, else [`GLOBAL_POLL_INTERVAL`]).
+    global_queue_interval: u32,
     /// The local (`!Send`) tasks, one entry per thread that spawned some.
     locals: Mutex<Vec<Arc<LocalTasks>>>,
 }
@@ -122,6 +128,7 @@ impl Handle {
         driver: crate::driver::Driver,
         driver_handle: crate::driver::Handle,
         blocking: crate::blocking::Spawner,
+        intervals: super::Intervals,
     ) -> Arc<Handle> {
         Arc::new(Handle {
             inject: Mutex::new(VecDeque::new()),
@@ -137,6 +144,8 @@ impl Handle {
             }))),
             core_waiters: Mutex::new(Vec::new()),
             locals: Mutex::new(Vec::new()),
+            event_interval: intervals.event.unwrap_or(EVENT_INTERVAL),
+            global_queue_interval: intervals.global_queue.unwrap_or(GLOBAL_POLL_INTERVAL),
         })
     }
 
@@ -271,7 +280,7 @@ fn run_loop<F: Future>(
                 break Some(v);
             }
         }
-        for _ in 0..EVENT_INTERVAL {
+        for _ in 0..handle.event_interval {
             if handle.shutdown.load(Ordering::Acquire) {
                 break 'outer None;
             }
@@ -279,7 +288,7 @@ fn run_loop<F: Future>(
                 let mut guard = cx.core.borrow_mut();
                 let core = guard.as_mut().expect("core missing");
                 core.tick = core.tick.wrapping_add(1);
-                if core.tick % GLOBAL_POLL_INTERVAL == 0 {
+                if core.tick % handle.global_queue_interval == 0 {
                     handle
                         .pop_injected()
                         .or_else(|| core.tasks.pop_front())

@@ -14,6 +14,18 @@ use std::future::Future;
 use crate::task::JoinHandle;
 use std::sync::Arc;
 
+/// Scheduler tick intervals set on the runtime builder
+/// ([`Builder::event_interval`](crate::runtime::Builder::event_interval),
+/// [`Builder::global_queue_interval`](crate::runtime::Builder::global_queue_interval));
+/// `None` keeps the scheduler's own default.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Intervals {
+    /// Ticks between non-blocking looks at I/O and timers.
+    pub(crate) event: Option<u32>,
+    /// Ticks between forced looks at the global (injection) queue.
+    pub(crate) global_queue: Option<u32>,
+}
+
 /// A runtime's scheduler, by flavour.
 #[derive(Debug, Clone)]
 pub(crate) enum Handle {

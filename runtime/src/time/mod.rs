@@ -41,7 +41,9 @@ pub mod error;
 mod instant;
 mod interval;
 mod shard;
+mod pause;
 mod sleep;
+mod source;
 mod timeout;
 mod wake_batch;
 pub(crate) mod wheel;
@@ -51,6 +53,8 @@ pub use std::time::Duration;
 pub(crate) use driver::Handle;
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use pause::{advance, pause, resume};
+pub(crate) use source::AutoAdvanceGuard;
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, timeout, timeout_at};
 

@@ -50,6 +50,12 @@ pub(crate) struct Handle {
     /// context around every poll: a pointer move instead of a large copy.
     #[allow(clippy::vec_box)]
     pub(super) cores: Mutex<Vec<Box<Core>>>,
+    /// Ticks between a worker's non-blocking driver polls (builder's
+    /// `event_interval`, else `worker::EVENT_INTERVAL`).
+    pub(super) event_interval: u32,
+    /// Ticks between a worker's forced injector checks (builder's
+    /// `global_queue_interval`, else `worker::GLOBAL_POLL_INTERVAL`).
+    pub(super) global_queue_interval: u32,
 }
 
 impl Handle {
@@ -59,6 +65,7 @@ impl Handle {
         driver: Option<crate::driver::Driver>,
         driver_handle: crate::driver::Handle,
         blocking: crate::blocking::Spawner,
+        intervals: crate::scheduler::Intervals,
     ) -> Arc<Handle> {
         let driver = Arc::new(SharedDriver::new(driver, driver_handle));
         let mut remotes = Vec::with_capacity(num_workers);
@@ -82,6 +89,10 @@ impl Handle {
             driver,
             blocking,
             cores: Mutex::new(cores),
+            event_interval: intervals.event.unwrap_or(worker::EVENT_INTERVAL),
+            global_queue_interval: intervals
+                .global_queue
+                .unwrap_or(worker::GLOBAL_POLL_INTERVAL),
         })
     }
 

@@ -49,11 +49,11 @@ use std::sync::Arc;
 
 /// Ticks between forced checks of the injector. A prime, so the check does
 /// not fall into lockstep with periodic task patterns.
-const GLOBAL_POLL_INTERVAL: u32 = 61;
+pub(super) const GLOBAL_POLL_INTERVAL: u32 = 61;
 
 /// Ticks between non-blocking polls of the I/O driver and timers by a busy
 /// worker, so readiness is never starved while every worker is busy.
-const EVENT_INTERVAL: u32 = 61;
+pub(super) const EVENT_INTERVAL: u32 = 61;
 
 /// Consecutive LIFO-slot polls before the slot's task goes to the back of
 /// the run queue. Two tasks waking each other forever would otherwise
@@ -184,7 +184,7 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        if self.tick % GLOBAL_POLL_INTERVAL == 0
+        if self.tick % handle.global_queue_interval == 0
             && let Some(task) = steal_one(&handle.inject)
         {
             return Some(Work::Task(task));
@@ -314,7 +314,7 @@ fn run_until(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box
             return core;
         }
         core.tick = core.tick.wrapping_add(1);
-        if core.tick % EVENT_INTERVAL == 0 {
+        if core.tick % cx.handle.event_interval == 0 {
             core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking());
         }
         let work = match core.next_local_work(&cx.handle) {

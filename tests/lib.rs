@@ -121,3 +121,61 @@ pub struct Watchdog {
     /// Dropping the sender wakes the watchdog thread, which then exits.
     _done: mpsc::Sender<()>,
 }
+
+/// A meeting point for `parties` threads, with a deadline: each caller of
+/// [`Rendezvous::wait`] blocks until all have arrived. Tests use it to
+/// *prove* that work runs in parallel (the parties can only all arrive if
+/// they run at the same time) instead of hoping to observe it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let meet = Arc::new(tether_tests::Rendezvous::new(2));
+/// let other = meet.clone();
+/// let t = std::thread::spawn(move || other.wait(Duration::from_secs(30)));
+/// assert!(meet.wait(Duration::from_secs(30)));
+/// assert!(t.join().unwrap());
+/// ```
+#[derive(Debug)]
+pub struct Rendezvous {
+    /// How many must arrive.
+    parties: usize,
+    /// How many have arrived.
+    arrived: std::sync::Mutex<usize>,
+    /// Signalled when the last party arrives.
+    all_here: std::sync::Condvar,
+}
+
+impl Rendezvous {
+    /// A rendezvous of `parties` callers.
+    pub fn new(parties: usize) -> Rendezvous {
+        Rendezvous {
+            parties,
+            arrived: std::sync::Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Arrives and blocks until every party has arrived (true) or `limit`
+    /// has passed (false: the others never came, so they were not running
+    /// concurrently with this caller).
+    pub fn wait(&self, limit: Duration) -> bool {
+        let mut arrived = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
+        *arrived += 1;
+        if *arrived >= self.parties {
+            self.all_here.notify_all();
+            return true;
+        }
+        let (arrived, _) = self
+            .all_here
+            .wait_timeout_while(arrived, limit, |n| *n < self.parties)
+            .unwrap_or_else(|e| e.into_inner());
+        *arrived >= self.parties
+    }
+
+    /// How many parties have arrived so far.
+    pub fn arrived(&self) -> usize {
+        *self.arrived.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

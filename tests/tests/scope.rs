@@ -11,18 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use tether::runtime::Builder;
-
-fn multi_thread(workers: usize) -> tether::Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current_thread() -> tether::Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
+use tether_tests::{current_thread, multi_thread};
 
 /// Counts drops of the value it is attached to.
 struct DropCounter<'a>(&'a AtomicUsize);

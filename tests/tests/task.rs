@@ -25,7 +25,10 @@ impl Drop for DropCount {
 
 #[test]
 fn join_set_children_run_before_the_set_is_awaited() {
-    let _w = watchdog("join_set_children_run_in_background", Duration::from_secs(60));
+    let _w = watchdog(
+        "join_set_children_run_in_background",
+        Duration::from_secs(60),
+    );
     for (name, rt) in flavours() {
         rt.block_on(async {
             let mut set = JoinSet::new();
@@ -168,7 +171,11 @@ fn abort_all_shutdown_and_detach_all() {
             }
             set.shutdown().await;
             assert!(set.is_empty());
-            assert_eq!(drops.load(Ordering::SeqCst), 4, "{name}: shutdown waits for the drops");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                4,
+                "{name}: shutdown waits for the drops"
+            );
 
             let (tx, rx) = oneshot::channel();
             set.spawn(async move {
@@ -177,7 +184,11 @@ fn abort_all_shutdown_and_detach_all() {
             });
             set.detach_all();
             drop(set);
-            assert_eq!(rx.await.unwrap(), 5, "{name}: a detached task keeps running");
+            assert_eq!(
+                rx.await.unwrap(),
+                5,
+                "{name}: a detached task keeps running"
+            );
         });
     }
 }
@@ -287,7 +298,10 @@ fn task_ids_are_unique_and_visible_inside_tasks() {
     assert!(task::try_id().is_none());
     for (name, rt) in flavours() {
         rt.block_on(async {
-            assert!(task::try_id().is_none(), "{name}: block_on's future is no task");
+            assert!(
+                task::try_id().is_none(),
+                "{name}: block_on's future is no task"
+            );
             let handles: Vec<_> = (0..16).map(|_| task::spawn(async { task::id() })).collect();
             let expected: Vec<_> = handles.iter().map(|h| h.id()).collect();
             let mut seen = HashSet::new();
@@ -409,7 +423,11 @@ fn spawn_local_abort_and_runtime_drop_cancel_on_the_owner_thread() {
     });
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     drop(rt);
-    assert_eq!(drops.load(Ordering::SeqCst), 2, "shutdown drops the pending local task");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        2,
+        "shutdown drops the pending local task"
+    );
     let err = futures::executor::block_on(handle).unwrap_err();
     assert!(err.is_cancelled());
 }
@@ -485,7 +503,10 @@ fn task_local_scopes_nest_and_restore() {
             })
             .await;
         assert_eq!(out, (2, 1));
-        assert_eq!(DEPTH.sync_scope(5, || DEPTH.sync_scope(6, || DEPTH.get()) + DEPTH.get()), 11);
+        assert_eq!(
+            DEPTH.sync_scope(5, || DEPTH.sync_scope(6, || DEPTH.get()) + DEPTH.get()),
+            11
+        );
         assert!(DEPTH.try_with(|d| *d).is_err());
     });
 }

@@ -24,7 +24,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-
 /// A tiny deterministic PRNG (xorshift64*).
 struct Rng(u64);
 
@@ -337,7 +336,10 @@ fn sleep_from_another_thread_through_the_handle() {
 fn interval_ticks_on_schedule() {
     // The paused clock makes the current-thread run exact and instant; the
     // multi-thread runtime (which cannot pause) runs on the real clock.
-    for (flavor, rt) in [("paused current_thread", paused()), ("multi_thread", multi_thread(2))] {
+    for (flavor, rt) in [
+        ("paused current_thread", paused()),
+        ("multi_thread", multi_thread(2)),
+    ] {
         rt.block_on(async {
             let start = Instant::now() + ms(5);
             let period = ms(10);

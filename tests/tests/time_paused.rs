@@ -54,7 +54,10 @@ async fn timers_fire_in_deadline_order_on_the_paused_clock() {
     assert_eq!(order, [10, 20, 30, 40, 50]);
     for &(secs, at) in log.iter() {
         let want = Duration::from_secs(secs);
-        assert!(at >= want && at <= want + RESOLUTION, "{secs}s fired at {at:?}");
+        assert!(
+            at >= want && at <= want + RESOLUTION,
+            "{secs}s fired at {at:?}"
+        );
     }
 }
 

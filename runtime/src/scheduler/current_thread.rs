@@ -18,8 +18,8 @@ use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::scoped::Scoped;
-pub(crate) use local::spawn_local;
 use local::LocalTasks;
+pub(crate) use local::spawn_local;
 
 mod local;
 use crate::loom::sync::Mutex;

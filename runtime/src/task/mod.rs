@@ -57,16 +57,16 @@ mod tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+pub use crate::{spawn, spawn_blocking};
 pub use consume_budget::consume_budget;
 pub use error::JoinError;
 pub use id::{Id, id, try_id};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
-pub use local::spawn_local;
-pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
-pub use crate::{spawn, spawn_blocking};
 pub(crate) use list::OwnedTasks;
+pub use local::spawn_local;
 pub(crate) use raw::RawTask;
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
 
 /// What a task needs from the scheduler that runs it.

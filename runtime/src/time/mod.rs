@@ -40,8 +40,8 @@ mod driver;
 pub mod error;
 mod instant;
 mod interval;
-mod shard;
 mod pause;
+mod shard;
 mod sleep;
 mod source;
 mod timeout;
@@ -54,8 +54,8 @@ pub(crate) use driver::Handle;
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use pause::{advance, pause, resume};
-pub(crate) use source::AutoAdvanceGuard;
 pub use sleep::{Sleep, sleep, sleep_until};
+pub(crate) use source::AutoAdvanceGuard;
 pub use timeout::{Timeout, timeout, timeout_at};
 
 /// Number of timers registered with the current runtime's wheel (pending,

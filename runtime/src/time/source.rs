@@ -97,9 +97,11 @@ impl TimeSource {
     /// Freezes the clock.
     pub(crate) fn pause(&self) -> Result<(), &'static str> {
         if !self.can_pause.load(Ordering::Acquire) {
-            return Err("`tether::time::pause` needs a current-thread runtime: the multi-thread \
+            return Err(
+                "`tether::time::pause` needs a current-thread runtime: the multi-thread \
                  runtime cannot tell when all of its workers are idle, so it cannot advance a \
-                 paused clock safely");
+                 paused clock safely",
+            );
         }
         let mut state = crate::loom::lock(&self.state);
         if self.is_virtual.load(Ordering::Acquire) && state.unfrozen.is_none() {
@@ -136,9 +138,10 @@ impl TimeSource {
         if !self.paused.load(Ordering::Acquire) {
             return Err("`tether::time::advance` called while the clock is not paused");
         }
-        state.base = state.base.checked_add(by).ok_or(
-            "`tether::time::advance` by a duration that overflows the clock",
-        )?;
+        state.base = state
+            .base
+            .checked_add(by)
+            .ok_or("`tether::time::advance` by a duration that overflows the clock")?;
         Ok(())
     }
 

@@ -99,7 +99,10 @@ impl Handle {
             owned: OwnedTasks::new(),
             runtime: Arc::downgrade(self),
         });
-        if self.shutdown.load(crate::loom::sync::atomic::Ordering::Acquire) {
+        if self
+            .shutdown
+            .load(crate::loom::sync::atomic::Ordering::Acquire)
+        {
             local.owned.close_and_shutdown();
         }
         locals.push(local.clone());

@@ -212,7 +212,9 @@ impl Builder {
     }
 
     /// Runs `f` on every thread the runtime starts (workers and blocking
-    /// pool threads), first thing, before it runs any task.
+    /// pool threads), first thing, before it runs any task. The
+    /// current-thread runtime starts no worker (the thread calling
+    /// `block_on` drives it), so there `f` runs on blocking threads only.
     ///
     /// ```
     /// use std::sync::Arc;

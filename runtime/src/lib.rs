@@ -55,13 +55,15 @@
 pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
-pub(crate) mod io;
+pub mod fs;
+pub mod io;
 pub(crate) mod loom;
 pub mod net;
 pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod scope;
+pub mod sync;
 pub mod task;
 pub mod time;
 

@@ -86,7 +86,7 @@ fn half_close_then_reply() {
         let (mut server, _) = listener.accept().await.unwrap();
 
         client.write_all(b"question").await.unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
+        client.shutdown_now(Shutdown::Write).unwrap();
 
         let mut got = Vec::new();
         server.read_to_end(&mut got).await.unwrap();
@@ -344,7 +344,7 @@ fn owned_halves_move_to_tasks_and_reunite() {
         let (crd, other) = (err.0, err.1);
         drop(other);
         let client = crd.reunite(cwr).expect("same stream");
-        client.shutdown(Shutdown::Write).unwrap();
+        client.shutdown_now(Shutdown::Write).unwrap();
         let srd = reader.await.unwrap();
         let swr = writer.await.unwrap();
         let server = srd.reunite(swr).expect("same stream");

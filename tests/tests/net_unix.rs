@@ -95,7 +95,7 @@ fn pair_half_close_and_owned_split() {
         writer.await.unwrap();
         // b can still write back after reading end-of-stream.
         b.write_all(b"reply").await.unwrap();
-        b.shutdown(Shutdown::Write).unwrap();
+        b.shutdown_now(Shutdown::Write).unwrap();
         let mut reply = Vec::new();
         ard.read_to_end(&mut reply).await.unwrap();
         assert_eq!(reply, b"reply");

@@ -164,6 +164,20 @@ where
         self.io.poll_read(cx, buf)
     }
 
+    /// Reads into the unfilled part of a tokio `ReadBuf` once readable (the
+    /// body of `tokio::io::AsyncRead::poll_read`). The unfilled part is
+    /// zeroed once (`ReadBuf` remembers what it initialized), so no
+    /// uninitialized byte reaches the socket's `read`.
+    pub(crate) fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(self.io.poll_read(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
     /// Vectored form of [`StreamIo::poll_read`].
     pub(crate) fn poll_read_vectored(
         &self,
@@ -197,8 +211,9 @@ impl<M: Source> Deref for StreamIo<M> {
 }
 
 /// Implements [`Connection`] for `stream` (a struct whose field `io` is its
-/// `StreamIo<mio>`), `futures::io::AsyncRead` and `AsyncWrite` for it and
-/// for its public split halves, each forwarding to the stream's
+/// `StreamIo<mio>`), `futures::io::AsyncRead` and `AsyncWrite` — and
+/// tokio's `AsyncRead` and `AsyncWrite`, so the tokio-io ecosystem works on
+/// tether sockets — for it and for its public split halves, each forwarding to the stream's
 /// [`StreamIo`], and `Debug` for the owned halves (forwarded to the shared
 /// generic halves they wrap). `flush` and `close` document the stream's
 /// `poll_flush` and `poll_close`.
@@ -234,6 +249,66 @@ macro_rules! impl_async_io {
         $crate::net::stream::impl_async_io!(@write $owned_write, |s| s.half.inner);
         $crate::net::stream::impl_async_io!(@debug $owned_read);
         $crate::net::stream::impl_async_io!(@debug $owned_write);
+        $crate::net::stream::impl_async_io!(@tokio_read $stream, |s| s);
+        $crate::net::stream::impl_async_io!(@tokio_write $stream, |s| s, $flush, $close);
+        $crate::net::stream::impl_async_io!(@tokio_read $read, |s| s.0);
+        $crate::net::stream::impl_async_io!(@tokio_write $write, |s| s.0);
+        $crate::net::stream::impl_async_io!(@tokio_read $owned_read, |s| s.half.inner);
+        $crate::net::stream::impl_async_io!(@tokio_write $owned_write, |s| s.half.inner);
+    };
+    (@tokio_read $ty:ty, |$s:ident| $conn:expr) => {
+        impl tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $s = &*self;
+                $crate::net::stream::Connection::io(&*$conn).poll_read_buf(cx, buf)
+            }
+        }
+    };
+    (@tokio_write $ty:ty, |$s:ident| $conn:expr $(, $flush:literal, $close:literal)?) => {
+        impl tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::stream::Connection::io(&*$conn).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::stream::Connection::io(&*$conn).poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            $(#[doc = $flush])?
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            $(#[doc = $close])?
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $s = &*self;
+                std::task::Poll::Ready($crate::net::stream::Connection::io(&*$conn).shutdown_write())
+            }
+        }
     };
     (@debug $ty:ty) => {
         impl std::fmt::Debug for $ty {

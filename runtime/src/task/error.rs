@@ -125,13 +125,21 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
+/// A task that failed becomes an `io::Error` of kind `Other` — also when it
+/// was cancelled: `Interrupted` would tell `read_exact`-style loops to retry
+/// an operation that can never complete. The message says which it was.
+///
+/// ```
+/// # tether::Runtime::new().unwrap().block_on(async {
+/// let handle = tether::spawn(std::future::pending::<()>());
+/// handle.abort();
+/// let err = std::io::Error::from(handle.await.unwrap_err());
+/// assert_eq!(err.kind(), std::io::ErrorKind::Other);
+/// assert!(err.to_string().contains("cancelled"), "{err}");
+/// # });
+/// ```
 impl From<JoinError> for io::Error {
     fn from(e: JoinError) -> io::Error {
-        let kind = if e.is_cancelled() {
-            io::ErrorKind::Interrupted
-        } else {
-            io::ErrorKind::Other
-        };
-        io::Error::new(kind, e.to_string())
+        io::Error::other(e.to_string())
     }
 }

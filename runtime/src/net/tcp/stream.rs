@@ -223,8 +223,13 @@ impl TcpStream {
     }
 
     /// Shuts down the read half, the write half or both. After
-    /// `shutdown(Shutdown::Write)` the peer reads end-of-stream once it has
+    /// `shutdown_now(Shutdown::Write)` the peer reads end-of-stream once it has
     /// read everything sent before, and can still write back.
+    ///
+    /// At once, without waiting (like `std`'s `shutdown`). Named so that it
+    /// does not hide tokio's `AsyncWriteExt::shutdown` (`stream.shutdown().await`
+    /// shuts the write direction down, as on tokio) nor `futures`'
+    /// `AsyncWriteExt::close`.
     ///
     /// # Examples
     ///
@@ -239,7 +244,7 @@ impl TcpStream {
     ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
     ///     let (mut server, _) = listener.accept().await?;
     ///     client.write_all(b"request").await?;
-    ///     client.shutdown(Shutdown::Write)?;
+    ///     client.shutdown_now(Shutdown::Write)?;
     ///
     ///     let mut request = Vec::new();
     ///     server.read_to_end(&mut request).await?; // ends: the client is done
@@ -253,7 +258,7 @@ impl TcpStream {
     /// })
     /// # }
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }
 

@@ -190,6 +190,11 @@ impl UnixStream {
 
     /// Shuts down the read half, the write half or both.
     ///
+    /// At once, without waiting (like `std`'s `shutdown`). Named so that it
+    /// does not hide tokio's `AsyncWriteExt::shutdown` (`stream.shutdown().await`
+    /// shuts the write direction down, as on tokio) nor `futures`'
+    /// `AsyncWriteExt::close`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -200,14 +205,14 @@ impl UnixStream {
     /// # fn main() -> std::io::Result<()> {
     /// tether::Runtime::new()?.block_on(async {
     ///     let (a, mut b) = UnixStream::pair()?;
-    ///     a.shutdown(Shutdown::Write)?;
+    ///     a.shutdown_now(Shutdown::Write)?;
     ///     let mut rest = Vec::new();
     ///     assert_eq!(b.read_to_end(&mut rest).await?, 0);
     ///     Ok(())
     /// })
     /// # }
     /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown_now(&self, how: Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }
 

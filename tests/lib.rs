@@ -53,7 +53,7 @@ pub fn current_thread() -> Runtime {
 /// use std::time::Duration;
 /// let rt = tether_tests::paused();
 /// let start = std::time::Instant::now();
-/// rt.block_on(tether::time::sleep(Duration::from_secs(3600)));
+/// rt.block_on(async { tether::time::sleep(Duration::from_secs(3600)).await });
 /// assert!(start.elapsed() < Duration::from_secs(60));
 /// ```
 pub fn paused() -> Runtime {

@@ -205,7 +205,7 @@ impl Builder {
     ///
     /// ```
     /// let rt = tether::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    /// rt.block_on(tether::time::sleep(std::time::Duration::from_millis(1)));
+    /// rt.block_on(async { tether::time::sleep(std::time::Duration::from_millis(1)).await });
     /// ```
     pub fn enable_time(&mut self) -> &mut Builder {
         self
@@ -229,7 +229,7 @@ impl Builder {
     ///     })
     ///     .build()
     ///     .unwrap();
-    /// rt.block_on(tether::spawn_blocking(|| ())).unwrap();
+    /// rt.block_on(async { tether::spawn_blocking(|| ()).await }).unwrap();
     /// drop(rt);
     /// assert_eq!(started.load(Ordering::SeqCst), 3); // two workers, one blocking thread
     /// ```
@@ -319,7 +319,7 @@ impl Builder {
     ///     .build()
     ///     .unwrap();
     /// let real = std::time::Instant::now();
-    /// rt.block_on(tether::time::sleep(Duration::from_secs(3600)));
+    /// rt.block_on(async { tether::time::sleep(Duration::from_secs(3600)).await });
     /// assert!(real.elapsed() < Duration::from_secs(3600));
     /// ```
     pub fn start_paused(&mut self, paused: bool) -> &mut Builder {

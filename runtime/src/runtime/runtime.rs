@@ -70,7 +70,6 @@ impl Runtime {
         if start_paused {
             driver_handle
                 .time
-                .source()
                 .pause()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         }

@@ -132,6 +132,16 @@ impl Handle {
         &self.inner.shared.source
     }
 
+    /// Pauses the runtime's clock (see `source.rs`), aligned to a wheel
+    /// tick.
+    pub(crate) fn pause(&self) -> Result<(), &'static str> {
+        let clock = self.inner.shared.clock;
+        self.inner
+            .shared
+            .source
+            .pause(|now| clock.instant(clock.deadline_tick(now)).unwrap_or(now))
+    }
+
     /// The current time on the runtime's clock.
     pub(crate) fn now(&self) -> Instant {
         self.inner.shared.source.now()

@@ -34,7 +34,7 @@ use crate::runtime::context::with_current_driver;
 /// ```
 #[track_caller]
 pub fn pause() {
-    if let Err(msg) = with_current_driver(|d| d.time.source().pause()) {
+    if let Err(msg) = with_current_driver(|d| d.time.pause()) {
         panic!("{msg}");
     }
 }

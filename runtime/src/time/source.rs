@@ -94,8 +94,10 @@ impl TimeSource {
         crate::loom::lock(&self.state).now()
     }
 
-    /// Freezes the clock.
-    pub(crate) fn pause(&self) -> Result<(), &'static str> {
+    /// Freezes the clock, at the current time moved forward by `align`
+    /// (to a timer-wheel tick, so that deadlines a whole number of
+    /// milliseconds away fall exactly on ticks; never backwards).
+    pub(crate) fn pause(&self, align: impl FnOnce(Instant) -> Instant) -> Result<(), &'static str> {
         if !self.can_pause.load(Ordering::Acquire) {
             return Err(
                 "`tether::time::pause` needs a current-thread runtime: the multi-thread \
@@ -113,7 +115,7 @@ impl TimeSource {
             Instant::now()
         };
         *state = State {
-            base: now,
+            base: align(now).max(now),
             unfrozen: None,
         };
         self.paused.store(true, Ordering::Release);
@@ -217,7 +219,7 @@ mod tests {
         let source = TimeSource::new(true);
         let a = source.now();
         assert!(!source.is_paused());
-        source.pause().unwrap();
+        source.pause(|now| now).unwrap();
         let frozen = source.now();
         assert!(frozen >= a);
         std::thread::sleep(Duration::from_millis(2));
@@ -226,7 +228,7 @@ mod tests {
         assert_eq!(source.now(), frozen + Duration::from_secs(3600));
         source.advance_to(frozen); // never backwards
         assert_eq!(source.now(), frozen + Duration::from_secs(3600));
-        assert!(source.pause().is_err());
+        assert!(source.pause(|now| now).is_err());
         source.resume().unwrap();
         assert!(source.resume().is_err());
         assert!(source.advance(Duration::from_secs(1)).is_err());
@@ -237,14 +239,16 @@ mod tests {
     #[test]
     fn multi_thread_sources_refuse_to_pause() {
         let source = TimeSource::new(false);
-        assert!(source.pause().is_err());
+        assert!(source.pause(|now| now).is_err());
         assert!(!source.is_paused());
     }
 
     #[test]
     fn inhibit_blocks_auto_advance() {
         let source = TimeSource::new(true);
-        source.pause().unwrap();
+        source
+            .pause(|now| now + Duration::from_micros(300))
+            .unwrap();
         assert!(source.can_auto_advance());
         source.inhibit_auto_advance();
         assert!(!source.can_auto_advance());

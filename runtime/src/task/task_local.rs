@@ -386,3 +386,96 @@ impl fmt::Display for AccessError {
 }
 
 impl Error for AccessError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    crate::task_local! {
+        static NAME: String;
+        static DEPTH: u32;
+    }
+
+    /// Polls `fut` once with a no-op waker.
+    fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn value_is_set_only_during_polls_and_drop() {
+        let mut yielded = false;
+        let fut = NAME.scope("outer".to_string(), async {
+            assert_eq!(NAME.get(), "outer");
+            std::future::poll_fn(|_| {
+                if yielded {
+                    Poll::Ready(())
+                } else {
+                    yielded = true;
+                    Poll::Pending
+                }
+            })
+            .await;
+            NAME.with(|n| n.len())
+        });
+        let mut fut = pin!(fut);
+        assert!(poll_once(fut.as_mut()).is_pending());
+        assert!(NAME.try_with(|_| ()).is_err(), "unset between polls");
+        assert_eq!(poll_once(fut.as_mut()), Poll::Ready(5));
+    }
+
+    #[test]
+    fn nested_scopes_restore_the_outer_value() {
+        let out = DEPTH.sync_scope(1, || {
+            let inner = DEPTH.sync_scope(2, || DEPTH.get());
+            (inner, DEPTH.get())
+        });
+        assert_eq!(out, (2, 1));
+        assert!(DEPTH.try_with(|_| ()).is_err());
+    }
+
+    #[test]
+    fn value_survives_a_panic_in_the_scope() {
+        let res = std::panic::catch_unwind(|| DEPTH.sync_scope(3, || panic!("inside")));
+        assert!(res.is_err());
+        assert!(DEPTH.try_with(|_| ()).is_err(), "reset during the unwind");
+        assert_eq!(DEPTH.sync_scope(4, || DEPTH.get()), 4);
+    }
+
+    #[test]
+    fn take_value_and_drop_of_an_unpolled_future() {
+        struct Probe(std::rc::Rc<std::cell::Cell<Option<u32>>>);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                self.0.set(DEPTH.try_with(|d| *d).ok());
+            }
+        }
+        let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+        let probe = Probe(seen.clone());
+        drop(DEPTH.scope(7, async move { drop(probe) }));
+        assert_eq!(seen.get(), Some(7), "dropped with the value set");
+
+        let probe = Probe(seen.clone());
+        let mut fut = Box::pin(DEPTH.scope(8, async move { drop(probe) }));
+        assert_eq!(fut.as_mut().take_value(), Some(8));
+        drop(fut);
+        assert_eq!(seen.get(), None, "the value was taken");
+    }
+
+    #[test]
+    fn with_inside_with_of_another_key_and_scope_inside_with_panics() {
+        NAME.sync_scope("n".to_string(), || {
+            DEPTH.sync_scope(1, || {
+                NAME.with(|n| DEPTH.with(|d| assert_eq!((n.as_str(), *d), ("n", 1))));
+            });
+            // Entering a scope of the key whose value is borrowed would
+            // invalidate the borrow: refused with a panic.
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                NAME.with(|_| NAME.sync_scope("m".to_string(), || ()))
+            }));
+            assert!(res.is_err());
+            assert_eq!(NAME.get(), "n");
+        });
+    }
+}

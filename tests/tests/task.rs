@@ -416,11 +416,14 @@ fn spawn_local_abort_and_runtime_drop_cancel_on_the_owner_thread() {
         aborted.abort();
         assert!(aborted.await.unwrap_err().is_cancelled());
         let guard = DropCount(d);
-        task::spawn_local(async move {
+        let pending = task::spawn_local(async move {
             let _g = guard;
             std::future::pending::<()>().await;
-        })
+        });
+        // Returned as a value, to await after the runtime is gone.
+        (pending,)
     });
+    let (handle,) = handle;
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     drop(rt);
     assert_eq!(

@@ -323,10 +323,11 @@ impl<T: 'static, F: Future> Future for TaskLocalFuture<T, F> {
         let this = unsafe { self.get_unchecked_mut() };
         let key = this.key;
         let future = &mut this.future;
-        let res = key.scope_inner(&mut this.slot, || match future.as_mut() {
-            // SAFETY: see above: the future stays where it is.
-            Some(fut) => Some(unsafe { Pin::new_unchecked(fut) }.poll(cx)),
-            None => None,
+        let res = key.scope_inner(&mut this.slot, || {
+            future.as_mut().map(|fut| {
+                // SAFETY: see above: the future stays where it is.
+                unsafe { Pin::new_unchecked(fut) }.poll(cx)
+            })
         });
         match res {
             Ok(Some(poll)) => poll,

@@ -134,11 +134,18 @@ pub struct Options {
     /// A small self-contained run (what CI does): 8 connections × 100
     /// messages against an in-process server.
     pub small: bool,
+    /// `-h` / `--help`: print the usage and exit successfully.
+    pub help: bool,
 }
 
+/// Connections of a self-test (or `--small` run) when `--connections` is
+/// not given: enough to run handlers in parallel, quick in a debug build.
+pub const DEFAULT_SELF_TEST_CONNECTIONS: usize = 8;
+
 impl Options {
-    /// Parses `--addr`, `--connections`, `--messages`, `--size` and
-    /// `--self-test` from the process arguments.
+    /// Parses `--addr`, `--connections`, `--messages`, `--size`,
+    /// `--self-test`, `--small` and `-h`/`--help` from the process
+    /// arguments.
     pub fn from_args() -> Result<Options, String> {
         let mut opts = Options {
             addr: None,
@@ -147,6 +154,7 @@ impl Options {
             size: 64,
             self_test: false,
             small: false,
+            help: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -164,12 +172,16 @@ impl Options {
                 "--size" => opts.size = number("--size", value("--size")?)?,
                 "--self-test" => opts.self_test = true,
                 "--small" => opts.small = true,
+                "-h" | "--help" => opts.help = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
         if opts.small {
-            opts.connections.get_or_insert(8);
             opts.self_test = true;
+        }
+        if opts.self_test {
+            opts.connections
+                .get_or_insert(DEFAULT_SELF_TEST_CONNECTIONS);
         }
         Ok(opts)
     }
@@ -190,17 +202,30 @@ async fn spawn_local_server() -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// The client's command line.
+const USAGE: &str =
+    "usage: echo_client --addr HOST:PORT [--connections N] [--messages M] [--size S]
+       echo_client --small";
+
+/// What `--help` adds to the usage line.
+const HELP: &str = "
+Opens N connections (default 8) to an echo server and sends M messages
+(default 100) of S bytes (default 64) on each, checking every echo.
+With --small it starts its own in-process echo server instead of --addr.";
+
 fn main() {
     let opts = match Options::from_args() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("echo_client: {e}");
-            eprintln!(
-                "usage: echo_client --addr HOST:PORT [--connections N] [--messages M] [--size S]\n       echo_client --small"
-            );
+            eprintln!("{USAGE}");
             std::process::exit(2);
         }
     };
+    if opts.help {
+        println!("{USAGE}\n{HELP}");
+        return;
+    }
     let connections = opts.connections.unwrap_or(8);
     let rt = tether::Runtime::new().expect("failed to start the tether runtime");
     let result = if opts.small {

@@ -42,7 +42,11 @@
 //!
 //! * [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: multi-thread
 //!   work-stealing or current-thread schedulers;
-//! * [`net`]: TCP, UDP and Unix sockets implementing `futures::io` traits;
+//! * [`net`]: TCP, UDP and Unix sockets implementing tokio's and
+//!   `futures::io`'s I/O traits;
+//! * [`io`], [`sync`], [`select!`], [`fs`]: `tokio::io`, `tokio::sync`,
+//!   `tokio::select!` and `tokio::fs` under tether's name, so tokio programs
+//!   port by renaming;
 //! * [`time`]: `sleep`, `timeout`, `interval` on a hierarchical timer wheel;
 //! * [`spawn_blocking`]: a growable blocking thread pool.
 #![warn(
@@ -63,6 +67,7 @@ pub(crate) mod park;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod scope;
+mod select;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -72,6 +77,8 @@ use std::future::Future;
 pub use runtime::{Builder, Handle, Runtime};
 pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
 pub use task::{AbortHandle, JoinError, JoinHandle, JoinSet, yield_now};
+#[doc(hidden)]
+pub use tokio::select as __tokio_select;
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless
 /// `flavor = "current_thread"` is given).

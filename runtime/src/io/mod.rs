@@ -24,8 +24,10 @@
 //! tether's TCP and Unix streams and all their halves implement both these
 //! traits and `futures::io`'s, so either family of helpers works on them.
 //! (Import one family's extension traits per module: both name their
-//! methods `read`, `write_all`, ...). `Interest`/`Ready` are not offered:
-//! tether's sockets wait with `readable()`/`writable()`.
+//! methods `read`, `write_all`, ...). No adapter between the two families
+//! is needed for tether's sockets; for other types, `tokio-util`'s `compat`
+//! module converts. `Interest`/`Ready` are not offered: tether's sockets
+//! wait with `readable()`/`writable()`.
 //!
 //! ```
 //! use tether::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

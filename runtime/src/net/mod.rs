@@ -3,9 +3,14 @@
 //! The types and signatures mirror tokio's `tokio::net`, so porting is
 //! mostly a rename: `TcpListener::bind(addr).await`,
 //! `listener.accept().await`, `TcpStream::connect(addr).await`,
-//! `UdpSocket::bind(addr).await`. Streams implement
-//! [`futures::io::AsyncRead`] and [`futures::io::AsyncWrite`] (vectored
-//! writes included), so everything built on `futures-io` works with them.
+//! `UdpSocket::bind(addr).await`. Streams and all their halves implement
+//! tokio's [`AsyncRead`](crate::io::AsyncRead) and
+//! [`AsyncWrite`](crate::io::AsyncWrite) (see [`tether::io`](crate::io)) as
+//! well as [`futures::io::AsyncRead`] and [`futures::io::AsyncWrite`]
+//! (vectored writes included), so the tokio-io ecosystem (`tokio-util`,
+//! `tokio-rustls`, ...) and everything built on `futures-io` work with them.
+//! Import one family's extension traits in a module: both name their
+//! methods `read`, `write_all`, ...
 //!
 //! Sockets must be created inside a tether runtime (they register with its
 //! reactor); creating one elsewhere panics with a clear message. Every

@@ -14,9 +14,11 @@ use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
 use crate::net::addr::{ToSocketAddrs, no_addresses, to_socket_addrs};
 use crate::net::stream::{Connection, StreamIo, impl_async_io};
 
-/// A TCP connection. Reads and writes go through
-/// [`futures::io::AsyncRead`] and [`AsyncWrite`] (use the `AsyncReadExt` /
-/// `AsyncWriteExt` helpers).
+/// A TCP connection. Reads and writes go through tokio's
+/// [`AsyncRead`](crate::io::AsyncRead) / [`AsyncWrite`](crate::io::AsyncWrite)
+/// (with [`tether::io`](crate::io)'s `AsyncReadExt` / `AsyncWriteExt`, as on
+/// tokio) or through [`futures::io::AsyncRead`] and [`AsyncWrite`] (with
+/// `futures`' helpers); the example below uses the latter.
 ///
 /// # Examples
 ///

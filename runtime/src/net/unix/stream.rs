@@ -15,7 +15,9 @@ use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
 use crate::net::stream::{Connection, StreamIo, impl_async_io};
 
-/// A Unix-domain stream connection, with [`AsyncRead`] and [`AsyncWrite`].
+/// A Unix-domain stream connection, with `futures::io`'s [`AsyncRead`] and
+/// [`AsyncWrite`] and tokio's ([`tether::io::AsyncRead`](crate::io::AsyncRead),
+/// [`tether::io::AsyncWrite`](crate::io::AsyncWrite)).
 ///
 /// # Examples
 ///

@@ -9,11 +9,8 @@ use std::task::{Context, Poll};
 
 use pin_project::pin_project;
 
-use super::child::{Payload, RawChild};
-use super::engine::Engine;
-
-/// Rounds one poll may run before yielding (see the scope's `MAX_ROUNDS`).
-const MAX_ROUNDS: usize = 16;
+use super::child::{Payload, RawChild, discard_payload, keep_first};
+use super::engine::{Engine, Owner};
 
 /// Runs every future of `iter` as a child (in parallel on a tether worker)
 /// and returns their outputs in input order. The futures may borrow from the
@@ -85,42 +82,61 @@ impl<T> Future for JoinAll<'_, T> {
                     .collect(),
             );
         }
-        this.engine.shared().begin_poll(cx.waker());
-        for _ in 0..MAX_ROUNDS {
-            let results = &mut this.results;
-            let mut panic: Option<Payload> = None;
-            let polled = this.engine.round(&mut |child| {
-                // SAFETY: I1: after the round's join; output type is
-                // (usize, T) (see `join_all`), and there is no handle.
-                match unsafe { child.take_output::<(usize, T)>() } {
-                    Ok((pos, v)) => results[pos] = Some(v),
-                    Err(e) if e.is_panic() => {
-                        panic.get_or_insert(e.into_panic());
-                    }
-                    Err(_) => unreachable!("join_all children are never cancelled while polled"),
-                }
-                // SAFETY: I4: complete, released once, inside our poll.
-                unsafe { child.release_owner() };
-            });
-            if let Some(p) = panic {
-                let _ = this.engine.cancel_all();
-                panic::resume_unwind(p);
-            }
-            if this.engine.len() == 0 {
-                return Poll::Ready(
-                    this.results
-                        .drain(..)
-                        .map(|r| r.expect("result present"))
-                        .collect(),
-                );
-            }
-            if polled == 0 && !this.engine.shared().end_poll() {
-                return Poll::Pending;
-            }
+        let mut owner = AllOwner {
+            results: &mut this.results,
+            panic: None,
+        };
+        match this.engine.poll(cx, &mut owner) {
+            Poll::Ready(()) => Poll::Ready(
+                this.results
+                    .drain(..)
+                    .map(|r| r.expect("result present"))
+                    .collect(),
+            ),
+            Poll::Pending => Poll::Pending,
         }
-        this.engine.shared().end_poll();
-        cx.waker().wake_by_ref();
-        Poll::Pending
+    }
+}
+
+/// `join_all` as the engine's [`Owner`]: outputs go to their input slot; the
+/// first panic cancels the rest and is re-raised.
+struct AllOwner<'a, T> {
+    /// One slot per input future.
+    results: &'a mut Vec<Option<T>>,
+    /// The first child panic; later ones are discarded.
+    panic: Option<Payload>,
+}
+
+impl<T> Owner for AllOwner<'_, T> {
+    fn poll_body(&mut self, _cx: &mut Context<'_>) -> bool {
+        true
+    }
+
+    fn complete(&mut self, child: RawChild) {
+        // SAFETY: I1: after the session's join; output type is (usize, T)
+        // (see `join_all`), and there is no handle.
+        match unsafe { child.take_output::<(usize, T)>() } {
+            Ok((pos, v)) => self.results[pos] = Some(v),
+            Err(e) if e.is_panic() => keep_first(&mut self.panic, e.into_panic()),
+            Err(_) => unreachable!("join_all children are never cancelled while polled"),
+        }
+        // SAFETY: I4: complete, released once, inside our poll; no handle,
+        // so the output was taken above and nothing can panic.
+        let _ = unsafe { child.release_owner() };
+    }
+
+    fn stops_on_panic(&self) -> bool {
+        true
+    }
+
+    fn finished(&mut self, engine: &mut Engine<'_>) -> bool {
+        if let Some(p) = self.panic.take() {
+            if let Some(other) = engine.cancel_all() {
+                discard_payload(other);
+            }
+            panic::resume_unwind(p);
+        }
+        engine.len() == 0
     }
 }
 

@@ -68,7 +68,9 @@ pub mod time;
 use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
-pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
+pub use scope::{
+    LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, parallel, scope, scope_local,
+};
 pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless

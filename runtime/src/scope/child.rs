@@ -92,14 +92,29 @@ pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
 /// The one payload policy of `scope/`: a panic payload that will not be
 /// resumed (a second child panic, a panicking waker) is *dropped*, inside
-/// `catch_unwind`; if its destructor panics in turn, that last payload is
-/// forgotten (dropping it could panic again, without end). So payloads are
-/// freed (nothing leaks under Miri) unless their destructor panics.
+/// `catch_unwind`. If its destructor panics, the new payload is dropped the
+/// same way, a bounded number of times; only a payload still panicking after
+/// that is forgotten (it could panic again without end). So nothing leaks
+/// unless destructors keep panicking.
 pub(crate) fn discard_payload(payload: Payload) {
-    if let Err(inner) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(inner);
+    let mut payload = payload;
+    // A destructor that panics with a payload whose destructor panics
+    // again... is followed a few times (so ordinary nested payloads are
+    // freed), then the last one is forgotten.
+    for _ in 0..MAX_NESTED_PAYLOAD_DROPS {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(inner) => payload = inner,
+        }
     }
+    std::mem::forget(payload);
 }
+
+/// How many nested panicking payload destructors [`discard_payload`]
+/// follows before it forgets the last payload: one covers the realistic case
+/// (a payload whose destructor panics with a plain message); a few more cost
+/// nothing.
+const MAX_NESTED_PAYLOAD_DROPS: usize = 4;
 
 /// Keeps the first payload in `slot` and discards any later one.
 pub(crate) fn keep_first(slot: &mut Option<Payload>, payload: Payload) {

@@ -93,7 +93,8 @@ pub use async_scope::{Scope, ScopeFuture, scope};
 pub use blocking::{BlockingJoinHandle, BlockingScope};
 pub use handle::ScopedJoinHandle;
 #[doc(hidden)]
-pub use join::{__join1, __join2, __join3, __join4, __join5, __join6, __join7, __join8};
+pub use join::{Join2, Local, Par, Pick, PickPar, PickSeq, Seq, TryJoin2};
+pub use join::{Parallel, parallel};
 pub use join::{JoinAll, join_all};
 pub use join_set::ScopedJoinSet;
 pub use local::{LocalScope, LocalScopeFuture, scope_local};

@@ -95,8 +95,9 @@ impl<'env> Scope<'env> {
         }
     }
 
-    /// Spawns a child into the scope. It starts on the scope's next round
-    /// (right after the current poll of the body or child that spawned it).
+    /// Spawns a child into the scope. It is ready at once: a thread of the
+    /// scope's running session polls it as soon as one is free (or the
+    /// scope's next poll does, if it is spawned from outside a session).
     ///
     /// On a scope that already ended, the future is dropped at once and the
     /// handle reports [`JoinError::is_cancelled`](crate::JoinError::is_cancelled).

@@ -160,7 +160,7 @@ pub(crate) struct Header {
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
     /// A panic payload, written by the polling thread before `COMPLETE` and
-    /// read only by the owner after the round's join. Never touched by the
+    /// read only by the owner after the session's join. Never touched by the
     /// handle, so it needs no synchronisation with `poll_join`.
     panic: UnsafeCell<Option<Payload>>,
 }
@@ -372,7 +372,7 @@ impl RawChild {
     ///
     /// I1: the caller runs inside its owner's `poll`, and no other thread
     /// polls, cancels or drops this child until this call returned
-    /// (guaranteed by the owner's per-round deduplication and the join).
+    /// (guaranteed by the `RUNNING` state and the session's join).
     pub(crate) unsafe fn poll(&self) {
         // SAFETY: forwarded from this function's contract (I1).
         unsafe { (self.header().vtable.poll)(self.0) }
@@ -606,7 +606,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         let mut cx = Context::from_waker(waker);
         crate::coop::budget(|| {
             // SAFETY: I1: this thread has exclusive access to the future
-            // while the owner's round polls it; the future lives in a heap
+            // while the owner's session polls it; the future lives in a heap
             // cell that is never moved and is dropped in place, so pinning
             // holds.
             panic::catch_unwind(AssertUnwindSafe(|| unsafe {

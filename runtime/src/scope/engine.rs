@@ -399,8 +399,8 @@ impl Session<'_> {
         // poll is older than anything the body is about to spawn.
         let mut local_turn = false;
         loop {
-            let child = match next.take() {
-                Some(c) => c,
+            let (child, more_ready) = match next.take() {
+                Some(c) => (c, 0),
                 None => {
                     if self.should_stop() {
                         break;
@@ -414,9 +414,9 @@ impl Session<'_> {
                         continue;
                     }
                     match self.shared.pop() {
-                        Some(c) => {
+                        Some(popped) => {
                             local_turn = true;
-                            c
+                            popped
                         }
                         None if owner_role && !local_turn => {
                             if let Some(c) = self.shared.pop_local() {
@@ -429,7 +429,7 @@ impl Session<'_> {
                     }
                 }
             };
-            if depth < MAX_FORK_DEPTH && self.max_helpers > 0 && self.fork_worthwhile() {
+            if more_ready > 0 && depth < MAX_FORK_DEPTH && self.reserve_helper() {
                 self.flush(&mut done);
                 self.fork(owner_role, child, depth);
                 return;
@@ -464,10 +464,10 @@ impl Session<'_> {
         books.settle(self.shared, done, owner);
     }
 
-    /// True (and a helper reserved) if more children are ready than this
-    /// loop is about to poll and a helper is missing.
-    fn fork_worthwhile(&self) -> bool {
-        if self.helpers.load(Ordering::Relaxed) >= self.max_helpers || self.shared.ready_len() == 0 {
+    /// True (and a helper reserved) if a helper is missing. Called when more
+    /// children are ready than this loop is about to poll.
+    fn reserve_helper(&self) -> bool {
+        if self.helpers.load(Ordering::Relaxed) >= self.max_helpers {
             return false;
         }
         self.helpers.fetch_add(1, Ordering::Relaxed) < self.max_helpers

@@ -118,14 +118,12 @@ impl Shared {
         self.notify();
     }
 
-    /// Pops the oldest ready `Send` child; the caller owns the entry.
-    pub(crate) fn pop(&self) -> Option<RawChild> {
-        crate::loom::lock(&self.ready).entries.pop_front()
-    }
-
-    /// Number of ready `Send` children (a hint: it may change at once).
-    pub(crate) fn ready_len(&self) -> usize {
-        crate::loom::lock(&self.ready).entries.len()
+    /// Pops the oldest ready `Send` child (the caller owns the entry) and
+    /// says how many stay ready.
+    pub(crate) fn pop(&self) -> Option<(RawChild, usize)> {
+        let mut q = crate::loom::lock(&self.ready);
+        let child = q.entries.pop_front()?;
+        Some((child, q.entries.len()))
     }
 
     /// Pops the oldest ready body or `!Send` child (owner's thread only).

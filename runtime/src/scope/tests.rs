@@ -948,3 +948,43 @@ mod unwinds {
         assert_eq!(Arc::strong_count(&parent), 2, "the scope released the parent waker");
     }
 }
+
+/// Leak in the middle of a session's work: the scope's poll ran out of
+/// budget with children still ready (entries queued, wakers out), the scope
+/// future is forgotten, the borrowed data freed, and the wakers then fire
+/// and drop. Nothing may touch the data again (I2) — Miri checks the reads.
+#[test]
+fn forget_with_children_still_queued_then_free_data() {
+    let kept: Arc<Mutex<Vec<Waker>>> = Arc::default();
+    {
+        let data = vec![7u8; 16];
+        let data = &data;
+        let k = kept.clone();
+        let mut fut = Box::pin(scope(move |s| async move {
+            for _ in 0..3 {
+                let k = k.clone();
+                s.spawn(async move {
+                    loop {
+                        assert_eq!(data[3], 7);
+                        std::future::poll_fn(|cx| {
+                            k.lock().unwrap().push(cx.waker().clone());
+                            Poll::Ready(())
+                        })
+                        .await;
+                        yield_now().await;
+                    }
+                });
+            }
+            std::future::pending::<()>().await;
+        }));
+        let (c, waker) = counting_waker();
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert_eq!(c.0.load(Ordering::SeqCst), 1, "budget spent: the scope yielded");
+        mem::forget(fut);
+    }
+    let wakers = mem::take(&mut *kept.lock().unwrap());
+    assert!(!wakers.is_empty());
+    for w in wakers {
+        w.wake();
+    }
+}

@@ -75,7 +75,9 @@ pub mod time;
 use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
-pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
+pub use scope::{
+    LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, parallel, scope, scope_local,
+};
 pub use task::{AbortHandle, JoinError, JoinHandle, JoinSet, yield_now};
 #[doc(hidden)]
 pub use tokio::select as __tokio_select;

@@ -80,6 +80,8 @@ pub use scope::{
 };
 pub use task::{AbortHandle, JoinError, JoinHandle, JoinSet, yield_now};
 #[doc(hidden)]
+pub use tokio::pin as __tokio_pin;
+#[doc(hidden)]
 pub use tokio::select as __tokio_select;
 
 /// Runs an `async fn main` on a tether runtime (multi-thread unless

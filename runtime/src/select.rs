@@ -1,4 +1,5 @@
-//! `tether::select!`: tokio's `select!`, re-exported under tether's name.
+//! `tether::select!` and `tether::pin!`: tokio's, re-exported under
+//! tether's name.
 //!
 //! tokio's macro needs only tokio's `macros` feature, not its runtime: the
 //! random starting branch comes from a thread-local generator that works on
@@ -84,6 +85,34 @@
 macro_rules! select {
     ($($tokens:tt)*) => {
         $crate::__tokio_select! { $($tokens)* }
+    };
+}
+
+/// Pins values on the stack, shadowing each variable with a pinned mutable
+/// reference — tokio's `pin!` (so `tokio::pin!(fut)` ports as
+/// `tether::pin!(fut)`). Typical with [`select!`](crate::select!) in a loop,
+/// where a future must survive iterations and be polled by `&mut`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # tether::Runtime::new().unwrap().block_on(async {
+/// let sleep = tether::time::sleep(Duration::from_millis(20));
+/// tether::pin!(sleep);
+/// let mut polls = 0;
+/// loop {
+///     tether::select! {
+///         _ = &mut sleep => break,
+///         _ = tether::time::sleep(Duration::from_millis(1)) => polls += 1,
+///     }
+/// }
+/// println!("woke {polls} times before the deadline");
+/// # });
+/// ```
+#[macro_export]
+macro_rules! pin {
+    ($($tokens:tt)*) => {
+        $crate::__tokio_pin! { $($tokens)* }
     };
 }
 

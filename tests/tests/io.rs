@@ -275,3 +275,97 @@ fn tokio_rustls_echo_over_tether_tcp() {
         assert_eq!(server.await.unwrap(), payload.len() as u64);
     });
 }
+
+/// The shape of a tokio chat relay, written with tether's names only:
+/// `select!` over a socket's lines and a `broadcast` receiver, `watch` for
+/// shutdown, `into_split` + `BufReader::lines`, `write_all` on an owned
+/// write half.
+#[test]
+fn chat_relay_with_select_broadcast_watch_and_lines() {
+    use tether::sync::{broadcast, watch};
+
+    const CLIENTS: usize = 3;
+
+    async fn serve_client(
+        conn: TcpStream,
+        id: usize,
+        tx: broadcast::Sender<(usize, String)>,
+        mut rx: broadcast::Receiver<(usize, String)>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let (rd, mut wr) = conn.into_split();
+        wr.write_all(b"welcome\n").await.unwrap();
+        let mut lines = BufReader::new(rd).lines();
+        loop {
+            tether::select! {
+                line = lines.next_line() => match line.unwrap() {
+                    Some(line) => { tx.send((id, line)).unwrap(); }
+                    None => break,
+                },
+                msg = rx.recv() => {
+                    let (from, text) = msg.unwrap();
+                    if from != id {
+                        wr.write_all(format!("{from}: {text}\n").as_bytes()).await.unwrap();
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, _) = broadcast::channel(64);
+        let (stop, stop_rx) = watch::channel(false);
+        let server = tether::spawn(async move {
+            // Everyone is subscribed before anyone is welcomed, so no
+            // message can go out before a receiver exists.
+            let mut accepted = Vec::new();
+            for _ in 0..CLIENTS {
+                let (conn, _) = listener.accept().await.unwrap();
+                accepted.push((conn, tx.subscribe()));
+            }
+            let mut handlers = Vec::new();
+            for (id, (conn, rx)) in accepted.into_iter().enumerate() {
+                handlers.push(tether::spawn(serve_client(
+                    conn,
+                    id,
+                    tx.clone(),
+                    rx,
+                    stop_rx.clone(),
+                )));
+            }
+            for h in handlers {
+                h.await.unwrap();
+            }
+        });
+
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            let (rd, wr) = TcpStream::connect(addr).await.unwrap().into_split();
+            clients.push((BufReader::new(rd).lines(), wr));
+        }
+        for (lines, _) in &mut clients {
+            assert_eq!(lines.next_line().await.unwrap().unwrap(), "welcome");
+        }
+        // Each client speaks after the previous one's message went round;
+        // the others each receive it once, the speaker not at all.
+        for speaker in 0..CLIENTS {
+            clients[speaker]
+                .1
+                .write_all(format!("hello from {speaker}\n").as_bytes())
+                .await
+                .unwrap();
+            for (listener_idx, (lines, _)) in clients.iter_mut().enumerate() {
+                if listener_idx == speaker {
+                    continue;
+                }
+                let line = lines.next_line().await.unwrap().unwrap();
+                assert!(line.ends_with(&format!(": hello from {speaker}")), "{line}");
+            }
+        }
+        stop.send(true).unwrap();
+        server.await.unwrap();
+    });
+}

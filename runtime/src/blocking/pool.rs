@@ -176,7 +176,7 @@ impl Spawner {
         let mut shared = crate::loom::lock(&self.inner.shared);
         if shared.shutdown {
             drop(shared);
-            notified.into_raw().shutdown();
+            notified.shutdown();
             return join;
         }
         shared.queue.push_back(Job {
@@ -209,15 +209,34 @@ impl Spawner {
         join
     }
 
-    /// Cancels queued jobs and waits for running ones and for every pool
-    /// thread to exit.
-    pub(crate) fn shutdown(&self) {
-        let threads = {
+    /// Closes the pool: no queued job starts any more, each is cancelled
+    /// (its closure dropped on this thread, its `JoinHandle` reporting
+    /// cancellation), and later submissions are cancelled at once. Jobs
+    /// already running go on. Idempotent.
+    ///
+    /// The runtime calls this first when it is dropped, before it waits for
+    /// its workers: a worker may be waiting (in a blocking scope) for a
+    /// queued job, and that wait must end by cancellation, not by running
+    /// every job queued ahead of it.
+    pub(crate) fn close(&self) {
+        let queued: VecDeque<Job> = {
             let mut shared = crate::loom::lock(&self.inner.shared);
             shared.shutdown = true;
             self.inner.condvar.notify_all();
-            std::mem::take(&mut shared.threads)
+            std::mem::take(&mut shared.queue)
         };
+        // Cancelled outside the lock: dropping a closure runs user code.
+        // (Each job's auto-advance guard goes with it.)
+        for job in queued {
+            job.task.shutdown();
+        }
+    }
+
+    /// Cancels queued jobs ([`Spawner::close`]) and waits for running ones
+    /// and for every pool thread to exit.
+    pub(crate) fn shutdown(&self) {
+        self.close();
+        let threads = std::mem::take(&mut crate::loom::lock(&self.inner.shared).threads);
         let me = thread::current().id();
         for t in threads {
             // A pool thread dropping the runtime cannot wait for itself.
@@ -225,13 +244,10 @@ impl Spawner {
                 let _ = t.join();
             }
         }
-        let queued: Vec<Job> = crate::loom::lock(&self.inner.shared)
-            .queue
-            .drain(..)
-            .collect();
-        for job in queued {
-            job.task.into_raw().shutdown();
-        }
+        // Nothing can have been queued since `close` (submissions see the
+        // flag under the lock), but stay defensive: never leave a job that
+        // nobody will run.
+        self.close();
         crate::loom::lock(&self.inner.runtime).take();
     }
 }

@@ -11,7 +11,10 @@
 //! the readiness with the turn's tick, and collects the wakers of the
 //! interested waiters. The wakers are called only after the set's lock is
 //! released, so a woken task that drops a socket (and so takes the lock to
-//! deregister) can never deadlock with the driver.
+//! deregister) can never deadlock with the driver. A waker that panics is
+//! contained to its own wake-up (`park::wake_contained`): the rest of the
+//! turn is delivered, and the panic is not re-raised, since that would
+//! unwind the thread holding the driver and stall every socket.
 
 use std::io;
 use std::task::Waker;
@@ -102,7 +105,9 @@ impl Driver {
                 );
             }
         }
-        self.wakers.drain(..).for_each(Waker::wake);
+        // A panicking waker costs only its own task: the rest of the turn's
+        // wake-ups are delivered and the driver stays usable.
+        self.wakers.drain(..).for_each(crate::park::wake_contained);
         !self.events.is_empty()
     }
 }

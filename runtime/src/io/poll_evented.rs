@@ -127,6 +127,21 @@ impl<E: Source> PollEvented<E> {
     fn get(&self) -> &E {
         &self.io
     }
+
+    /// Deregisters the source and gives it back (for `into_std`). Waiters
+    /// on the registration see it shut down. On a deregistration error the
+    /// source is closed and the error returned.
+    pub(crate) fn into_inner(self) -> io::Result<E> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped nor used again, so each field is
+        // moved out exactly once and `PollEvented::drop` does not run.
+        let (mut io, registration) =
+            unsafe { (std::ptr::read(&this.io), std::ptr::read(&this.registration)) };
+        let res = registration.deregister(&mut io);
+        // Frees the slot; later events carrying its token are ignored.
+        drop(registration);
+        res.map(|()| io)
+    }
 }
 
 impl<E: Source> Deref for PollEvented<E> {

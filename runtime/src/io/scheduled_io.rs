@@ -246,7 +246,7 @@ impl ScheduledIo {
     pub(crate) fn wake(&self, ready: Ready) {
         let mut wakers = Vec::new();
         self.take_wakers(ready, &mut wakers);
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.into_iter().for_each(crate::park::wake_contained);
     }
 }
 

@@ -66,6 +66,11 @@ impl<M: MioListener> ListenerIo<M> {
         Ok(ListenerIo { io })
     }
 
+    /// Deregisters the listener and gives it back (`into_std`).
+    pub(crate) fn into_inner(self) -> io::Result<M> {
+        self.io.into_inner()
+    }
+
     /// Waits for a connection; any number of tasks may wait at once.
     pub(crate) async fn accept(&self) -> io::Result<(M::Conn, M::Addr)> {
         let (stream, addr) = self

@@ -46,6 +46,8 @@
 
 mod addr;
 mod listener;
+#[cfg(unix)]
+mod os;
 mod split_owned;
 mod stream;
 pub mod tcp;
@@ -54,7 +56,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
 pub use unix::{UnixListener, UnixStream};

@@ -109,6 +109,11 @@ impl<M: Source> StreamIo<M> {
         &self.io
     }
 
+    /// Deregisters the socket and gives it back (`into_std`).
+    pub(crate) fn into_inner(self) -> io::Result<M> {
+        self.io.into_inner()
+    }
+
     /// Waits until the stream is readable.
     pub(crate) async fn readable(&self) -> io::Result<()> {
         wait_ready(&self.io, Direction::Read).await

@@ -33,7 +33,7 @@ use crate::net::stream::wait_ready;
 /// ```
 pub struct UdpSocket {
     /// The registered non-blocking socket.
-    io: PollEvented<mio::net::UdpSocket>,
+    pub(in crate::net) io: PollEvented<mio::net::UdpSocket>,
 }
 
 impl UdpSocket {

@@ -212,6 +212,10 @@ impl Drop for Runtime {
         // Futures dropped during shutdown may call `spawn`; they get
         // cancelled handles from this runtime rather than a panic.
         let _current = crate::runtime::context::set_current(&self.handle.inner);
+        // Queued blocking jobs are cancelled before anything waits: a task
+        // blocked on one of them (in a blocking scope) is then released by
+        // the cancellation instead of by every job queued ahead of it.
+        self.handle.inner.blocking().close();
         match &self.handle.inner {
             scheduler::Handle::MultiThread(h) => {
                 h.begin_shutdown();

@@ -56,8 +56,6 @@ pub(crate) struct Handle {
     pub(crate) owned: OwnedTasks,
     /// Set once at shutdown.
     shutdown: AtomicBool,
-    /// Set when the `block_on` future is woken.
-    woken: AtomicBool,
     /// The driver's shared half.
     pub(crate) driver: crate::driver::Handle,
     /// The blocking thread pool.
@@ -110,16 +108,28 @@ fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     CURRENT.with(|c| c.with(f))
 }
 
-/// Wakes the `block_on` future: sets `woken` and interrupts the driver.
-struct BlockOnWake(Arc<Handle>);
+/// Wakes the future of one run loop: sets its `woken` flag and interrupts
+/// the driver.
+///
+/// Each run loop has its own flag. Run loops nest (a blocking wait inside a
+/// poll of the `block_on` future, or of a task, runs the scheduler until its
+/// own future is ready), and a flag shared between the levels would let the
+/// inner loop consume a wake-up meant for the outer future, which would
+/// then never be polled again.
+struct BlockOnWake {
+    /// The runtime whose driver is interrupted.
+    handle: Arc<Handle>,
+    /// Set when the loop's future is woken; cleared before it is polled.
+    woken: AtomicBool,
+}
 
 impl Wake for BlockOnWake {
     fn wake(self: std::sync::Arc<Self>) {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.woken.store(true, Ordering::Release);
-        self.0.driver.unpark();
+        self.woken.store(true, Ordering::Release);
+        self.handle.driver.unpark();
     }
 }
 
@@ -134,7 +144,6 @@ impl Handle {
             inject: Mutex::new(VecDeque::new()),
             owned: OwnedTasks::new(),
             shutdown: AtomicBool::new(false),
-            woken: AtomicBool::new(false),
             driver: driver_handle,
             blocking,
             core: Mutex::new(Some(Box::new(Core {
@@ -269,11 +278,15 @@ fn run_loop<F: Future>(
     handle: &Arc<Handle>,
     mut fut: std::pin::Pin<&mut F>,
 ) -> Option<F::Output> {
-    let waker = Waker::from(std::sync::Arc::new(BlockOnWake(handle.clone())));
-    handle.woken.store(true, Ordering::Release);
+    // Starts woken: the future is polled once before anything else.
+    let wake = std::sync::Arc::new(BlockOnWake {
+        handle: handle.clone(),
+        woken: AtomicBool::new(true),
+    });
+    let waker = Waker::from(wake.clone());
 
     'outer: loop {
-        if handle.woken.swap(false, Ordering::AcqRel) {
+        if wake.woken.swap(false, Ordering::AcqRel) {
             let res =
                 crate::coop::budget(|| fut.as_mut().poll(&mut TaskContext::from_waker(&waker)));
             if let Poll::Ready(v) = res {
@@ -303,25 +316,26 @@ fn run_loop<F: Future>(
             match task {
                 Some(task) => crate::coop::budget(|| task.run()),
                 None => {
-                    park(cx, handle, None);
+                    park(cx, handle, &wake.woken, None);
                     continue 'outer;
                 }
             }
         }
         // Runnable tasks remain: look at I/O and timers without blocking.
-        park(cx, handle, Some(Duration::ZERO));
+        park(cx, handle, &wake.woken, Some(Duration::ZERO));
     }
 }
 
-/// Blocks in the driver (unless work is pending), with the core in the
-/// context so woken tasks are queued locally.
-fn park(cx: &Context, handle: &Handle, timeout: Option<Duration>) {
+/// Blocks in the driver (unless work is pending: runnable tasks, or the
+/// loop's own future was woken), with the core in the context so woken
+/// tasks are queued locally.
+fn park(cx: &Context, handle: &Handle, woken: &AtomicBool, timeout: Option<Duration>) {
     let mut driver = {
         let mut guard = cx.core.borrow_mut();
         let core = guard.as_mut().expect("core missing");
         core.driver.take()
     };
-    let timeout = if handle.woken.load(Ordering::Acquire)
+    let timeout = if woken.load(Ordering::Acquire)
         || !crate::loom::lock(&handle.inject).is_empty()
         || cx
             .core

@@ -59,7 +59,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::shared::Shared;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::JoinError;
 
@@ -688,7 +688,11 @@ unsafe fn drop_ref(ptr: NonNull<Header>) {
     if h.refs.fetch_sub(1, Ordering::Release) != 1 {
         return;
     }
-    fence(Ordering::Acquire);
+    // Synchronize with every other reference's release decrement before
+    // freeing. An acquire load of the counter rather than a standalone
+    // `fence(Acquire)`: ThreadSanitizer does not model fences and would
+    // report the free as racing with the other threads' last accesses.
+    h.refs.load(Ordering::Acquire);
     // SAFETY: I3: we were the last reference. The future and output were
     // already dropped by the owner/handle (or deliberately leaked with a
     // forgotten scope, in which case the owner's reference keeps us from

@@ -38,7 +38,10 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     }
 
     fn raw(&self) -> RawTask {
-        RawTask::from_raw(self.cell.cast())
+        // SAFETY: `self.cell` heads a live `Cell<F, S>` allocated by
+        // `Cell::allocate` (the `from_raw` contract), and every `Harness`
+        // method runs on behalf of a caller that holds a reference.
+        unsafe { RawTask::from_raw(self.cell.cast()) }
     }
 
     fn id(&self) -> u64 {
@@ -80,7 +83,10 @@ impl<F: Future, S: Schedule> Harness<F, S> {
                         // Woken during its own poll (e.g. `yield_now`): our
                         // reference becomes the new `Notified`, queued behind
                         // other work.
-                        let notified = Notified(Task::from_raw(self.raw()));
+                        // SAFETY: the reference of this poll is handed over
+                        // to the `Notified`; the task was notified during the
+                        // poll, so it is due to be polled again.
+                        let notified = unsafe { Notified::from_raw(self.raw()) };
                         self.cell().scheduler.schedule(notified, true);
                     }
                     TransitionToIdle::Cancelled => {
@@ -139,7 +145,10 @@ impl<F: Future, S: Schedule> Harness<F, S> {
         // Leave the owned list first, so that once the JoinHandle observes
         // completion the task no longer counts as alive. We still hold the
         // running reference, so the cell stays valid.
-        let task = Task::from_raw(self.raw());
+        // SAFETY: the running reference is only lent to this `Task` for
+        // `release` to compare against: the `Task` is forgotten below, never
+        // dropped, so no reference is given up twice.
+        let task = unsafe { Task::from_raw(self.raw()) };
         let released = self.cell().scheduler.release(&task);
         mem::forget(task);
 
@@ -187,7 +196,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Submits the task to its scheduler, consuming one reference.
     pub(crate) fn schedule(self) {
-        let notified = Notified(Task::from_raw(self.raw()));
+        // SAFETY: our caller's reference is handed over to the `Notified`;
+        // the caller transitioned the task to notified before submitting.
+        let notified = unsafe { Notified::from_raw(self.raw()) };
         self.cell().scheduler.schedule(notified, false);
     }
 
@@ -213,7 +224,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     ///
     /// # Safety
     ///
-    /// Caller is the `JoinHandle`; `dst` is valid for writes.
+    /// Caller is the `JoinHandle`; `dst` is valid for reads and writes and
+    /// holds an initialized value (the `JoinHandle` passes `Poll::Pending`),
+    /// which a ready output replaces (and drops).
     pub(crate) unsafe fn try_read_output(
         self,
         dst: *mut Poll<Result<F::Output, JoinError>>,
@@ -229,8 +242,9 @@ impl<F: Future, S: Schedule> Harness<F, S> {
             let Stage::Finished(out) = stage else {
                 panic!("`JoinHandle` polled after it returned `Ready`");
             };
-            // SAFETY: `dst` is valid for writes (caller contract); the old
-            // value is `Pending`, which needs no drop.
+            // SAFETY: `dst` is valid for reads and writes and initialized
+            // (caller contract). The assignment drops the old value: the
+            // `JoinHandle` passes `Poll::Pending`, whose drop runs no code.
             unsafe { *dst = Poll::Ready(out) };
         }
     }

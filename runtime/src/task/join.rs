@@ -36,7 +36,14 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(raw: RawTask) -> JoinHandle<T> {
+    /// Wraps the task's join reference.
+    ///
+    /// # Safety
+    ///
+    /// `raw`'s output type must be `T` (the handle reads the output as a
+    /// `T`), and the caller hands over the task's one join reference: at
+    /// most one `JoinHandle` exists per task.
+    pub(super) unsafe fn new(raw: RawTask) -> JoinHandle<T> {
         JoinHandle {
             raw,
             _output: PhantomData,

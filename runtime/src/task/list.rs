@@ -94,15 +94,22 @@ impl OwnedTasks {
     {
         let raw = new_task(future, scheduler);
         let id = raw.header().id;
-        let join = JoinHandle::new(raw);
-        let task = Task::from_raw(raw);
-        let notified = Notified(Task::from_raw(raw));
+        // SAFETY: a new task holds three references (`new_task`), one for
+        // each of these, and its output type is `F::Output`; it starts
+        // notified, so it is due for its first poll.
+        let (join, task, notified) = unsafe {
+            (
+                JoinHandle::new(raw),
+                Task::from_raw(raw),
+                Notified::from_raw(raw),
+            )
+        };
 
         let mut shard = crate::loom::lock(&self.shards[id as usize % SHARDS]);
         if self.closed.load(Ordering::Acquire) {
             drop(shard);
             // Cancel at once: shutdown consumes the Notified's reference.
-            notified.into_raw().shutdown();
+            notified.shutdown();
             drop(task);
             return (join, None);
         }
@@ -146,7 +153,9 @@ impl OwnedTasks {
             Some(entry) if *entry == raw => {
                 shard.remove(key);
                 drop(shard);
-                Some(Task::from_raw(raw))
+                // SAFETY: the entry held the list's reference; removing it
+                // hands that reference over to the returned `Task`.
+                Some(unsafe { Task::from_raw(raw) })
             }
             _ => None,
         }
@@ -210,7 +219,10 @@ where
     S: Schedule,
 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    RawTask::from_raw(Cell::allocate(future, scheduler, id, vtable::<F, S>()))
+    // SAFETY: `allocate` returns the header of a live cell built with the
+    // vtable of its own types; the three initial references are owned by
+    // our caller.
+    unsafe { RawTask::from_raw(Cell::allocate(future, scheduler, id, vtable::<F, S>())) }
 }
 
 impl std::fmt::Debug for OwnedTasks {

@@ -65,7 +65,7 @@ pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub(crate) use list::OwnedTasks;
 pub use local::spawn_local;
-pub(crate) use raw::RawTask;
+use raw::RawTask;
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
 
@@ -88,16 +88,23 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn from_raw(raw: RawTask) -> Task {
+    /// Takes ownership of one reference to `raw`.
+    ///
+    /// # Safety
+    ///
+    /// The caller hands over one reference it holds to the task (see
+    /// [`RawTask::from_raw`]); the `Task` gives it up when dropped.
+    unsafe fn from_raw(raw: RawTask) -> Task {
         Task { raw }
     }
 
-    pub(crate) fn raw(&self) -> RawTask {
+    /// The task pointer, without a reference of its own.
+    fn raw(&self) -> RawTask {
         self.raw
     }
 
     /// Gives up ownership of the reference without dropping it.
-    pub(crate) fn into_raw(self) -> RawTask {
+    fn into_raw(self) -> RawTask {
         let raw = self.raw;
         std::mem::forget(self);
         raw
@@ -112,15 +119,35 @@ impl Drop for Task {
 
 /// A task reference that is due to be polled. Queues hold these.
 #[derive(Debug)]
-pub(crate) struct Notified(pub(crate) Task);
+pub(crate) struct Notified(Task);
 
 impl Notified {
+    /// Takes ownership of one reference to `raw`, as the reference that
+    /// will poll it.
+    ///
+    /// # Safety
+    ///
+    /// As [`Task::from_raw`]; moreover the task must be due to be polled
+    /// (notified in its state word, or newly created), and this must be the
+    /// only `Notified` of the task.
+    unsafe fn from_raw(raw: RawTask) -> Notified {
+        // SAFETY: forwarded to our caller.
+        Notified(unsafe { Task::from_raw(raw) })
+    }
+
     /// Polls the task (consuming this reference).
     pub(crate) fn run(self) {
         self.into_raw().poll();
     }
 
-    pub(crate) fn into_raw(self) -> RawTask {
+    /// Cancels the task if it is idle (runtime shutdown, or a queue that
+    /// will never run it), consuming this reference.
+    pub(crate) fn shutdown(self) {
+        self.into_raw().shutdown();
+    }
+
+    /// Gives up ownership of the reference without dropping it.
+    fn into_raw(self) -> RawTask {
         self.0.into_raw()
     }
 }
@@ -138,9 +165,14 @@ where
     S: Schedule,
 {
     let raw = list::new_task(future, scheduler);
-    // No owned list: drop the reference reserved for it.
-    drop(Task::from_raw(raw));
-    (JoinHandle::new(raw), Notified(Task::from_raw(raw)))
+    // SAFETY: a new task holds three references (`new_task`): the one
+    // reserved for the owned list is dropped (there is none), the others go
+    // to the `JoinHandle` (output type `F::Output`) and to the `Notified`
+    // (a new task is due for its first poll).
+    unsafe {
+        drop(Task::from_raw(raw));
+        (JoinHandle::new(raw), Notified::from_raw(raw))
+    }
 }
 
 /// Disposes of the result of a `catch_unwind` whose panic must not

@@ -48,9 +48,10 @@ static WAKER_VTABLE: RawWakerVTable =
     RawWakerVTable::new(clone_waker, wake_by_val, wake_by_ref, drop_waker);
 
 fn raw(ptr: *const ()) -> RawTask {
-    // SAFETY: every waker built with `WAKER_VTABLE` carries a non-null task
-    // header pointer.
-    RawTask::from_raw(unsafe { NonNull::new_unchecked(ptr as *mut Header) })
+    // SAFETY: every waker built with `WAKER_VTABLE` carries the non-null
+    // header pointer of a live task and owns one of its references, which
+    // the vtable functions use or give up.
+    unsafe { RawTask::from_raw(NonNull::new_unchecked(ptr as *mut Header)) }
 }
 
 unsafe fn clone_waker(ptr: *const ()) -> RawWaker {

@@ -245,9 +245,8 @@ impl Handle {
                 .wheel
                 .for_each_mut(|w| wakers.push(std::mem::replace(w, Waker::noop().clone())));
         }
-        for waker in wakers {
-            waker.wake();
-        }
+        // A panicking waker must not stop the others (or the shutdown).
+        wakers.into_iter().for_each(crate::park::wake_contained);
     }
 
     /// Number of registered timers (fired ones not yet handed out count).

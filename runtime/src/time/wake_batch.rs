@@ -44,12 +44,14 @@ impl WakeBatch {
     }
 
     /// Wakes and removes every collected waker. Call without holding locks:
-    /// waking may run arbitrary code (another runtime's scheduler).
+    /// waking may run arbitrary code (another runtime's scheduler). A
+    /// panicking waker costs only its own wake-up: the rest of the batch is
+    /// still woken (see [`crate::park::wake_contained`]).
     pub(super) fn wake_all(&mut self) {
         let len = std::mem::take(&mut self.len);
         for slot in &mut self.wakers[..len] {
             if let Some(waker) = slot.take() {
-                waker.wake();
+                crate::park::wake_contained(waker);
             }
         }
     }

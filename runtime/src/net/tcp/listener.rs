@@ -40,7 +40,7 @@ use crate::net::listener::ListenerIo;
 /// ```
 pub struct TcpListener {
     /// The registered non-blocking listener and the shared accept loop.
-    io: ListenerIo<mio::net::TcpListener>,
+    pub(in crate::net) io: ListenerIo<mio::net::TcpListener>,
 }
 
 impl TcpListener {

@@ -42,7 +42,7 @@ use crate::net::stream::{Connection, StreamIo, impl_async_io};
 /// ```
 pub struct TcpStream {
     /// The registered non-blocking socket and the shared stream layer.
-    io: StreamIo<mio::net::TcpStream>,
+    pub(in crate::net) io: StreamIo<mio::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -86,7 +86,13 @@ impl TcpStream {
     /// until the socket is writable, which is when the handshake finished
     /// or failed.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::connect_mio(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect has been started and
+    /// waits until the handshake finished or failed.
+    pub(super) async fn connect_mio(socket: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(socket)?;
         let registration = stream.io.evented().registration();
         loop {
             let event = poll_fn(|cx| registration.poll_write_ready(cx)).await?;

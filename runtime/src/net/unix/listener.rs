@@ -41,7 +41,7 @@ use crate::net::listener::ListenerIo;
 /// ```
 pub struct UnixListener {
     /// The registered non-blocking listener and the shared accept loop.
-    io: ListenerIo<mio::net::UnixListener>,
+    pub(in crate::net) io: ListenerIo<mio::net::UnixListener>,
 }
 
 impl UnixListener {

@@ -38,7 +38,7 @@ use crate::net::stream::{Connection, StreamIo, impl_async_io};
 /// ```
 pub struct UnixStream {
     /// The registered non-blocking socket and the shared stream layer.
-    io: StreamIo<mio::net::UnixStream>,
+    pub(in crate::net) io: StreamIo<mio::net::UnixStream>,
 }
 
 impl UnixStream {

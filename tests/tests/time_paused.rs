@@ -221,3 +221,17 @@ fn paused_builder_runtime_and_io_still_work() {
     });
     assert!(real.elapsed() < REAL_LIMIT);
 }
+
+#[tether::main(flavor = "current_thread", start_paused = true)]
+async fn paused_main() -> Duration {
+    let start = Instant::now();
+    sleep(HOUR).await;
+    start.elapsed()
+}
+
+#[test]
+fn main_macro_can_start_paused() {
+    let real = std::time::Instant::now();
+    assert_eq!(paused_main(), HOUR);
+    assert!(real.elapsed() < REAL_LIMIT);
+}

@@ -94,7 +94,7 @@ fn join(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(grain, "tether"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tether_rt
-                    .block_on(tether::spawn(tether_fib(N, cutoff)))
+                    .block_on(async { tether::spawn(tether_fib(N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })
@@ -105,7 +105,7 @@ fn join(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(grain, "tokio"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tokio_rt
-                    .block_on(tokio::spawn(tokio_fib(N, cutoff)))
+                    .block_on(async { tokio::spawn(tokio_fib(N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })

@@ -45,12 +45,13 @@
 //! children are leaked with it, queue entries included (I2); dropping it
 //! cancels them on the dropping thread (I4).
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use slab::Slab;
 
-use super::child::{COMPLETE, PANICKED, Payload, RawChild, keep_first};
+use super::child::{COMPLETE, PANICKED, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -66,6 +67,11 @@ const REPOLLS_PER_CHILD: usize = 16;
 /// helpers are missing, and a helper that runs out of work ends; this bounds
 /// the stack depth when helpers come and go within one session.
 const MAX_FORK_DEPTH: u32 = 8;
+
+/// Most ready children a pull loop takes from the queue at once (one lock
+/// per batch). A loop takes at most a share of the queue (half of it per
+/// running loop), so a short queue is still spread over the helpers.
+const MAX_BATCH: usize = 16;
 
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
@@ -132,7 +138,9 @@ impl Books {
             return;
         }
         // A child may complete before its adoption: adopt first.
-        self.adopt(shared);
+        if done.iter().any(|c| c.index() == UNADOPTED) {
+            self.adopt(shared);
+        }
         for child in done.drain(..) {
             self.slab.remove(child.index());
             owner.complete(child);
@@ -392,6 +400,8 @@ impl Session<'_> {
     /// popped, polled first.
     fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32) {
         let mut done = Vec::new();
+        // Entries popped from the ready queue but not yet polled (a batch).
+        let mut mine: VecDeque<RawChild> = VecDeque::new();
         let mut next = first;
         // The owner alternates between its own queue and the shared one, so
         // a body that keeps waking itself cannot starve the children (nor
@@ -413,10 +423,17 @@ impl Session<'_> {
                         self.run_local(c, &mut done);
                         continue;
                     }
-                    match self.shared.pop() {
-                        Some(popped) => {
+                    let more = if mine.is_empty() {
+                        let threads = self.helpers.load(Ordering::Relaxed) + 1;
+                        self.shared
+                            .pop_batch(&mut mine, |len| (len / (2 * threads)).clamp(1, MAX_BATCH))
+                    } else {
+                        0
+                    };
+                    match mine.pop_front() {
+                        Some(c) => {
                             local_turn = true;
-                            popped
+                            (c, more)
                         }
                         None if owner_role && !local_turn => {
                             if let Some(c) = self.shared.pop_local() {
@@ -430,6 +447,9 @@ impl Session<'_> {
                 }
             };
             if more_ready > 0 && depth < MAX_FORK_DEPTH && self.reserve_helper() {
+                // The helper should find work: hand back what this loop
+                // took but did not start.
+                self.shared.unpop(&mut mine);
                 self.flush(&mut done);
                 self.fork(owner_role, child, depth);
                 return;
@@ -441,6 +461,8 @@ impl Session<'_> {
                 self.flush(&mut done);
             }
         }
+        // Stopped early (budget or panic): entries not started go back.
+        self.shared.unpop(&mut mine);
         if owner_role {
             self.settle(&mut done);
         }

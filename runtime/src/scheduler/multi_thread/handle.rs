@@ -7,8 +7,9 @@ use crossbeam_deque::{Injector, Stealer};
 
 use super::idle::Idle;
 use super::park::{Parker, SharedDriver};
-use super::worker::{self, Core, JobRef};
+use super::worker::{self, Core};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::scheduler::fork::JobRef;
 use std::sync::Arc;
 
 use crate::loom::sync::Mutex;
@@ -127,12 +128,17 @@ impl Handle {
         self.notify_parked();
     }
 
-    /// Wakes a parked worker if nobody is searching for work.
-    pub(super) fn notify_parked(&self) {
+    /// Wakes a parked worker if nobody is searching for work. Returns true
+    /// if it woke one.
+    pub(super) fn notify_parked(&self) -> bool {
         // Pairs with the SeqCst re-check of the last searcher (idle.rs).
         crate::loom::sync::atomic::fence(Ordering::SeqCst);
-        if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+        match self.idle.worker_to_notify() {
+            Some(index) => {
+                self.remotes[index].parker.unpark();
+                true
+            }
+            None => false,
         }
     }
 
@@ -175,12 +181,8 @@ impl Handle {
         for core in self.take_cores() {
             (*core).drain();
         }
-        loop {
-            match self.inject.steal() {
-                crossbeam_deque::Steal::Success(task) => drop(task),
-                crossbeam_deque::Steal::Retry => continue,
-                crossbeam_deque::Steal::Empty => break,
-            }
+        while let Some(task) = worker::steal_retrying(|| self.inject.steal()) {
+            drop(task);
         }
         self.driver.handle.shutdown();
     }

@@ -20,8 +20,10 @@
 //! The worker's [`Core`] (queues, LIFO slot) lives in the thread's
 //! [`Context`] while a task is polled, so that wakes and spawns from inside
 //! the poll can push to it; the loop takes it back afterwards. A blocking
-//! wait inside a poll (the blocking scope) takes the core and runs a nested
-//! loop ([`block_on_nested`]), so the worker keeps executing other tasks.
+//! wait inside a poll (the blocking scope) hands the core to a new worker
+//! thread ([`block_on_nested`], tokio's `block_in_place`): the waiting
+//! thread runs nothing else, and when the poll it is in returns without a
+//! core, the thread exits.
 //!
 //! # Fork/join
 //!
@@ -34,12 +36,11 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use super::Handle;
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::scheduler::fork::{ForkLatch, JobRef};
 use crate::scheduler::rand::FastRand;
 use crate::scheduler::scoped::Scoped;
@@ -271,7 +272,8 @@ fn steal_fork_job(handle: &Handle, me: usize, start: usize) -> Option<JobRef> {
     })
 }
 
-/// Runs a worker thread until the runtime shuts down.
+/// Runs a worker thread until the runtime shuts down, or until the thread
+/// hands its core to another thread (see [`block_on_nested`]).
 pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
     let cx = Context {
         index: core.index,
@@ -284,42 +286,43 @@ pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
     let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
         handle.clone(),
     ));
-    let core = CURRENT.with(|c| c.set(&cx, || run_until(&cx, core, &|| false)));
-    crate::loom::lock(&handle.cores).push(core);
+    let core = CURRENT.with(|c| c.set(&cx, || run_until_shutdown(&cx, core)));
+    if let Some(core) = core {
+        crate::loom::lock(&handle.cores).push(core);
+    }
 }
 
-/// The worker loop. Returns when `until()` holds or the runtime shuts down.
-fn run_until(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+/// The worker loop. Returns the core when the runtime shuts down, or
+/// `None` once a poll handed the core to another thread.
+fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
     loop {
-        if until() || cx.handle.is_shutdown() {
-            return core;
+        if cx.handle.is_shutdown() {
+            return Some(core);
         }
         core.tick = core.tick.wrapping_add(1);
         if core.tick % EVENT_INTERVAL == 0 {
-            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking());
+            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking())?;
         }
         let work = match core.next_local_work(&cx.handle) {
             Some(work) => Some(work),
             None => core.steal_work(&cx.handle),
         };
         core = match work {
-            Some(work) => run_work(cx, core, work),
-            None => park(cx, core, until),
+            Some(work) => run_work(cx, core, work)?,
+            None => park(cx, core),
         };
     }
 }
 
-/// Puts the core where schedule calls can reach it while `f` runs.
-fn with_core_in_context(cx: &Context, core: Box<Core>, f: impl FnOnce()) -> Box<Core> {
+/// Puts the core where schedule calls can reach it while `f` runs. Returns
+/// it afterwards, or `None` if `f` handed it to another thread.
+fn with_core_in_context(cx: &Context, core: Box<Core>, f: impl FnOnce()) -> Option<Box<Core>> {
     *cx.core.borrow_mut() = Some(core);
     f();
-    cx.core
-        .borrow_mut()
-        .take()
-        .expect("the worker core was not returned")
+    cx.core.borrow_mut().take()
 }
 
-fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Box<Core> {
+fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Option<Box<Core>> {
     if core.is_searching {
         core.is_searching = false;
         if cx.handle.idle.transition_worker_from_searching() {
@@ -335,7 +338,7 @@ fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Box<Core> {
                 run_lifo_tasks(cx);
             }
             // SAFETY: each JobRef is popped or stolen exactly once from a
-            // deque, and its forker waits for it (module docs).
+            // deque, and its forker waits for it (`scheduler::fork`).
             Work::Job(job) => unsafe { job.execute() },
         })
     })
@@ -365,19 +368,21 @@ fn run_lifo_tasks(cx: &Context) {
     }
 }
 
-fn park(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
     if !core.transition_to_parked(&cx.handle) {
         return core;
     }
     let parker = &cx.handle.remotes[cx.index].parker;
     loop {
-        core = with_core_in_context(cx, core, || parker.park());
+        // Only wakers run while parked: they never take the core.
+        core = with_core_in_context(cx, core, || parker.park())
+            .expect("the worker core is not handed off while parked");
         if !cx.handle.idle.is_parked(cx.index) {
             // Woken by `notify_parked`, which counted us as searching.
             core.is_searching = true;
             break;
         }
-        if until() || cx.handle.is_shutdown() || core.has_local_work() {
+        if cx.handle.is_shutdown() || core.has_local_work() {
             if !cx.handle.idle.unpark_worker_by_id(cx.index) {
                 // A notify raced with us and already counted us searching.
                 core.is_searching = true;
@@ -418,69 +423,81 @@ pub(super) fn try_schedule_local(
     })
 }
 
-/// Wakes a worker blocked in [`block_on_nested`].
-struct NestedWake {
-    /// Set by a wake; cleared before each poll.
-    woken: AtomicBool,
-    /// The runtime of the waiting worker.
-    handle: Arc<Handle>,
-    /// The waiting worker.
-    index: usize,
+/// True if the calling thread is (or was, before it handed its core on) a
+/// worker thread of `handle`'s runtime.
+pub(crate) fn is_worker_of(handle: &Arc<Handle>) -> bool {
+    with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.handle, handle)))
 }
 
-impl Wake for NestedWake {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.handle.remotes[self.index].parker.unpark();
-    }
-}
-
-/// If this thread is a worker (of any multi-thread runtime) polling a task,
-/// blocks until `fut` completes while running the runtime's other tasks.
-/// Returns the future back if this thread is not such a worker.
+/// If this thread is a worker thread (of any multi-thread runtime), blocks
+/// until `fut` completes; returns the future back otherwise.
+///
+/// A worker holding its core first hands the core to a new worker thread
+/// (as tokio's `block_in_place`), so its queued tasks, its fork jobs and its
+/// share of the pool keep running while this thread sleeps; nothing
+/// unrelated runs on top of the waiting stack. After the wait this thread
+/// finishes the poll it is in without a core and then exits. If the runtime
+/// shuts down meanwhile, the wait cancels the runtime's tasks itself (the
+/// future may be waiting for them) and keeps waiting.
 pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
     with_current(|cx| {
         let Some(cx) = cx else { return Err(fut) };
-        let Some(mut core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
-            return Err(fut);
-        };
-        let wake = std::sync::Arc::new(NestedWake {
-            woken: AtomicBool::new(true),
-            handle: cx.handle.clone(),
-            index: cx.index,
-        });
-        let waker = Waker::from(wake.clone());
-        let mut fut = pin!(fut);
-        let parker = &cx.handle.remotes[cx.index].parker;
-        loop {
-            if wake.woken.swap(false, Ordering::AcqRel) {
-                let mut out = None;
-                core = with_core_in_context(cx, core, || {
-                    if let Poll::Ready(v) = fut.as_mut().poll(&mut TaskContext::from_waker(&waker))
-                    {
-                        out = Some(v);
-                    }
-                });
-                if let Some(v) = out {
-                    *cx.core.borrow_mut() = Some(core);
-                    return Ok(v);
-                }
-            }
-            if cx.handle.is_shutdown() {
-                // Nobody else will run the tasks we wait for: cancel them
-                // here (as shutdown would) so the future can finish.
-                cx.handle.owned.close_and_shutdown();
-                while !wake.woken.load(Ordering::Acquire) {
-                    parker.park_condvar_only();
-                }
-                continue;
-            }
-            core = run_until(cx, core, &|| wake.woken.load(Ordering::Acquire));
-        }
+        hand_off_core(cx);
+        Ok(wait_blocked(&cx.handle, fut))
     })
+}
+
+/// Gives this worker's core (if it holds it) to a new worker thread.
+fn hand_off_core(cx: &Context) {
+    let Some(core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
+        return;
+    };
+    if cx.handle.is_shutdown() {
+        // Shutdown drains the cores that were given back.
+        crate::loom::lock(&cx.handle.cores).push(core);
+        return;
+    }
+    if let Err(e) = cx.handle.spawn_worker(core) {
+        // The core went back to `cores`; the runtime runs one worker short.
+        eprintln!("tether: could not start a worker thread to stand in for a blocked one: {e}");
+        if let Some(core) = cx.handle.take_cores().pop() {
+            *cx.core.borrow_mut() = Some(core);
+        }
+    }
+}
+
+/// Parks this thread until `fut` completes (see [`block_on_nested`]).
+fn wait_blocked<F: Future>(handle: &Arc<Handle>, fut: F) -> F::Output {
+    let thread = std::sync::Arc::new(crate::scheduler::current_thread::ThreadWake::new());
+    let waker = Waker::from(thread.clone());
+    handle.register_blocked(&thread);
+    struct Unregister<'a>(
+        &'a Handle,
+        &'a std::sync::Arc<crate::scheduler::current_thread::ThreadWake>,
+    );
+    impl Drop for Unregister<'_> {
+        fn drop(&mut self) {
+            self.0.unregister_blocked(self.1);
+        }
+    }
+    let _unregister = Unregister(handle, &thread);
+    let mut fut = pin!(fut);
+    let mut cancelled = false;
+    loop {
+        let polled =
+            crate::coop::budget(|| fut.as_mut().poll(&mut TaskContext::from_waker(&waker)));
+        if let Poll::Ready(v) = polled {
+            return v;
+        }
+        if !cancelled && handle.is_shutdown() {
+            // Nobody else may run the tasks we wait for: cancel them here
+            // (as shutdown would) so the future can finish.
+            cancelled = true;
+            handle.owned.close_and_shutdown();
+            continue;
+        }
+        thread.park();
+    }
 }
 
 /// What a fork (`scheduler::fork`) needs from the thread it runs on: where

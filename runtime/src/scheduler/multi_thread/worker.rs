@@ -3,8 +3,11 @@
 //!
 //! # Where work comes from, in order
 //!
-//! 1. Every [`GLOBAL_POLL_INTERVAL`] ticks, the injector first, so tasks
-//!    submitted from outside are not starved by a busy local queue.
+//! 1. Every `global_queue_interval` ticks, a batch from the injector
+//!    first, so tasks submitted from outside are not starved by a busy
+//!    local queue. The interval adapts to how long polls take (see
+//!    [`TARGET_GLOBAL_QUEUE_LATENCY`]): with long polls the injector is
+//!    looked at more often.
 //! 2. The worker's own fork jobs (scoped-child polls forked by a scope
 //!    running here and not yet taken).
 //! 3. The LIFO slot: the task most recently woken by this worker, polled
@@ -47,9 +50,24 @@ use crate::scheduler::scoped::Scoped;
 use crate::task::Notified;
 use std::sync::Arc;
 
-/// Ticks between forced checks of the injector. A prime, so the check does
-/// not fall into lockstep with periodic task patterns.
-const GLOBAL_POLL_INTERVAL: u32 = 61;
+/// Ticks between forced checks of the injector before any poll time was
+/// measured. A prime, so the check does not fall into lockstep with
+/// periodic task patterns.
+const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// How long a task waiting in the injector should wait for a busy worker
+/// at most, roughly: the forced-check interval is this divided by the
+/// measured mean tick time, so 100 µs polls get a check every 2 ticks and
+/// 1 µs polls every 127.
+const TARGET_GLOBAL_QUEUE_LATENCY: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Bounds of the adaptive forced-check interval: at least every other tick
+/// leaves room for local work; at most 127 keeps the injector's latency
+/// bounded when polls are tiny.
+const GLOBAL_QUEUE_INTERVAL_RANGE: (u32, u32) = (2, 127);
+
+/// Weight of the newest sample in the moving average of tick time.
+const TICK_TIME_EWMA_WEIGHT: f64 = 0.1;
 
 /// Ticks between non-blocking polls of the I/O driver and timers by a busy
 /// worker, so readiness is never starved while every worker is busy.
@@ -72,6 +90,14 @@ pub(crate) struct Core {
     index: usize,
     /// Incremented every loop iteration.
     tick: u32,
+    /// Ticks between forced checks of the injector (adaptive).
+    global_queue_interval: u32,
+    /// When the current measuring window of tick time started.
+    window_start: std::time::Instant,
+    /// Ticks in the current window.
+    window_ticks: u32,
+    /// Moving average of the time one busy tick takes, in nanoseconds.
+    mean_tick_nanos: f64,
     /// The most recently woken task.
     lifo_slot: Option<Notified>,
     /// Local tasks; stolen through `Remote::steal`.
@@ -138,6 +164,10 @@ impl Core {
         let core = Box::new(Core {
             index,
             tick: 0,
+            global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            window_start: std::time::Instant::now(),
+            window_ticks: 0,
+            mean_tick_nanos: 0.0,
             lifo_slot: None,
             run_queue,
             fork_queue,
@@ -168,9 +198,13 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        if self.tick % GLOBAL_POLL_INTERVAL == 0
-            && let Some(task) = steal_retrying(|| handle.inject.steal())
+        if self.tick % self.global_queue_interval == 0
+            && !handle.inject.is_empty()
+            && let Some(task) =
+                steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue))
         {
+            // A batch, not one task: a burst of remote spawns drains in
+            // a few checks even while the local queue never runs dry.
             return Some(Work::Task(task));
         }
         if let Some(job) = self.fork_queue.pop() {
@@ -204,6 +238,32 @@ impl Core {
                 .collect()
         })
         .map(Work::Task)
+    }
+
+    /// Updates the mean tick time and the forced-check interval from the
+    /// window that just ended (called every [`EVENT_INTERVAL`] busy ticks).
+    fn tune_global_queue_interval(&mut self) {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.window_start).as_nanos() as f64;
+        let ticks = self.window_ticks.max(1);
+        let sample = elapsed / f64::from(ticks);
+        self.mean_tick_nanos = if self.mean_tick_nanos == 0.0 {
+            sample
+        } else {
+            TICK_TIME_EWMA_WEIGHT * sample + (1.0 - TICK_TIME_EWMA_WEIGHT) * self.mean_tick_nanos
+        };
+        let target = TARGET_GLOBAL_QUEUE_LATENCY.as_nanos() as f64;
+        let (min, max) = GLOBAL_QUEUE_INTERVAL_RANGE;
+        let interval = (target / self.mean_tick_nanos.max(1.0)) as u32;
+        self.global_queue_interval = interval.clamp(min, max);
+        self.restart_window(now);
+    }
+
+    /// Starts a new measuring window (after parking, whose time is not
+    /// tick time).
+    fn restart_window(&mut self, now: std::time::Instant) {
+        self.window_start = now;
+        self.window_ticks = 0;
     }
 
     /// Registers as parked unless there is local work. Returns true if the
@@ -300,7 +360,9 @@ fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
             return Some(core);
         }
         core.tick = core.tick.wrapping_add(1);
+        core.window_ticks += 1;
         if core.tick % EVENT_INTERVAL == 0 {
+            core.tune_global_queue_interval();
             core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking())?;
         }
         let work = match core.next_local_work(&cx.handle) {
@@ -393,6 +455,7 @@ fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
     if core.has_local_work() {
         cx.handle.notify_parked();
     }
+    core.restart_window(std::time::Instant::now());
     core
 }
 

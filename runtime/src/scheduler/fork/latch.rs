@@ -85,6 +85,29 @@ impl Sleeper {
         *notified = false;
     }
 
+    /// Like `park`, but returns after `timeout` at the latest.
+    fn park_timeout(&self, timeout: std::time::Duration) {
+        #[cfg(loom)]
+        {
+            // Loom does not model time: an untimed park explores the same
+            // orders (a timeout is a spurious wake-up to the caller).
+            let _ = timeout;
+            self.park();
+        }
+        #[cfg(not(loom))]
+        {
+            let mut notified = crate::loom::lock(&self.notified);
+            if !*notified {
+                notified = self
+                    .condvar
+                    .wait_timeout(notified, timeout)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            *notified = false;
+        }
+    }
+
     /// Wakes the sleeping thread, or makes its next `park` return.
     fn unpark(&self) {
         *crate::loom::lock(&self.notified) = true;
@@ -117,12 +140,19 @@ impl ForkLatch {
 
     /// Returns once every job finished. While waiting, calls `help` (which
     /// runs one other fork job and returns true, or returns false when it
-    /// found none), spins a little, calls `before_sleep`, and sleeps.
+    /// found none), spins a little, then calls `before_sleep` with the
+    /// number of sleeps so far and sleeps, at most for the duration it
+    /// returns (`None`: until woken).
     ///
     /// Must be called by the thread that created the latch (its sleeper is
     /// the one `set` wakes).
-    pub(crate) fn wait(&self, mut help: impl FnMut() -> bool, mut before_sleep: impl FnMut()) {
+    pub(crate) fn wait(
+        &self,
+        mut help: impl FnMut() -> bool,
+        mut before_sleep: impl FnMut(u32) -> Option<std::time::Duration>,
+    ) {
         let mut idle = 0;
+        let mut sleeps = 0;
         while !self.probe() {
             if help() {
                 idle = 0;
@@ -130,9 +160,13 @@ impl ForkLatch {
                 idle += 1;
                 crate::loom::spin_loop();
             } else {
-                before_sleep();
+                let timeout = before_sleep(sleeps);
+                sleeps = sleeps.saturating_add(1);
                 if !self.probe() {
-                    self.waiter.park();
+                    match timeout {
+                        Some(timeout) => self.waiter.park_timeout(timeout),
+                        None => self.waiter.park(),
+                    }
                 }
                 idle = 0;
             }
@@ -185,7 +219,7 @@ mod loom_tests {
                     unsafe { ForkLatch::set(&*latch) };
                 }));
             }
-            latch.wait(|| false, || {});
+            latch.wait(|| false, |_| None);
             assert_eq!(
                 done.load(Ordering::Relaxed),
                 2,
@@ -218,7 +252,7 @@ mod tests {
             // SAFETY: as a stolen job: the forker waits for the latch.
             unsafe { ForkLatch::set(p.0) }
         });
-        latch.wait(|| false, || {});
+        latch.wait(|| false, |_| None);
         t
     }
 

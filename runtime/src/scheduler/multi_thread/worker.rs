@@ -78,6 +78,11 @@ const EVENT_INTERVAL: u32 = 61;
 /// monopolise the worker.
 const MAX_LIFO_POLLS_PER_TICK: usize = 3;
 
+/// How long a forker sleeps on its latch before, if tasks wait in its
+/// queues, it hands its core to a new thread (a stolen job that takes this
+/// long is a long child poll: the queued tasks should not wait for it).
+const FORK_WAIT_BEFORE_HAND_OFF: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Forks in a row that publish without waking a parked worker after a wake
 /// that bought nothing (every job came back unstolen), at most. Waking a
 /// worker costs a syscall on both sides, more than a small job; while the
@@ -720,7 +725,9 @@ impl Forker<'_> {
 
     /// Returns once `latch` is set, helping meanwhile: runs fork jobs of this
     /// thread, then stolen ones; before sleeping, polls the I/O driver and
-    /// timers if nobody else holds them. Never runs whole tasks.
+    /// timers if nobody else holds them. Never runs whole tasks. A worker
+    /// that has slept [`FORK_WAIT_BEFORE_HAND_OFF`] while tasks wait in its
+    /// queues hands its core to a new thread, as a blocking wait does.
     pub(crate) fn wait(&self, latch: &ForkLatch) {
         match self {
             Forker::Worker(cx) => {
@@ -738,7 +745,25 @@ impl Forker<'_> {
                         }
                         true
                     },
-                    || cx.handle.driver.poll_nonblocking(),
+                    |sleeps| {
+                        cx.handle.driver.poll_nonblocking();
+                        let queued = cx
+                            .core
+                            .try_borrow()
+                            .ok()
+                            .and_then(|core| core.as_ref().map(|core| core.has_local_work()));
+                        match queued {
+                            // Tasks wait behind us: a short sleep, then
+                            // give them (and the core) to another thread.
+                            Some(true) if sleeps == 0 => Some(FORK_WAIT_BEFORE_HAND_OFF),
+                            Some(true) => {
+                                hand_off_core(cx);
+                                None
+                            }
+                            Some(false) => Some(FORK_WAIT_BEFORE_HAND_OFF),
+                            None => None,
+                        }
+                    },
                 );
             }
             Forker::Remote(handle) => latch.wait(
@@ -751,7 +776,10 @@ impl Forker<'_> {
                     }
                     None => false,
                 },
-                || handle.driver.poll_nonblocking(),
+                |_| {
+                    handle.driver.poll_nonblocking();
+                    None
+                },
             ),
         }
     }

@@ -55,22 +55,25 @@ impl Sleeper {
         }
     }
 
-    /// The calling thread's sleeper.
-    pub(crate) fn current() -> Arc<Sleeper> {
+    /// The calling thread's sleeper, borrowed from thread-local storage:
+    /// no reference count changes (a fork creates a latch each time).
+    ///
+    /// The pointer stays valid while the calling thread lives; it may be
+    /// dangling after the thread exits. The owner `Arc` is returned as
+    /// well when there is no thread-local one to borrow (under loom, or
+    /// during thread teardown).
+    fn current() -> (*const Sleeper, Option<Arc<Sleeper>>) {
         #[cfg(not(loom))]
         {
             thread_local! {
                 static SLEEPER: Arc<Sleeper> = Arc::new(Sleeper::new());
             }
-            SLEEPER
-                .try_with(Arc::clone)
-                .unwrap_or_else(|_| Arc::new(Sleeper::new()))
+            if let Ok(p) = SLEEPER.try_with(|s| Arc::as_ptr(s)) {
+                return (p, None);
+            }
         }
-        #[cfg(loom)]
-        {
-            // Loom objects cannot outlive one model run: no caching.
-            Arc::new(Sleeper::new())
-        }
+        let owned = Arc::new(Sleeper::new());
+        (Arc::as_ptr(&owned), Some(owned))
     }
 
     /// Sleeps until `unpark` (at once if an unpark is pending).
@@ -120,17 +123,36 @@ impl Sleeper {
 pub(crate) struct ForkLatch {
     /// Published jobs that have not finished.
     pending: AtomicUsize,
-    /// The forking thread.
-    waiter: Arc<Sleeper>,
+    /// The forking thread's sleeper: owned by the thread (thread-local) or
+    /// by `owner`, alive at least while the forker waits on this latch.
+    waiter: *const Sleeper,
+    /// Keeps `waiter` alive when the thread has no thread-local one.
+    _owner: Option<Arc<Sleeper>>,
 }
+
+// SAFETY: `waiter` points to a `Sleeper` (Send + Sync) that an `Arc` owns;
+// the latch only clones that `Arc` (`set`), while the forker, which keeps it
+// alive, waits.
+unsafe impl Send for ForkLatch {}
+// SAFETY: as above; `pending` is atomic.
+unsafe impl Sync for ForkLatch {}
 
 impl ForkLatch {
     /// A latch waiting for `jobs` jobs, owned by the calling thread.
     pub(crate) fn new(jobs: usize) -> ForkLatch {
+        let (waiter, owner) = Sleeper::current();
         ForkLatch {
             pending: AtomicUsize::new(jobs),
-            waiter: Sleeper::current(),
+            waiter,
+            _owner: owner,
         }
+    }
+
+    /// The forker's sleeper.
+    fn waiter(&self) -> &Sleeper {
+        // SAFETY: the sleeper lives while the forking thread does (or while
+        // `owner` does), and only the forker waits on its own latch.
+        unsafe { &*self.waiter }
     }
 
     /// True once every job finished; their writes are then visible.
@@ -164,8 +186,8 @@ impl ForkLatch {
                 sleeps = sleeps.saturating_add(1);
                 if !self.probe() {
                     match timeout {
-                        Some(timeout) => self.waiter.park_timeout(timeout),
-                        None => self.waiter.park(),
+                        Some(timeout) => self.waiter().park_timeout(timeout),
+                        None => self.waiter().park(),
                     }
                 }
                 idle = 0;
@@ -176,9 +198,19 @@ impl ForkLatch {
 
 impl Latch for ForkLatch {
     unsafe fn set(this: *const Self) {
-        // SAFETY: the latch is alive until our decrement (contract); the
-        // temporary reference ends with the clone.
-        let waiter = unsafe { Arc::clone(&(*this).waiter) };
+        // Take a reference count on the forker's sleeper *before* the
+        // decrement: afterwards the forker may return, and its thread exit
+        // and drop its own reference.
+        //
+        // SAFETY: the latch is alive until our decrement (contract), and
+        // its forker waits on it, so the sleeper it points to is alive and
+        // owned by an `Arc` (the thread's or `owner`): the count may be
+        // incremented through the pointer, and the new count is ours.
+        let waiter = unsafe {
+            let p = (*this).waiter;
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        };
         // SAFETY: as above; the temporary reference ends with the RMW, after
         // which nothing of the latch is touched.
         let prev = unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) };

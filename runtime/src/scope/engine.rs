@@ -16,15 +16,15 @@
 //!    of the owner.
 //! 2. A pull loop that pops a child while more are ready, with fewer helpers
 //!    than the runtime has other workers, *forks*: through
-//!    [`fork::join_all`](crate::scheduler::fork::join_all) with two jobs, it
-//!    goes on with its own loop (job 0, inline) and offers a helper pull
-//!    loop (job 1) to idle workers. If nobody steals it, the forker pops it
+//!    [`fork::join`](crate::scheduler::fork::join), it
+//!    goes on with its own loop (inline) and offers a helper pull loop to
+//!    idle workers. If nobody steals it, the forker pops it
 //!    back after its own loop and it finds nothing left to do. Nested forks
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or a child panicked in a scope): then it takes
-//!    no new child. `join_all` returns only after every job returned or
-//!    unwound, so when the owner's loop returns **no child poll of this
+//!    no new child. `fork::join` returns only after both closures returned
+//!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**.
 //! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
 //!    only), hands completed children to the [`Owner`], and checks whether
@@ -446,13 +446,16 @@ impl Session<'_> {
                     }
                 }
             };
-            if more_ready > 0 && depth < MAX_FORK_DEPTH && self.reserve_helper() {
-                // The helper should find work: hand back what this loop
-                // took but did not start.
-                self.shared.unpop(&mut mine);
-                self.flush(&mut done);
-                self.fork(owner_role, child, depth);
-                return;
+            if more_ready > 0 && depth < MAX_FORK_DEPTH {
+                let helpers = self.reserve_helpers(more_ready);
+                if helpers > 0 {
+                    // The helpers should find work: hand back what this loop
+                    // took but did not start.
+                    self.shared.unpop(&mut mine);
+                    self.flush(&mut done);
+                    self.fork(owner_role, child, depth, helpers);
+                    return;
+                }
             }
             self.run(child, &mut done);
             if owner_role {
@@ -486,41 +489,57 @@ impl Session<'_> {
         books.settle(self.shared, done, owner);
     }
 
-    /// True (and a helper reserved) if a helper is missing. Called when more
-    /// children are ready than this loop is about to poll.
-    fn reserve_helper(&self) -> bool {
-        if self.helpers.load(Ordering::Relaxed) >= self.max_helpers {
-            return false;
-        }
-        self.helpers.fetch_add(1, Ordering::Relaxed) < self.max_helpers
-            || {
-                self.helpers.fetch_sub(1, Ordering::Relaxed);
-                false
+    /// Reserves up to `wanted` of the missing helpers; returns how many.
+    fn reserve_helpers(&self, wanted: usize) -> usize {
+        let mut cur = self.helpers.load(Ordering::Relaxed);
+        loop {
+            let n = wanted.min(self.max_helpers.saturating_sub(cur));
+            if n == 0 {
+                return 0;
             }
+            match self.helpers.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return n,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
-    /// Forks a helper pull loop (job 1) and goes on with this one (job 0),
-    /// starting with `child`.
-    fn fork(&self, owner_role: bool, child: RawChild, depth: u32) {
-        /// Un-reserves the helper however its loop ends.
+    /// Forks `helpers` helper pull loops and goes on with this one, starting
+    /// with `child`: one helper through the two-way `fork::join`, several
+    /// through `fork::join_all` (job 0 is this loop).
+    fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
+        /// Un-reserves a helper however its loop ends.
         struct Release<'s>(&'s AtomicUsize);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        crate::scheduler::fork::join_all(2, &|job| {
-            if job == 0 {
-                // The owner role stays with the owner's thread only (job 0
-                // normally runs inline; if not, the owner's work waits for
-                // the end of the join).
-                let role = owner_role && self.owner.on_owner_thread();
-                self.pull(role, Some(child), depth + 1);
-            } else {
-                let _release = Release(&self.helpers);
-                self.pull(false, None, depth + 1);
-            }
-        });
+        // The owner role stays with the owner's thread only (the first part
+        // of a fork runs inline; if it ever did not, the owner's work would
+        // wait for the end of the join).
+        let mine = || {
+            let role = owner_role && self.owner.on_owner_thread();
+            self.pull(role, Some(child), depth + 1);
+        };
+        let helper = || {
+            let _release = Release(&self.helpers);
+            self.pull(false, None, depth + 1);
+        };
+        // I1: both fork functions return only after every part returned or
+        // unwound, so no pull loop outlives the session.
+        if helpers == 1 {
+            crate::scheduler::fork::join(mine, helper);
+        } else {
+            crate::scheduler::fork::join_all(helpers + 1, &|job| {
+                if job == 0 { mine() } else { helper() }
+            });
+        }
     }
 
     /// Polls a `Send` child from an entry this loop owns.
@@ -529,7 +548,7 @@ impl Session<'_> {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: I1: this runs inside the owner's poll (on its thread, or in
-        // a fork job that `join_all` joins before the session ends), and
+        // a fork job that `fork::join` joins before the session ends), and
         // `begin_run` made this thread the child's only poller (the entry was
         // unique and the child is now RUNNING).
         unsafe { child.poll() };

@@ -41,7 +41,11 @@ const SAMPLES: usize = 10;
 type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
 
 fn seq_fib(n: u64) -> u64 {
-    if n < 2 { n } else { seq_fib(n - 1) + seq_fib(n - 2) }
+    if n < 2 {
+        n
+    } else {
+        seq_fib(n - 1) + seq_fib(n - 2)
+    }
 }
 
 fn tether_fib(n: u64, cutoff: u64) -> BoxFut {

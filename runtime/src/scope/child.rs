@@ -304,7 +304,10 @@ impl RawChild {
         let state = &self.header().state;
         let mut cur = state.load(Ordering::Relaxed);
         loop {
-            debug_assert!(cur & QUEUED != 0 && cur & RUNNING == 0, "bad entry state {cur:#x}");
+            debug_assert!(
+                cur & QUEUED != 0 && cur & RUNNING == 0,
+                "bad entry state {cur:#x}"
+            );
             let next = (cur & !QUEUED) | RUNNING | STARTED;
             match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(prev) => return prev & STARTED == 0,

@@ -22,8 +22,8 @@
 //!    back after its own loop and it finds nothing left to do. Nested forks
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
-//!    of re-polls is spent (or a child panicked in a scope): then it takes
-//!    no new child. `fork::join` returns only after both closures returned
+//!    of re-polls is spent (or the body panicked): then it takes no new
+//!    child. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**.
 //! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
@@ -51,7 +51,7 @@ use std::task::{Context, Poll};
 
 use slab::Slab;
 
-use super::child::{COMPLETE, PANICKED, Payload, RawChild, UNADOPTED, keep_first};
+use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -89,10 +89,6 @@ pub(crate) trait Owner {
     /// Called on the owner's thread after the session joined; must not
     /// unwind.
     fn complete(&mut self, child: RawChild);
-
-    /// Whether a child panic stops the session (scopes and `join_all` re-raise
-    /// it; a join set reports it as a result).
-    fn stops_on_panic(&self) -> bool;
 
     /// Called after each session: true if `poll` may return `Ready`. May
     /// re-raise a panic (no child poll is in flight then).
@@ -244,13 +240,11 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let stop_on_panic = owner.stops_on_panic();
         let session = Session {
             shared: &self.shared,
             body: self.body,
             owner: OwnerSlot::new(owner, &mut self.books),
             stop: AtomicBool::new(false),
-            stop_on_panic,
             repolls,
             limit,
             helpers: AtomicUsize::new(0),
@@ -362,6 +356,34 @@ fn thread_mark() -> usize {
     MARK.with(|m| m as *const u8 as usize)
 }
 
+/// Runs `a` inline and `b` possibly on another worker, returning after both
+/// returned or unwound (the first panic is resumed): `fork::join` on a
+/// worker (the cheap two-way fork); `fork::join_all` elsewhere, which can
+/// also fork from a thread inside a multi-thread runtime's `block_on` (as in
+/// `#[tether::main]`) through the runtime's fork injector.
+pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
+        crate::scheduler::fork::join(a, b);
+        return;
+    }
+    // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
+    // and job 1 run once each).
+    let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
+    crate::scheduler::fork::join_all(2, &|job| {
+        if job == 0 {
+            let a = crate::loom::lock(&a).take();
+            if let Some(a) = a {
+                a();
+            }
+        } else {
+            let b = crate::loom::lock(&b).take();
+            if let Some(b) = b {
+                b();
+            }
+        }
+    });
+}
+
 /// The state of one session, shared by its pull loops (see the module docs).
 struct Session<'a> {
     /// The wake hub (ready queues).
@@ -370,10 +392,8 @@ struct Session<'a> {
     body: Option<RawChild>,
     /// The owner (body polls, `!Send` children).
     owner: OwnerSlot<'a>,
-    /// Set when a pull loop must take no new child (a panic).
+    /// Set when a pull loop must take no new child (the body panicked).
     stop: AtomicBool,
-    /// Whether a child panic sets `stop`.
-    stop_on_panic: bool,
     /// Re-polls so far in this poll of the owner.
     repolls: &'a AtomicUsize,
     /// Budget for `repolls`.
@@ -534,7 +554,7 @@ impl Session<'_> {
         // I1: both fork functions return only after every part returned or
         // unwound, so no pull loop outlives the session.
         if helpers == 1 {
-            crate::scheduler::fork::join(mine, helper);
+            fork2(mine, helper);
         } else {
             crate::scheduler::fork::join_all(helpers + 1, &|job| {
                 if job == 0 { mine() } else { helper() }
@@ -582,9 +602,6 @@ impl Session<'_> {
     fn after_poll(&self, child: RawChild, done: &mut Vec<RawChild>) {
         let state = child.state();
         if state & COMPLETE != 0 {
-            if state & PANICKED != 0 && self.stop_on_panic {
-                self.stop.store(true, Ordering::Relaxed);
-            }
             done.push(child);
         }
         child.end_run();
@@ -617,7 +634,6 @@ pub(crate) mod loom_support {
             body,
             owner,
             stop: AtomicBool::new(false),
-            stop_on_panic: false,
             repolls,
             limit: usize::MAX,
             helpers: AtomicUsize::new(0),
@@ -645,7 +661,12 @@ pub(crate) mod loom_support {
                 let repolls = AtomicUsize::new(0);
                 let mut no_owner = NoOwner;
                 let mut books = Books::default();
-                let s = session(&shared, None, OwnerSlot::new(&mut no_owner, &mut books), &repolls);
+                let s = session(
+                    &shared,
+                    None,
+                    OwnerSlot::new(&mut no_owner, &mut books),
+                    &repolls,
+                );
                 s.pull(false, None, 0);
                 let Session { done, .. } = s;
                 theirs.lock().unwrap().extend(into_inner(done));
@@ -678,9 +699,6 @@ pub(crate) mod loom_support {
         }
         fn complete(&mut self, _: RawChild) {
             unreachable!()
-        }
-        fn stops_on_panic(&self) -> bool {
-            false
         }
         fn finished(&mut self, _: &mut Engine<'_>) -> bool {
             unreachable!()

@@ -7,8 +7,8 @@
 //! * `join!`/`try_join!` keep their futures *inside* the join future: a
 //!   binary tree of [`Join2`] nodes (`join!(a, b, c)` is `Join2(a, Join2(b,
 //!   c))`), no engine, no allocation. A poll of a node whose two sides are
-//!   both pending forks one side through
-//!   [`fork::join`](crate::scheduler::fork::join) and polls the other
+//!   both pending forks one side (through `fork::join` on a worker, the
+//!   runtime's fork injector from a `block_on` thread) and polls the other
 //!   inline — on a tether worker, an idle worker steals the forked
 //!   side; if nobody does, the poller pops it back and polls it itself,
 //!   like `rayon::join`. Children are polled with the parent's own waker
@@ -146,10 +146,6 @@ impl<T> Owner for AllOwner<'_, T> {
         let _ = unsafe { child.release_owner() };
     }
 
-    fn stops_on_panic(&self) -> bool {
-        true
-    }
-
     fn finished(&mut self, engine: &mut Engine<'_>) -> bool {
         if let Some(p) = self.panic.take() {
             if let Some(other) = engine.cancel_all() {
@@ -245,8 +241,11 @@ fn is_pending<F: Future>(side: Pin<&mut MaybeDone<F>>) -> bool {
 /// Polls the pending sides of a `Par` node: if both are pending, forks one
 /// and polls the other inline (the fork is popped back and polled here if no
 /// idle worker took it); else polls the one that is.
-fn poll_par<A, B>(mut a: Pin<&mut MaybeDone<A>>, mut b: Pin<&mut MaybeDone<B>>, cx: &mut Context<'_>)
-where
+fn poll_par<A, B>(
+    mut a: Pin<&mut MaybeDone<A>>,
+    mut b: Pin<&mut MaybeDone<B>>,
+    cx: &mut Context<'_>,
+) where
     A: Future + Send,
     B: Future + Send,
     A::Output: Send,
@@ -259,7 +258,7 @@ where
         // unwound, so neither side is touched after this poll returns; each
         // closure owns the pinned reference to its side alone.
         let waker = cx.waker();
-        crate::scheduler::fork::join(
+        super::engine::fork2(
             move || {
                 let _ = a.poll(&mut Context::from_waker(waker));
             },

@@ -576,11 +576,17 @@ impl<A: Future, B: Future> PickSeq for &Pick<A, B> {
 /// outputs as a tuple; use it inside `async` code (it awaits). The futures
 /// may borrow from the caller.
 ///
-/// The futures live inside the join itself (no allocation). When they and
-/// their outputs are `Send`, they run in parallel on a tether worker (one
-/// side of each pair forked, like `rayon::join`); otherwise they run
-/// concurrently on the caller's thread. A panic in one future is resumed
-/// after the others' current polls; dropping the join drops them.
+/// The futures live inside the join itself (no allocation). When their
+/// types say that they and their outputs are `Send` — futures returned by
+/// calls (`join!(fetch(a), fetch(b))`), boxed `Send` futures, or blocks
+/// wrapped in [`tether::parallel`](crate::parallel) — they run in parallel on
+/// a tether worker (one side of each pair forked, like `rayon::join`).
+/// Otherwise they run concurrently on the caller's thread, as with tokio's
+/// `join!`: `!Send` futures, and inline `async { .. }` blocks, whose
+/// `Send`-ness rustc cannot tell while it type-checks the function that
+/// contains them. Every unfinished future is polled again when any of them
+/// is woken. A panic in one future is resumed after the others' current
+/// polls; dropping the join drops them.
 ///
 /// ```
 /// # futures::executor::block_on(async {

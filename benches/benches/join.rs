@@ -41,7 +41,11 @@ const SAMPLES: usize = 10;
 type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
 
 fn seq_fib(n: u64) -> u64 {
-    if n < 2 { n } else { seq_fib(n - 1) + seq_fib(n - 2) }
+    if n < 2 {
+        n
+    } else {
+        seq_fib(n - 1) + seq_fib(n - 2)
+    }
 }
 
 fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
@@ -94,7 +98,7 @@ fn join(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(grain, "tether"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tether_rt
-                    .block_on(tether::spawn(tether_fib(N, cutoff)))
+                    .block_on(async { tether::spawn(tether_fib(N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })
@@ -105,7 +109,7 @@ fn join(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(grain, "tokio"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tokio_rt
-                    .block_on(tokio::spawn(tokio_fib(N, cutoff)))
+                    .block_on(async { tokio::spawn(tokio_fib(N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })

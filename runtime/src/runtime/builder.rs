@@ -212,7 +212,8 @@ impl Builder {
     }
 
     /// Runs `f` on every thread the runtime starts (workers and blocking
-    /// pool threads), first thing, before it runs any task. The
+    /// pool threads, including workers started later to take over from a
+    /// worker that blocks), first thing, before it runs any task. The
     /// current-thread runtime starts no worker (the thread calling
     /// `block_on` drives it), so there `f` runs on blocking threads only.
     ///
@@ -288,9 +289,13 @@ impl Builder {
 
     /// How many tasks a worker polls between forced looks at the global
     /// (injection) queue, where tasks spawned or woken from outside the
-    /// workers wait (default 61 multi-thread, 31 current-thread). Lower
-    /// values are fairer to those tasks; higher ones favour the local
-    /// queue's cache locality. Zero is rejected by [`Builder::build`].
+    /// workers wait. Lower values are fairer to those tasks; higher ones
+    /// favour the local queue's cache locality. By default the
+    /// current-thread runtime uses 31, and multi-thread workers adapt the
+    /// interval to how long their polls take (so a task waiting in the
+    /// global queue waits about the same time whatever the poll size);
+    /// setting it fixes the interval. Zero is rejected by
+    /// [`Builder::build`].
     ///
     /// ```
     /// let rt = tether::runtime::Builder::new_current_thread()

@@ -26,10 +26,9 @@ use crate::task::JoinHandle;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct Runtime {
-    /// The shared handle.
+    /// The shared handle (the multi-thread flavour's worker threads are
+    /// kept there, since a worker that blocks hands its core to a new one).
     handle: Handle,
-    /// Worker threads (multi-thread flavour only).
-    threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -79,7 +78,6 @@ impl Runtime {
         blocking.set_runtime(inner.clone());
         Ok(Runtime {
             handle: Handle { inner },
-            threads: Vec::new(),
         })
     }
 
@@ -97,26 +95,19 @@ impl Runtime {
             Some(driver),
             driver_handle,
             blocking.clone(),
+            thread_name,
+            stack_size,
             intervals,
+            hooks.clone(),
         );
         let inner = scheduler::Handle::MultiThread(handle.clone());
         blocking.set_runtime(inner.clone());
-        let mut rt = Runtime {
+        let rt = Runtime {
             handle: Handle { inner },
-            threads: Vec::with_capacity(workers),
         };
         for core in handle.take_cores() {
-            let h = handle.clone();
-            let hooks = hooks.clone();
-            let spawned = thread::Builder::new()
-                .name(thread_name.to_string())
-                .stack_size(stack_size)
-                .spawn(move || {
-                    let _hooks = hooks.enter();
-                    multi_thread::worker::run(h, core)
-                });
             // On failure `rt`'s drop shuts down the workers started so far.
-            rt.threads.push(spawned?);
+            handle.spawn_worker(core)?;
         }
         Ok(rt)
     }
@@ -219,20 +210,44 @@ impl Drop for Runtime {
         match &self.handle.inner {
             scheduler::Handle::MultiThread(h) => {
                 h.begin_shutdown();
-                let me = thread::current().id();
-                for t in self.threads.drain(..) {
-                    if t.thread().id() != me {
-                        let _ = t.join();
+                let finish = |h: &std::sync::Arc<multi_thread::Handle>| {
+                    h.join_threads();
+                    h.finish_shutdown();
+                    h.blocking.shutdown();
+                };
+                if multi_thread::worker::is_worker_of(h) {
+                    // Dropped inside the runtime (a task, or a fork job run
+                    // for another worker's fork): joining here could wait
+                    // for this very poll, or for a forker waiting on a job
+                    // this thread runs. The workers stop after their current
+                    // poll; a reaper thread joins them and cancels what is
+                    // left.
+                    let h = h.clone();
+                    let reaper = thread::Builder::new()
+                        .name("tether-runtime-shutdown".to_string())
+                        .spawn(move || finish(&h));
+                    if reaper.is_err() {
+                        // No thread to spare: tasks are cancelled now; the
+                        // workers exit on their own.
+                        cancel_now(&self.handle.inner);
                     }
+                } else {
+                    finish(h);
                 }
-                h.finish_shutdown();
-                h.blocking.shutdown();
             }
             scheduler::Handle::CurrentThread(h) => {
                 h.shutdown();
                 h.blocking.shutdown();
             }
         }
+    }
+}
+
+/// Cancels every task of a multi-thread runtime at once (the fallback of
+/// a shutdown that cannot wait for the workers).
+fn cancel_now(handle: &scheduler::Handle) {
+    if let scheduler::Handle::MultiThread(h) = handle {
+        h.owned.close_and_shutdown();
     }
 }
 

@@ -299,10 +299,6 @@ impl<Fut: Future> Owner for BodyOwner<'_, Fut> {
         }
     }
 
-    fn stops_on_panic(&self) -> bool {
-        true
-    }
-
     fn finished(&mut self, engine: &mut Engine<'_>) -> bool {
         if let Some(p) = self.panic.take() {
             fail(self.body.as_mut(), engine, self.finished, p);

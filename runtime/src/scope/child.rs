@@ -83,6 +83,9 @@ pub(crate) const RUNNING: usize = 1 << 7;
 /// session's budget: they are bounded by the number of spawns).
 pub(crate) const STARTED: usize = 1 << 8;
 
+/// The slab key of a child its owner has not adopted yet.
+pub(crate) const UNADOPTED: usize = usize::MAX;
+
 /// A refcount past this is a leak of wakers gone wild; abort like `Arc` does
 /// rather than risk an overflow into a use after free.
 const MAX_REFS: usize = isize::MAX as usize;
@@ -227,7 +230,7 @@ impl RawChild {
                 header: Header {
                     state: AtomicUsize::new(state),
                     refs: AtomicUsize::new(refs),
-                    index: AtomicUsize::new(usize::MAX),
+                    index: AtomicUsize::new(UNADOPTED),
                     shared: shared.clone(),
                     join_waker: Mutex::new(None),
                     vtable: vtable::<F>(),
@@ -301,7 +304,10 @@ impl RawChild {
         let state = &self.header().state;
         let mut cur = state.load(Ordering::Relaxed);
         loop {
-            debug_assert!(cur & QUEUED != 0 && cur & RUNNING == 0, "bad entry state {cur:#x}");
+            debug_assert!(
+                cur & QUEUED != 0 && cur & RUNNING == 0,
+                "bad entry state {cur:#x}"
+            );
             let next = (cur & !QUEUED) | RUNNING | STARTED;
             match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(prev) => return prev & STARTED == 0,

@@ -16,15 +16,15 @@
 //!    of the owner.
 //! 2. A pull loop that pops a child while more are ready, with fewer helpers
 //!    than the runtime has other workers, *forks*: through
-//!    [`fork::join_all`](crate::scheduler::fork::join_all) with two jobs, it
-//!    goes on with its own loop (job 0, inline) and offers a helper pull
-//!    loop (job 1) to idle workers. If nobody steals it, the forker pops it
+//!    [`fork::join`](crate::scheduler::fork::join), it
+//!    goes on with its own loop (inline) and offers a helper pull loop to
+//!    idle workers. If nobody steals it, the forker pops it
 //!    back after its own loop and it finds nothing left to do. Nested forks
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
-//!    of re-polls is spent (or a child panicked in a scope): then it takes
-//!    no new child. `join_all` returns only after every job returned or
-//!    unwound, so when the owner's loop returns **no child poll of this
+//!    of re-polls is spent (or the body panicked): then it takes no new
+//!    child. `fork::join` returns only after both closures returned
+//!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**.
 //! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
 //!    only), hands completed children to the [`Owner`], and checks whether
@@ -45,12 +45,13 @@
 //! children are leaked with it, queue entries included (I2); dropping it
 //! cancels them on the dropping thread (I4).
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use slab::Slab;
 
-use super::child::{COMPLETE, PANICKED, Payload, RawChild, keep_first};
+use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -66,6 +67,11 @@ const REPOLLS_PER_CHILD: usize = 16;
 /// helpers are missing, and a helper that runs out of work ends; this bounds
 /// the stack depth when helpers come and go within one session.
 const MAX_FORK_DEPTH: u32 = 8;
+
+/// Most ready children a pull loop takes from the queue at once (one lock
+/// per batch). A loop takes at most a share of the queue (half of it per
+/// running loop), so a short queue is still spread over the helpers.
+const MAX_BATCH: usize = 16;
 
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
@@ -83,10 +89,6 @@ pub(crate) trait Owner {
     /// Called on the owner's thread after the session joined; must not
     /// unwind.
     fn complete(&mut self, child: RawChild);
-
-    /// Whether a child panic stops the session (scopes and `join_all` re-raise
-    /// it; a join set reports it as a result).
-    fn stops_on_panic(&self) -> bool;
 
     /// Called after each session: true if `poll` may return `Ready`. May
     /// re-raise a panic (no child poll is in flight then).
@@ -132,7 +134,9 @@ impl Books {
             return;
         }
         // A child may complete before its adoption: adopt first.
-        self.adopt(shared);
+        if done.iter().any(|c| c.index() == UNADOPTED) {
+            self.adopt(shared);
+        }
         for child in done.drain(..) {
             self.slab.remove(child.index());
             owner.complete(child);
@@ -236,13 +240,11 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let stop_on_panic = owner.stops_on_panic();
         let session = Session {
             shared: &self.shared,
             body: self.body,
             owner: OwnerSlot::new(owner, &mut self.books),
             stop: AtomicBool::new(false),
-            stop_on_panic,
             repolls,
             limit,
             helpers: AtomicUsize::new(0),
@@ -354,6 +356,34 @@ fn thread_mark() -> usize {
     MARK.with(|m| m as *const u8 as usize)
 }
 
+/// Runs `a` inline and `b` possibly on another worker, returning after both
+/// returned or unwound (the first panic is resumed): `fork::join` on a
+/// worker (the cheap two-way fork); `fork::join_all` elsewhere, which can
+/// also fork from a thread inside a multi-thread runtime's `block_on` (as in
+/// `#[tether::main]`) through the runtime's fork injector.
+pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
+        crate::scheduler::fork::join(a, b);
+        return;
+    }
+    // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
+    // and job 1 run once each).
+    let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
+    crate::scheduler::fork::join_all(2, &|job| {
+        if job == 0 {
+            let a = crate::loom::lock(&a).take();
+            if let Some(a) = a {
+                a();
+            }
+        } else {
+            let b = crate::loom::lock(&b).take();
+            if let Some(b) = b {
+                b();
+            }
+        }
+    });
+}
+
 /// The state of one session, shared by its pull loops (see the module docs).
 struct Session<'a> {
     /// The wake hub (ready queues).
@@ -362,10 +392,8 @@ struct Session<'a> {
     body: Option<RawChild>,
     /// The owner (body polls, `!Send` children).
     owner: OwnerSlot<'a>,
-    /// Set when a pull loop must take no new child (a panic).
+    /// Set when a pull loop must take no new child (the body panicked).
     stop: AtomicBool,
-    /// Whether a child panic sets `stop`.
-    stop_on_panic: bool,
     /// Re-polls so far in this poll of the owner.
     repolls: &'a AtomicUsize,
     /// Budget for `repolls`.
@@ -392,6 +420,8 @@ impl Session<'_> {
     /// popped, polled first.
     fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32) {
         let mut done = Vec::new();
+        // Entries popped from the ready queue but not yet polled (a batch).
+        let mut mine: VecDeque<RawChild> = VecDeque::new();
         let mut next = first;
         // The owner alternates between its own queue and the shared one, so
         // a body that keeps waking itself cannot starve the children (nor
@@ -413,10 +443,17 @@ impl Session<'_> {
                         self.run_local(c, &mut done);
                         continue;
                     }
-                    match self.shared.pop() {
-                        Some(popped) => {
+                    let more = if mine.is_empty() {
+                        let threads = self.helpers.load(Ordering::Relaxed) + 1;
+                        self.shared
+                            .pop_batch(&mut mine, |len| (len / (2 * threads)).clamp(1, MAX_BATCH))
+                    } else {
+                        0
+                    };
+                    match mine.pop_front() {
+                        Some(c) => {
                             local_turn = true;
-                            popped
+                            (c, more)
                         }
                         None if owner_role && !local_turn => {
                             if let Some(c) = self.shared.pop_local() {
@@ -429,10 +466,16 @@ impl Session<'_> {
                     }
                 }
             };
-            if more_ready > 0 && depth < MAX_FORK_DEPTH && self.reserve_helper() {
-                self.flush(&mut done);
-                self.fork(owner_role, child, depth);
-                return;
+            if more_ready > 0 && depth < MAX_FORK_DEPTH {
+                let helpers = self.reserve_helpers(more_ready);
+                if helpers > 0 {
+                    // The helpers should find work: hand back what this loop
+                    // took but did not start.
+                    self.shared.unpop(&mut mine);
+                    self.flush(&mut done);
+                    self.fork(owner_role, child, depth, helpers);
+                    return;
+                }
             }
             self.run(child, &mut done);
             if owner_role {
@@ -441,6 +484,8 @@ impl Session<'_> {
                 self.flush(&mut done);
             }
         }
+        // Stopped early (budget or panic): entries not started go back.
+        self.shared.unpop(&mut mine);
         if owner_role {
             self.settle(&mut done);
         }
@@ -464,41 +509,57 @@ impl Session<'_> {
         books.settle(self.shared, done, owner);
     }
 
-    /// True (and a helper reserved) if a helper is missing. Called when more
-    /// children are ready than this loop is about to poll.
-    fn reserve_helper(&self) -> bool {
-        if self.helpers.load(Ordering::Relaxed) >= self.max_helpers {
-            return false;
-        }
-        self.helpers.fetch_add(1, Ordering::Relaxed) < self.max_helpers
-            || {
-                self.helpers.fetch_sub(1, Ordering::Relaxed);
-                false
+    /// Reserves up to `wanted` of the missing helpers; returns how many.
+    fn reserve_helpers(&self, wanted: usize) -> usize {
+        let mut cur = self.helpers.load(Ordering::Relaxed);
+        loop {
+            let n = wanted.min(self.max_helpers.saturating_sub(cur));
+            if n == 0 {
+                return 0;
             }
+            match self.helpers.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return n,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
-    /// Forks a helper pull loop (job 1) and goes on with this one (job 0),
-    /// starting with `child`.
-    fn fork(&self, owner_role: bool, child: RawChild, depth: u32) {
-        /// Un-reserves the helper however its loop ends.
+    /// Forks `helpers` helper pull loops and goes on with this one, starting
+    /// with `child`: one helper through the two-way `fork::join`, several
+    /// through `fork::join_all` (job 0 is this loop).
+    fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
+        /// Un-reserves a helper however its loop ends.
         struct Release<'s>(&'s AtomicUsize);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        crate::scheduler::fork::join_all(2, &|job| {
-            if job == 0 {
-                // The owner role stays with the owner's thread only (job 0
-                // normally runs inline; if not, the owner's work waits for
-                // the end of the join).
-                let role = owner_role && self.owner.on_owner_thread();
-                self.pull(role, Some(child), depth + 1);
-            } else {
-                let _release = Release(&self.helpers);
-                self.pull(false, None, depth + 1);
-            }
-        });
+        // The owner role stays with the owner's thread only (the first part
+        // of a fork runs inline; if it ever did not, the owner's work would
+        // wait for the end of the join).
+        let mine = || {
+            let role = owner_role && self.owner.on_owner_thread();
+            self.pull(role, Some(child), depth + 1);
+        };
+        let helper = || {
+            let _release = Release(&self.helpers);
+            self.pull(false, None, depth + 1);
+        };
+        // I1: both fork functions return only after every part returned or
+        // unwound, so no pull loop outlives the session.
+        if helpers == 1 {
+            fork2(mine, helper);
+        } else {
+            crate::scheduler::fork::join_all(helpers + 1, &|job| {
+                if job == 0 { mine() } else { helper() }
+            });
+        }
     }
 
     /// Polls a `Send` child from an entry this loop owns.
@@ -507,7 +568,7 @@ impl Session<'_> {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: I1: this runs inside the owner's poll (on its thread, or in
-        // a fork job that `join_all` joins before the session ends), and
+        // a fork job that `fork::join` joins before the session ends), and
         // `begin_run` made this thread the child's only poller (the entry was
         // unique and the child is now RUNNING).
         unsafe { child.poll() };
@@ -541,9 +602,6 @@ impl Session<'_> {
     fn after_poll(&self, child: RawChild, done: &mut Vec<RawChild>) {
         let state = child.state();
         if state & COMPLETE != 0 {
-            if state & PANICKED != 0 && self.stop_on_panic {
-                self.stop.store(true, Ordering::Relaxed);
-            }
             done.push(child);
         }
         child.end_run();
@@ -576,7 +634,6 @@ pub(crate) mod loom_support {
             body,
             owner,
             stop: AtomicBool::new(false),
-            stop_on_panic: false,
             repolls,
             limit: usize::MAX,
             helpers: AtomicUsize::new(0),
@@ -604,7 +661,12 @@ pub(crate) mod loom_support {
                 let repolls = AtomicUsize::new(0);
                 let mut no_owner = NoOwner;
                 let mut books = Books::default();
-                let s = session(&shared, None, OwnerSlot::new(&mut no_owner, &mut books), &repolls);
+                let s = session(
+                    &shared,
+                    None,
+                    OwnerSlot::new(&mut no_owner, &mut books),
+                    &repolls,
+                );
                 s.pull(false, None, 0);
                 let Session { done, .. } = s;
                 theirs.lock().unwrap().extend(into_inner(done));
@@ -637,9 +699,6 @@ pub(crate) mod loom_support {
         }
         fn complete(&mut self, _: RawChild) {
             unreachable!()
-        }
-        fn stops_on_panic(&self) -> bool {
-            false
         }
         fn finished(&mut self, _: &mut Engine<'_>) -> bool {
             unreachable!()

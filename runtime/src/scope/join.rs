@@ -7,9 +7,9 @@
 //! * `join!`/`try_join!` keep their futures *inside* the join future: a
 //!   binary tree of [`Join2`] nodes (`join!(a, b, c)` is `Join2(a, Join2(b,
 //!   c))`), no engine, no allocation. A poll of a node whose two sides are
-//!   both pending forks one side through
-//!   [`fork::join_all`](crate::scheduler::fork::join_all) and polls the
-//!   other inline — on a tether worker, an idle worker steals the forked
+//!   both pending forks one side (through `fork::join` on a worker, the
+//!   runtime's fork injector from a `block_on` thread) and polls the other
+//!   inline — on a tether worker, an idle worker steals the forked
 //!   side; if nobody does, the poller pops it back and polls it itself,
 //!   like `rayon::join`. Children are polled with the parent's own waker
 //!   (it is `'static` and owns no child: I3), so a wake polls every
@@ -24,7 +24,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use futures::future::MaybeDone;
 
@@ -146,10 +146,6 @@ impl<T> Owner for AllOwner<'_, T> {
         let _ = unsafe { child.release_owner() };
     }
 
-    fn stops_on_panic(&self) -> bool {
-        true
-    }
-
     fn finished(&mut self, engine: &mut Engine<'_>) -> bool {
         if let Some(p) = self.panic.take() {
             if let Some(other) = engine.cancel_all() {
@@ -242,31 +238,14 @@ fn is_pending<F: Future>(side: Pin<&mut MaybeDone<F>>) -> bool {
     matches!(side.as_ref().get_ref(), MaybeDone::Future(_))
 }
 
-/// The two sides of a node, handed to the fork jobs.
-struct Sides<A: Future, B: Future> {
-    /// Left side (job 0).
-    a: *mut MaybeDone<A>,
-    /// Right side (job 1).
-    b: *mut MaybeDone<B>,
-    /// The parent's waker, shared by both sides.
-    waker: *const Waker,
-}
-
-// SAFETY: job 0 touches only `a`, job 1 only `b` (each side is reached by
-// exactly one thread at a time); the sides and their outputs are `Send`, and
-// `Waker` is `Sync`.
-unsafe impl<A: Future + Send, B: Future + Send> Sync for Sides<A, B>
-where
-    A::Output: Send,
-    B::Output: Send,
-{
-}
-
 /// Polls the pending sides of a `Par` node: if both are pending, forks one
 /// and polls the other inline (the fork is popped back and polled here if no
 /// idle worker took it); else polls the one that is.
-fn poll_par<A, B>(mut a: Pin<&mut MaybeDone<A>>, mut b: Pin<&mut MaybeDone<B>>, cx: &mut Context<'_>)
-where
+fn poll_par<A, B>(
+    mut a: Pin<&mut MaybeDone<A>>,
+    mut b: Pin<&mut MaybeDone<B>>,
+    cx: &mut Context<'_>,
+) where
     A: Future + Send,
     B: Future + Send,
     A::Output: Send,
@@ -275,29 +254,18 @@ where
     let a_pending = is_pending(a.as_mut());
     let b_pending = is_pending(b.as_mut());
     if a_pending && b_pending {
-        let sides = Sides {
-            // SAFETY: turned back into pinned references only inside the
-            // join below; nothing moves the sides.
-            a: unsafe { a.as_mut().get_unchecked_mut() },
-            // SAFETY: as above.
-            b: unsafe { b.as_mut().get_unchecked_mut() },
-            waker: cx.waker(),
-        };
-        let sides = &sides;
-        crate::scheduler::fork::join_all(2, &move |job| {
-            // SAFETY: I1: `join_all` returns only after both jobs returned or
-            // unwound, so the waker and the pinned sides outlive the jobs.
-            let waker = unsafe { &*sides.waker };
-            let mut cx = Context::from_waker(waker);
-            if job == 0 {
-                // SAFETY: job 0 alone touches `a` (see `Sides`); it is pinned
-                // in the join future and never moved.
-                let _ = unsafe { Pin::new_unchecked(&mut *sides.a) }.poll(&mut cx);
-            } else {
-                // SAFETY: job 1 alone touches `b`; pinned as above.
-                let _ = unsafe { Pin::new_unchecked(&mut *sides.b) }.poll(&mut cx);
-            }
-        });
+        // I1: `fork::join` returns only after both closures returned or
+        // unwound, so neither side is touched after this poll returns; each
+        // closure owns the pinned reference to its side alone.
+        let waker = cx.waker();
+        super::engine::fork2(
+            move || {
+                let _ = a.poll(&mut Context::from_waker(waker));
+            },
+            move || {
+                let _ = b.poll(&mut Context::from_waker(waker));
+            },
+        );
     } else if a_pending {
         let _ = a.poll(cx);
     } else if b_pending {
@@ -608,11 +576,17 @@ impl<A: Future, B: Future> PickSeq for &Pick<A, B> {
 /// outputs as a tuple; use it inside `async` code (it awaits). The futures
 /// may borrow from the caller.
 ///
-/// The futures live inside the join itself (no allocation). When they and
-/// their outputs are `Send`, they run in parallel on a tether worker (one
-/// side of each pair forked, like `rayon::join`); otherwise they run
-/// concurrently on the caller's thread. A panic in one future is resumed
-/// after the others' current polls; dropping the join drops them.
+/// The futures live inside the join itself (no allocation). When their
+/// types say that they and their outputs are `Send` — futures returned by
+/// calls (`join!(fetch(a), fetch(b))`), boxed `Send` futures, or blocks
+/// wrapped in [`tether::parallel`](crate::parallel) — they run in parallel on
+/// a tether worker (one side of each pair forked, like `rayon::join`).
+/// Otherwise they run concurrently on the caller's thread, as with tokio's
+/// `join!`: `!Send` futures, and inline `async { .. }` blocks, whose
+/// `Send`-ness rustc cannot tell while it type-checks the function that
+/// contains them. Every unfinished future is polled again when any of them
+/// is woken. A panic in one future is resumed after the others' current
+/// polls; dropping the join drops them.
 ///
 /// ```
 /// # futures::executor::block_on(async {

@@ -133,7 +133,12 @@ impl<'env, T> ScopedJoinSet<'env, T> {
         if self.engine.len() == 0 {
             return Poll::Ready(None);
         }
-        let _ = self.engine.poll(cx, &mut SetOwner { done: &mut self.done });
+        let _ = self.engine.poll(
+            cx,
+            &mut SetOwner {
+                done: &mut self.done,
+            },
+        );
         match self.done.pop_front() {
             Some(r) => Poll::Ready(Some(r)),
             None => Poll::Pending,
@@ -216,10 +221,6 @@ impl<T> Owner for SetOwner<'_, T> {
         // SAFETY: I4: complete, released once, inside our poll. There is no
         // handle, so the output was taken above and nothing can panic.
         let _ = unsafe { child.release_owner() };
-    }
-
-    fn stops_on_panic(&self) -> bool {
-        false
     }
 
     fn finished(&mut self, _engine: &mut Engine<'_>) -> bool {

@@ -235,9 +235,6 @@ mod session {
             // SAFETY: complete, released once.
             let _ = unsafe { child.release_owner() };
         }
-        fn stops_on_panic(&self) -> bool {
-            false
-        }
         fn finished(&mut self, _: &mut Engine<'_>) -> bool {
             false
         }

@@ -109,7 +109,7 @@ pub use blocking::{BlockingJoinHandle, BlockingScope};
 pub use handle::ScopedJoinHandle;
 #[doc(hidden)]
 pub use join::{Join2, Local, Par, Pick, PickPar, PickSeq, Seq, TryJoin2};
-pub use join::{Parallel, parallel};
 pub use join::{JoinAll, join_all};
+pub use join::{Parallel, parallel};
 pub use join_set::ScopedJoinSet;
 pub use local::{LocalScope, LocalScopeFuture, scope_local};

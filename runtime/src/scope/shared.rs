@@ -118,12 +118,30 @@ impl Shared {
         self.notify();
     }
 
-    /// Pops the oldest ready `Send` child (the caller owns the entry) and
-    /// says how many stay ready.
-    pub(crate) fn pop(&self) -> Option<(RawChild, usize)> {
+    /// Pops the oldest ready `Send` children into `into` (the caller owns
+    /// the entries): one, or a share of the queue as given by `batch(len)`.
+    /// Returns how many stay ready.
+    pub(crate) fn pop_batch(
+        &self,
+        into: &mut VecDeque<RawChild>,
+        batch: impl FnOnce(usize) -> usize,
+    ) -> usize {
         let mut q = crate::loom::lock(&self.ready);
-        let child = q.entries.pop_front()?;
-        Some((child, q.entries.len()))
+        let n = batch(q.entries.len()).min(q.entries.len());
+        into.extend(q.entries.drain(..n));
+        q.entries.len()
+    }
+
+    /// Puts entries a pull loop popped but will not poll back at the front
+    /// of the ready queue, in order.
+    pub(crate) fn unpop(&self, entries: &mut VecDeque<RawChild>) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut q = crate::loom::lock(&self.ready);
+        while let Some(child) = entries.pop_back() {
+            q.entries.push_front(child);
+        }
     }
 
     /// Pops the oldest ready body or `!Send` child (owner's thread only).

@@ -795,7 +795,11 @@ mod joins {
                     Err("bad")
                 },
             );
-            assert_eq!(drops.load(Ordering::SeqCst), 2, "losers dropped before the join returned");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                2,
+                "losers dropped before the join returned"
+            );
             out
         });
         assert_eq!(out, Err("bad"));
@@ -945,7 +949,11 @@ mod unwinds {
         assert!(res.is_err(), "the parent waker's panic reaches the caller");
         assert_eq!(parent.0.load(Ordering::SeqCst), 1);
         drop(fut);
-        assert_eq!(Arc::strong_count(&parent), 2, "the scope released the parent waker");
+        assert_eq!(
+            Arc::strong_count(&parent),
+            2,
+            "the scope released the parent waker"
+        );
     }
 }
 
@@ -978,8 +986,16 @@ fn forget_with_children_still_queued_then_free_data() {
             std::future::pending::<()>().await;
         }));
         let (c, waker) = counting_waker();
-        assert!(fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
-        assert_eq!(c.0.load(Ordering::SeqCst), 1, "budget spent: the scope yielded");
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(
+            c.0.load(Ordering::SeqCst),
+            1,
+            "budget spent: the scope yielded"
+        );
         mem::forget(fut);
     }
     let wakers = mem::take(&mut *kept.lock().unwrap());

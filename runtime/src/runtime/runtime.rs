@@ -95,10 +95,12 @@ impl Runtime {
             Some(driver),
             driver_handle,
             blocking.clone(),
-            thread_name,
-            stack_size,
-            intervals,
-            hooks.clone(),
+            multi_thread::WorkerOptions {
+                thread_name,
+                stack_size,
+                intervals,
+                hooks: hooks.clone(),
+            },
         );
         let inner = scheduler::Handle::MultiThread(handle.clone());
         blocking.set_runtime(inner.clone());

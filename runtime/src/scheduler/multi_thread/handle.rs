@@ -72,6 +72,19 @@ pub(crate) struct Handle {
     hooks: crate::runtime::ThreadHooks,
 }
 
+/// How the runtime builder configures the worker threads.
+#[derive(Debug)]
+pub(crate) struct WorkerOptions<'a> {
+    /// Name of worker threads.
+    pub(crate) thread_name: &'a str,
+    /// Stack size of worker threads.
+    pub(crate) stack_size: usize,
+    /// Scheduler tick intervals.
+    pub(crate) intervals: crate::scheduler::Intervals,
+    /// Run by every worker thread at start and exit.
+    pub(crate) hooks: crate::runtime::ThreadHooks,
+}
+
 impl Handle {
     /// Creates the shared state and one core per worker.
     pub(crate) fn new(
@@ -79,11 +92,14 @@ impl Handle {
         driver: Option<crate::driver::Driver>,
         driver_handle: crate::driver::Handle,
         blocking: crate::blocking::Spawner,
-        thread_name: &str,
-        stack_size: usize,
-        intervals: crate::scheduler::Intervals,
-        hooks: crate::runtime::ThreadHooks,
+        options: WorkerOptions<'_>,
     ) -> Arc<Handle> {
+        let WorkerOptions {
+            thread_name,
+            stack_size,
+            intervals,
+            hooks,
+        } = options;
         let driver = Arc::new(SharedDriver::new(driver, driver_handle));
         let mut remotes = Vec::with_capacity(num_workers);
         let mut cores = Vec::with_capacity(num_workers);

@@ -18,4 +18,4 @@ mod idle;
 pub(crate) mod park;
 pub(crate) mod worker;
 
-pub(crate) use handle::Handle;
+pub(crate) use handle::{Handle, WorkerOptions};

@@ -1,4 +1,5 @@
-//! Parsing the attribute arguments: `flavor`, `worker_threads` and `crate`.
+//! Parsing the attribute arguments: `flavor`, `worker_threads`,
+//! `start_paused` and `crate`.
 //!
 //! Invariants:
 //! - Every option may appear at most once; a repeat is reported on the
@@ -62,6 +63,9 @@ pub(crate) struct Config {
     pub(crate) flavor: Flavor,
     /// `Some` only for the multi-thread flavor with an explicit count.
     pub(crate) worker_threads: Option<WorkerThreads>,
+    /// `start_paused = true` (current-thread flavor only): the span of the
+    /// user's `true`.
+    pub(crate) start_paused: Option<Span>,
     /// The path of the tether crate in generated code (`::tether` unless
     /// renamed with `crate = "..."`).
     pub(crate) krate: Path,
@@ -73,13 +77,14 @@ impl Config {
         Config {
             flavor: kind.default_flavor(),
             worker_threads: None,
+            start_paused: None,
             krate: syn::parse_quote!(::tether),
         }
     }
 }
 
 /// Option names, in the order they are listed in error messages.
-const OPTIONS: [&str; 3] = ["flavor", "worker_threads", "crate"];
+const OPTIONS: [&str; 4] = ["flavor", "worker_threads", "start_paused", "crate"];
 
 /// One comma-separated entry as written by the user.
 struct RawOption {
@@ -104,6 +109,8 @@ struct Seen {
     flavor: Option<(Flavor, Ident)>,
     /// `worker_threads`, if given and valid.
     worker_threads: Option<(WorkerThreads, Ident)>,
+    /// `start_paused`, if given and valid: the value and its span.
+    start_paused: Option<(bool, Span, Ident)>,
     /// `crate`, if given and valid.
     krate: Option<Path>,
     /// Names already given, valid or not, to detect repeats.
@@ -160,7 +167,7 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<RawOption> {
     let name = input.call(Path::parse_mod_style).map_err(|err| {
         syn::Error::new(
             err.span(),
-            "expected an option: `flavor`, `worker_threads` or `crate`",
+            "expected an option: `flavor`, `worker_threads`, `start_paused` or `crate`",
         )
     })?;
     let value = if input.peek(Token![=]) {
@@ -192,7 +199,7 @@ fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
             &name,
             format!(
                 "unknown option `{key}` for `{attr}`; the options are `flavor`, \
-                 `worker_threads` and `crate`",
+                 `worker_threads`, `start_paused` and `crate`",
                 attr = kind.attribute(),
             ),
         ));
@@ -225,6 +232,10 @@ fn record(kind: Kind, option: RawOption, seen: &mut Seen, errors: &mut Errors) {
             Ok(path) => seen.krate = Some(path),
             Err(err) => errors.push(err),
         },
+        "start_paused" => match parse_bool(&value) {
+            Ok((paused, span)) => seen.start_paused = Some((paused, span, name)),
+            Err(err) => errors.push(err),
+        },
         _ => unreachable!("`OPTIONS` lists every handled option"),
     }
 }
@@ -235,6 +246,7 @@ fn expected_form(key: &str) -> &'static str {
         "flavor" => FLAVOR_FORM,
         "worker_threads" => WORKER_THREADS_FORM,
         "crate" => CRATE_FORM,
+        "start_paused" => START_PAUSED_FORM,
         _ => unreachable!("`OPTIONS` lists every handled option"),
     }
 }
@@ -245,6 +257,10 @@ const FLAVOR_FORM: &str = "expected `flavor = \"multi_thread\"` or `flavor = \"c
 /// How `worker_threads` is written.
 const WORKER_THREADS_FORM: &str =
     "`worker_threads` takes a positive integer literal, e.g. `worker_threads = 4`";
+
+/// How `start_paused` is written.
+const START_PAUSED_FORM: &str =
+    "`start_paused` takes a boolean literal, e.g. `start_paused = true`";
 
 /// How `crate` is written.
 const CRATE_FORM: &str =
@@ -279,7 +295,36 @@ fn validate(kind: Kind, seen: Seen, errors: &mut Errors) -> Config {
             )),
         }
     }
+    if let Some((paused, span, name)) = seen.start_paused {
+        match config.flavor {
+            Flavor::CurrentThread => config.start_paused = paused.then_some(span),
+            Flavor::MultiThread if explicit_flavor => errors.push(syn::Error::new(
+                name.span(),
+                "`start_paused` cannot be combined with `flavor = \"multi_thread\"`: only the \
+                 current-thread runtime can tell it is idle and advance a paused clock",
+            )),
+            Flavor::MultiThread => errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "`{attr}` runs on the multi-thread runtime unless told otherwise; add \
+                     `flavor = \"current_thread\"` to use `start_paused`",
+                    attr = kind.attribute(),
+                ),
+            )),
+        }
+    }
     config
+}
+
+/// `start_paused = true | false`.
+fn parse_bool(value: &Expr) -> syn::Result<(bool, Span)> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(lit),
+            attrs,
+        }) if attrs.is_empty() => Ok((lit.value, lit.span)),
+        _ => Err(syn::Error::new_spanned(value, START_PAUSED_FORM)),
+    }
 }
 
 /// The string literal in `value`, or `None` if it is something else.
@@ -450,6 +495,39 @@ mod tests {
     }
 
     #[test]
+    fn start_paused_needs_the_current_thread_flavor() {
+        let (config, errors) = run(Kind::Test, quote!(start_paused = true));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(config.start_paused.is_some());
+
+        let (config, errors) = run(Kind::Test, quote!(start_paused = false));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(config.start_paused.is_none());
+
+        let (config, errors) = run(
+            Kind::Main,
+            quote!(flavor = "current_thread", start_paused = true),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(config.start_paused.is_some());
+
+        let (_, errors) = run(Kind::Main, quote!(start_paused = true));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("add `flavor = \"current_thread\"`"));
+
+        let (config, errors) = run(
+            Kind::Test,
+            quote!(flavor = "multi_thread", start_paused = true),
+        );
+        assert!(config.start_paused.is_none());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("cannot be combined with `flavor = \"multi_thread\"`"));
+
+        let (_, errors) = run(Kind::Test, quote!(start_paused = "yes"));
+        assert_eq!(errors, [START_PAUSED_FORM]);
+    }
+
+    #[test]
     fn values_of_the_wrong_kind() {
         for (args, expected) in [
             (
@@ -507,7 +585,7 @@ mod tests {
         let (_, errors) = run(Kind::Main, quote!("flavor" = "current_thread"));
         assert_eq!(
             errors,
-            ["expected an option: `flavor`, `worker_threads` or `crate`"]
+            ["expected an option: `flavor`, `worker_threads`, `start_paused` or `crate`"]
         );
     }
 }

@@ -149,7 +149,8 @@ pub(crate) fn expand(
     }
 }
 
-/// `Builder::new_*().worker_threads(n).build().expect(..)` for `config`.
+/// `Builder::new_*().worker_threads(n).start_paused(true).build().expect(..)`
+/// for `config`.
 fn build_runtime(config: &Config) -> TokenStream {
     let krate = &config.krate;
     let constructor = match config.flavor {
@@ -160,9 +161,13 @@ fn build_runtime(config: &Config) -> TokenStream {
         let count = LitInt::new(&threads.count.to_string(), threads.span);
         quote!(.worker_threads(#count))
     });
+    let start_paused = config
+        .start_paused
+        .map(|span| quote::quote_spanned!(span=> .start_paused(true)));
     quote! {
         #krate::runtime::Builder::#constructor()
             #worker_threads
+            #start_paused
             .build()
             .expect(#BUILD_FAILED)
     }

@@ -5,7 +5,7 @@
 //! sleep on their condvars. [`Handle`] is the shared half every thread uses.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::loom::sync::Arc;
 use crate::park::Unpark;
@@ -52,15 +52,39 @@ impl Driver {
     /// Blocks for at most `timeout` (`None`: until unparked or an event
     /// arrives), bounded by the next timer deadline; then fires due timers.
     pub(crate) fn park(&mut self, handle: &Handle, timeout: Option<Duration>) {
+        if timeout != Some(Duration::ZERO)
+            && handle.time.source().can_auto_advance()
+            && self.auto_advance(handle)
+        {
+            return;
+        }
         let timeout = match handle.time.next_expiration() {
             Some(deadline) => {
-                let until = deadline.saturating_duration_since(Instant::now());
+                let until = deadline.saturating_duration_since(handle.time.now());
                 Some(timeout.map_or(until, |t| t.min(until)))
             }
             None => timeout,
         };
         self.io.turn(&handle.io, timeout);
         handle.time.process();
+    }
+}
+
+impl Driver {
+    /// The idle runtime's clock is paused: if no I/O is ready and no other
+    /// thread woke the driver, jumps the clock to the earliest timer and
+    /// fires it (see `time/source.rs`). Returns false if the driver should
+    /// block as usual instead (no timer is pending).
+    fn auto_advance(&mut self, handle: &Handle) -> bool {
+        let activity = self.io.turn(&handle.io, Some(Duration::ZERO));
+        if !activity {
+            match handle.time.next_expiration() {
+                Some(deadline) => handle.time.source().advance_to(deadline),
+                None => return false,
+            }
+        }
+        handle.time.process();
+        true
     }
 }
 

@@ -79,8 +79,10 @@ pub mod time;
 use std::future::Future;
 
 pub use runtime::{Builder, Handle, Runtime};
-pub use scope::{LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, scope, scope_local};
-pub use task::{AbortHandle, JoinError, JoinHandle, yield_now};
+pub use scope::{
+    LocalScope, Scope, ScopedJoinHandle, ScopedJoinSet, join_all, parallel, scope, scope_local,
+};
+pub use task::{AbortHandle, JoinError, JoinHandle, JoinSet, yield_now};
 #[doc(hidden)]
 pub use tokio::pin as __tokio_pin;
 #[doc(hidden)]

@@ -7,13 +7,7 @@ use futures::StreamExt;
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tether::net::tcp::{ReadHalf, WriteHalf};
 use tether::net::{TcpListener, TcpStream};
-
-fn rt() -> tether::Runtime {
-    tether::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime")
-}
+use tether_tests::multi_thread;
 
 /// Clients × messages for the echo test: 100 × 1000 eight-byte messages,
 /// small enough to finish in seconds in a debug build.
@@ -22,7 +16,7 @@ const MESSAGES: u32 = 1000;
 
 #[test]
 fn echo_100_clients_no_byte_lost_or_reordered() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tether::spawn(async move {
@@ -84,7 +78,7 @@ async fn echo_client(addr: SocketAddr, id: u32) -> u32 {
 
 #[test]
 fn half_close_then_reply() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -112,7 +106,7 @@ fn half_close_then_reply() {
 
 #[test]
 fn peer_reset_is_an_error_not_a_panic() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -140,7 +134,7 @@ fn peer_reset_is_an_error_not_a_panic() {
 
 #[test]
 fn bind_to_port_in_use_is_addr_in_use() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let err = TcpListener::bind(first.local_addr().unwrap())
             .await
@@ -151,7 +145,7 @@ fn bind_to_port_in_use_is_addr_in_use() {
 
 #[test]
 fn connect_to_closed_port_is_refused() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let port = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap()
@@ -166,7 +160,7 @@ fn connect_to_closed_port_is_refused() {
 
 #[test]
 fn invalid_address_strings_are_invalid_input() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         for bad in [
             "",
             "localhost",
@@ -192,7 +186,7 @@ fn invalid_address_strings_are_invalid_input() {
 
 #[test]
 fn host_names_resolve_and_every_address_form_works() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         // "localhost" needs the system resolver (run off the workers).
         let listener = TcpListener::bind("localhost:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -219,7 +213,7 @@ fn host_names_resolve_and_every_address_form_works() {
 
 #[test]
 fn vectored_write_gathers_slices() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -243,7 +237,7 @@ fn vectored_write_gathers_slices() {
 
 #[test]
 fn futures_io_ecosystem_works_on_streams() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let writer = tether::spawn(async move {
@@ -263,7 +257,7 @@ fn futures_io_ecosystem_works_on_streams() {
 
 #[test]
 fn incoming_yields_connections_and_accept_is_shareable() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let _a = TcpStream::connect(addr).await.unwrap();
@@ -296,7 +290,7 @@ fn incoming_yields_connections_and_accept_is_shareable() {
 
 #[test]
 fn stream_options_and_addresses() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -316,7 +310,7 @@ fn stream_options_and_addresses() {
 
 #[test]
 fn owned_halves_move_to_tasks_and_reunite() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -367,7 +361,7 @@ fn owned_halves_move_to_tasks_and_reunite() {
 
 #[test]
 fn dropping_owned_write_half_ends_the_peers_stream() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -396,7 +390,7 @@ fn sockets_outside_a_runtime_panic_with_a_clear_message() {
 
 #[test]
 fn io_after_runtime_shutdown_fails_instead_of_hanging() {
-    let rt = rt();
+    let rt = multi_thread(2);
     let (listener, client) = rt.block_on(async {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();

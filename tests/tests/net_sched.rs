@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tether::net::{TcpListener, TcpStream, UdpSocket};
+use tether_tests::{current_thread, multi_thread};
 
 /// Sends the hog may make before giving up; far more than one budget, so
 /// reaching it means the other task was starved for that long.
@@ -52,27 +53,19 @@ fn always_ready_socket_does_not_starve(rt: tether::Runtime) {
 
 #[test]
 fn always_ready_socket_does_not_starve_on_one_worker() {
-    let rt = tether::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .build()
-        .unwrap();
+    let rt = multi_thread(1);
     always_ready_socket_does_not_starve(rt);
 }
 
 #[test]
 fn always_ready_socket_does_not_starve_on_current_thread() {
-    let rt = tether::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     always_ready_socket_does_not_starve(rt);
 }
 
 #[test]
 fn aborted_waiter_leaves_nothing_stale_for_the_next_socket() {
-    let rt = tether::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = multi_thread(2);
     rt.block_on(async {
         for _ in 0..50 {
             // A task waits on a socket it owns, then is aborted: its socket
@@ -105,9 +98,7 @@ fn aborted_waiter_leaves_nothing_stale_for_the_next_socket() {
 
 #[test]
 fn current_thread_runtime_serves_tcp() {
-    let rt = tether::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -3,17 +3,11 @@
 use std::io::ErrorKind;
 
 use tether::net::UdpSocket;
-
-fn rt() -> tether::Runtime {
-    tether::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime")
-}
+use tether_tests::multi_thread;
 
 #[test]
 fn send_to_and_recv_from_round_trip() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -33,7 +27,7 @@ fn send_to_and_recv_from_round_trip() {
 
 #[test]
 fn connected_send_and_recv() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         a.connect(b.local_addr().unwrap()).await.unwrap();
@@ -51,7 +45,7 @@ fn connected_send_and_recv() {
 
 #[test]
 fn recv_waits_for_a_datagram_sent_by_another_task() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let target = rx.local_addr().unwrap();
         let mut buf = [0u8; 16];
@@ -71,7 +65,7 @@ fn recv_waits_for_a_datagram_sent_by_another_task() {
 
 #[test]
 fn many_tasks_receive_on_one_shared_socket() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let rx = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let target = rx.local_addr().unwrap();
         let receivers: Vec<_> = (0..4)
@@ -99,7 +93,7 @@ fn many_tasks_receive_on_one_shared_socket() {
 
 #[test]
 fn bad_addresses_are_clear_errors() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let err = UdpSocket::bind("not an address").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();

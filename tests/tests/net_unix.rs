@@ -7,13 +7,7 @@ use std::path::PathBuf;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tether::net::{UnixListener, UnixStream};
-
-fn rt() -> tether::Runtime {
-    tether::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime")
-}
+use tether_tests::multi_thread;
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -37,7 +31,7 @@ impl Drop for TempDir {
 fn listener_and_stream_round_trip() {
     let dir = TempDir::new("round-trip");
     let path = dir.0.join("echo.sock");
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let listener = UnixListener::bind(&path).unwrap();
         assert_eq!(
             listener.local_addr().unwrap().as_pathname(),
@@ -75,7 +69,7 @@ fn listener_and_stream_round_trip() {
 fn bind_existing_path_and_connect_missing_path_fail_cleanly() {
     let dir = TempDir::new("errors");
     let path = dir.0.join("taken.sock");
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let _listener = UnixListener::bind(&path).unwrap();
         let err = UnixListener::bind(&path).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AddrInUse);
@@ -88,7 +82,7 @@ fn bind_existing_path_and_connect_missing_path_fail_cleanly() {
 
 #[test]
 fn pair_half_close_and_owned_split() {
-    rt().block_on(async {
+    multi_thread(2).block_on(async {
         let (a, mut b) = UnixStream::pair().unwrap();
         let (mut ard, mut awr) = a.into_split();
         let writer = tether::spawn(async move {

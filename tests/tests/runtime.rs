@@ -4,33 +4,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
+use tether::JoinHandle;
 use tether::runtime::Builder;
-use tether::{JoinHandle, Runtime};
-
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn flavours() -> Vec<(&'static str, Runtime)> {
-    vec![
-        ("current_thread", current()),
-        ("multi_thread(1)", multi(1)),
-        ("multi_thread(2)", multi(2)),
-        ("multi_thread(4)", multi(4)),
-    ]
-}
+use tether_tests::{Rendezvous, current_thread as current, flavours, multi_thread as multi};
 
 /// Counts how many times values embedding it were dropped.
 struct DropCount(Arc<AtomicUsize>);
@@ -334,42 +315,67 @@ fn spawn_outside_runtime_panics() {
 
 #[test]
 fn blocking_pool_runs_in_parallel_and_respects_cap() {
+    const CAP: usize = 3;
+    const JOBS: usize = 6;
     let rt = Builder::new_multi_thread()
         .worker_threads(1)
-        .max_blocking_threads(3)
+        .max_blocking_threads(CAP)
         .thread_keep_alive(Duration::from_millis(50))
         .build()
         .unwrap();
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
-    rt.block_on(async {
-        let (tx, rx) = mpsc::channel::<()>();
-        let rx = Arc::new(Mutex::new(rx));
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (running, peak, rx) = (running.clone(), peak.clone(), rx.clone());
-                tether::spawn_blocking(move || {
-                    let now = running.fetch_add(1, SeqCst) + 1;
-                    peak.fetch_max(now, SeqCst);
-                    // Hold the thread until released.
-                    let _ = rx.lock().unwrap().recv_timeout(Duration::from_secs(5));
-                    running.fetch_sub(1, SeqCst);
-                })
+    // The first CAP jobs meet here: they can only all arrive if CAP pool
+    // threads run them at the same time.
+    let meet = Arc::new(Rendezvous::new(CAP));
+    // Closed until the test has checked that no more than CAP jobs run.
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let handles: Vec<_> = (0..JOBS)
+        .map(|i| {
+            let (running, peak, meet, gate) =
+                (running.clone(), peak.clone(), meet.clone(), gate.clone());
+            rt.spawn_blocking(move || {
+                let now = running.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                let met = i >= CAP || meet.wait(Duration::from_secs(30));
+                let (open, cv) = &*gate;
+                let open = cv
+                    .wait_timeout_while(open.lock().unwrap(), Duration::from_secs(30), |o| !*o)
+                    .unwrap()
+                    .0;
+                running.fetch_sub(1, SeqCst);
+                met && *open
             })
-            .collect();
-        // Release them one by one.
-        for _ in 0..6 {
-            tx.send(()).unwrap();
-        }
+        })
+        .collect();
+    // Parallelism: CAP jobs are running at once (the rendezvous completes).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while meet.arrived() < CAP {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} blocking jobs ran concurrently; expected {CAP}",
+            meet.arrived()
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The cap: while they hold their threads, the other jobs wait queued.
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        running.load(SeqCst),
+        CAP,
+        "cap exceeded or a job stopped early"
+    );
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    rt.block_on(async {
         for h in handles {
-            h.await.unwrap();
+            assert!(
+                h.await.unwrap(),
+                "a job timed out at the rendezvous or gate"
+            );
         }
     });
-    assert!(
-        peak.load(SeqCst) <= 3,
-        "cap exceeded: {}",
-        peak.load(SeqCst)
-    );
+    assert_eq!(peak.load(SeqCst), CAP, "peak concurrency");
 }
 
 #[test]
@@ -416,26 +422,60 @@ fn current_thread_block_on_from_two_threads() {
 
 #[test]
 fn tasks_run_on_several_workers() {
+    // Two tasks that each hold their worker until both have arrived: they
+    // can only meet if the two workers run them at the same time.
     let rt = multi(2);
-    let ids = Arc::new(Mutex::new(std::collections::HashSet::new()));
-    rt.block_on(async {
-        let handles: Vec<_> = (0..64)
+    let meet = Arc::new(Rendezvous::new(2));
+    let ids = rt.block_on(async {
+        let handles: Vec<_> = (0..2)
             .map(|_| {
-                let ids = ids.clone();
+                let meet = meet.clone();
                 tether::spawn(async move {
-                    // Enough CPU work that the other worker steals some.
-                    let mut x = 0u64;
-                    for i in 0..200_000u64 {
-                        x = x.wrapping_mul(31).wrapping_add(i);
-                    }
-                    std::hint::black_box(x);
-                    ids.lock().unwrap().insert(thread::current().id());
+                    assert!(
+                        meet.wait(Duration::from_secs(30)),
+                        "the other task never ran while this one held its worker"
+                    );
+                    thread::current().id()
                 })
             })
             .collect();
+        let mut ids = Vec::new();
         for h in handles {
-            h.await.unwrap();
+            ids.push(h.await.unwrap());
         }
+        ids
     });
-    assert_eq!(ids.lock().unwrap().len(), 2, "work was not stolen");
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn idle_worker_steals_from_a_busy_worker() {
+    // A task spawns children onto its own worker's queue and then holds
+    // that worker until one of the children has run: only a steal by the
+    // other worker can make that happen.
+    let rt = multi(2);
+    let meet = Arc::new(Rendezvous::new(2));
+    rt.block_on(async {
+        let meet2 = meet.clone();
+        tether::spawn(async move {
+            let me = thread::current().id();
+            let children: Vec<_> = (0..8)
+                .map(|_| {
+                    let meet = meet2.clone();
+                    tether::spawn(async move {
+                        if thread::current().id() != me {
+                            meet.wait(Duration::from_secs(30));
+                        }
+                    })
+                })
+                .collect();
+            assert!(
+                meet2.wait(Duration::from_secs(30)),
+                "no child was stolen by the idle worker"
+            );
+            children
+        })
+        .await
+        .unwrap();
+    });
 }

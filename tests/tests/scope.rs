@@ -11,18 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use tether::runtime::Builder;
-
-fn multi_thread(workers: usize) -> tether::Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-fn current_thread() -> tether::Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
+use tether_tests::{current_thread, multi_thread};
 
 /// Counts drops of the value it is attached to.
 struct DropCounter<'a>(&'a AtomicUsize);
@@ -457,4 +446,46 @@ fn blocking_scope_spawn_blocking_borrows() {
         }
     });
     assert_eq!(parts.concat(), "0123");
+}
+
+/// `join!` of `Send` futures (named: their type says they are `Send`) runs
+/// its sides in parallel on the workers, from a task and from `block_on`;
+/// `!Send` ones still join, on the caller's thread.
+#[test]
+fn join_macro_runs_send_sides_in_parallel() {
+    let rt = multi_thread(2);
+    for from_task in [true, false] {
+        let inside = AtomicUsize::new(0);
+        let max_inside = AtomicUsize::new(0);
+        let threads = Mutex::new(HashSet::<ThreadId>::new());
+        let (inside, max_inside, threads) = (&inside, &max_inside, &threads);
+        let run = async move {
+            tether::join!(
+                overlap_probe(inside, max_inside, threads),
+                overlap_probe(inside, max_inside, threads),
+            );
+        };
+        if from_task {
+            rt.block_on(async { tether::scope(|s| async move { s.spawn(run).await }).await })
+                .unwrap();
+        } else {
+            rt.block_on(run);
+        }
+        assert!(
+            max_inside.load(Ordering::SeqCst) >= 2,
+            "join! sides never overlapped (from_task: {from_task})"
+        );
+        assert!(threads.lock().unwrap().len() >= 2);
+    }
+
+    let rc = std::rc::Rc::new(2);
+    let (a, b) = rt.block_on(async {
+        let rc = &rc;
+        async fn double(v: std::rc::Rc<i32>) -> i32 {
+            tether::yield_now().await;
+            *v * 2
+        }
+        tether::join!(double(rc.clone()), async { **rc + 1 })
+    });
+    assert_eq!((a, b), (4, 3));
 }

@@ -8,6 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
+use tether_tests::current_thread;
 
 /// Counts allocations (and reallocations) made by the current thread.
 struct Counting;
@@ -108,9 +109,7 @@ fn at_most_one_allocation_per_join_set_child() {
 /// child (all polls happen on this thread).
 #[test]
 fn scope_on_current_thread_runtime_allocations() {
-    let rt = tether::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let data: Vec<u64> = (0..N as u64).collect();
     let data = &data;
     let run = |n: usize| {

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tether::runtime::Builder;
+use tether_tests::multi_thread;
 
 /// Counts creations and drops of the values it is attached to.
 struct Tracked<'a>(&'a Counters);
@@ -43,10 +43,7 @@ const CHILDREN: usize = 40;
 
 #[test]
 fn join_sets_with_panics_aborts_and_drops() {
-    let rt = Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = multi_thread(2);
     let counters = Counters::default();
     let c = &counters;
     let mut produced = 0usize;
@@ -129,10 +126,7 @@ fn join_sets_with_panics_aborts_and_drops() {
 
 #[test]
 fn scopes_dropped_mid_flight_and_nested() {
-    let rt = Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = multi_thread(2);
     let counters = Counters::default();
     let c = &counters;
     rt.scope(|bs| {

@@ -14,33 +14,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use tether::Runtime;
-use tether::runtime::Builder;
 use tether::time::{
     Instant, MissedTickBehavior, error::Elapsed, interval, interval_at, sleep, sleep_until,
     timeout, timeout_at,
 };
+use tether_tests::{both_flavours, current_thread, multi_thread, paused, watchdog};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn multi_thread() -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
-fn current_thread() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn both_flavors() -> [(&'static str, Runtime); 2] {
-    [
-        ("multi_thread", multi_thread()),
-        ("current_thread", current_thread()),
-    ]
 }
 
 /// A tiny deterministic PRNG (xorshift64*).
@@ -57,7 +38,7 @@ impl Rng {
 
 #[test]
 fn sleep_50ms_never_wakes_early() {
-    for (flavor, rt) in both_flavors() {
+    for (flavor, rt) in both_flavours() {
         let took = rt.block_on(async {
             let start = Instant::now();
             sleep(ms(50)).await;
@@ -73,7 +54,7 @@ fn sleep_50ms_never_wakes_early() {
 
 #[test]
 fn sleep_in_spawned_tasks_on_both_flavors() {
-    for (flavor, rt) in both_flavors() {
+    for (flavor, rt) in both_flavours() {
         let start = Instant::now();
         let handles: Vec<_> = (0..50u64)
             .map(|i| {
@@ -151,7 +132,7 @@ impl<F: Future + Unpin> Future for RecordWake<F> {
 #[test]
 fn hundred_thousand_sleeps_fire_in_deadline_order_buckets() {
     const N: usize = 100_000;
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     let counter = Arc::new(AtomicUsize::new(0));
     let mut rng = Rng(0x5eed);
     let results = rt.block_on(async {
@@ -219,7 +200,7 @@ fn hundred_thousand_sleeps_fire_in_deadline_order_buckets() {
 
 #[test]
 fn timeout_on_fast_and_slow_futures() {
-    for (flavor, rt) in both_flavors() {
+    for (flavor, rt) in both_flavours() {
         rt.block_on(async {
             // The future finishes first.
             let fast = async {
@@ -247,7 +228,7 @@ fn timeout_on_fast_and_slow_futures() {
 
 #[test]
 fn dropping_a_pending_sleep_frees_its_slot() {
-    for (flavor, rt) in both_flavors() {
+    for (flavor, rt) in both_flavours() {
         rt.block_on(async {
             let base = tether::time::registered_timers();
             let mut sleeps: Vec<_> = (0..1000).map(|i| sleep(ms(60_000 + i))).collect();
@@ -269,7 +250,7 @@ fn dropping_a_pending_sleep_frees_its_slot() {
 
 #[test]
 fn zero_and_huge_durations() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     rt.block_on(async {
         // Zero: ready at once, nothing registered.
         let mut zero = sleep(Duration::ZERO);
@@ -295,7 +276,7 @@ fn zero_and_huge_durations() {
 
 #[test]
 fn reset_moves_the_deadline() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     rt.block_on(async {
         let start = Instant::now();
         let mut s = Box::pin(sleep(Duration::from_secs(3600)));
@@ -317,8 +298,13 @@ fn reset_moves_the_deadline() {
 fn sleeping_task_does_not_delay_an_earlier_timer() {
     // A task sleeping for an hour leaves the driver parked with a long
     // timeout; a later, shorter sleep must still fire (the driver is
-    // unparked to shorten its timeout).
-    for (flavor, rt) in both_flavors() {
+    // unparked to shorten its timeout). If it is not, the sleep would wait
+    // for the hour: the watchdog turns that hang into a failure.
+    let _watchdog = watchdog(
+        "sleeping_task_does_not_delay_an_earlier_timer",
+        Duration::from_secs(60),
+    );
+    for (flavor, rt) in both_flavours() {
         let long = rt.spawn(async { sleep(Duration::from_secs(3600)).await });
         rt.block_on(async {
             sleep(ms(20)).await;
@@ -332,7 +318,7 @@ fn sleeping_task_does_not_delay_an_earlier_timer() {
 
 #[test]
 fn sleep_from_another_thread_through_the_handle() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     let handle = rt.handle().clone();
     let out = std::thread::spawn(move || {
         handle.block_on(async {
@@ -348,7 +334,12 @@ fn sleep_from_another_thread_through_the_handle() {
 
 #[test]
 fn interval_ticks_on_schedule() {
-    for (flavor, rt) in both_flavors() {
+    // The paused clock makes the current-thread run exact and instant; the
+    // multi-thread runtime (which cannot pause) runs on the real clock.
+    for (flavor, rt) in [
+        ("paused current_thread", paused()),
+        ("multi_thread", multi_thread(2)),
+    ] {
         rt.block_on(async {
             let start = Instant::now() + ms(5);
             let period = ms(10);
@@ -362,18 +353,20 @@ fn interval_ticks_on_schedule() {
     }
 }
 
-/// Runs an interval with `behavior` whose task blocks its thread for
-/// 4.5 periods after the first tick, and returns the next ticks' instants
-/// with whether each was ready at once.
+/// Runs an interval with `behavior` on a paused clock; after the first
+/// tick the task stalls for 4.5 periods (the clock is advanced while the
+/// interval is not polled), then the next `n` ticks are collected with
+/// whether each was ready at once. Takes no real time, and every instant
+/// is exact.
 fn ticks_after_stall(behavior: MissedTickBehavior, n: usize) -> (Instant, Vec<(Instant, bool)>) {
-    let rt = current_thread();
+    let rt = paused();
     rt.block_on(async {
         let period = ms(10);
         let mut ticks = interval(period);
         ticks.set_missed_tick_behavior(behavior);
         let start = ticks.tick().await;
-        // A blocking call stalls the task: ticks 1..=4 are missed.
-        std::thread::sleep(period * 9 / 2);
+        // Ticks 1..=4 are missed while the task is busy elsewhere.
+        tether::time::advance(period * 9 / 2).await;
         let mut out = Vec::new();
         for _ in 0..n {
             match ticks.tick().now_or_never() {
@@ -394,40 +387,36 @@ fn interval_missed_tick_burst() {
         assert_eq!(at, start + p * (k as u32 + 1));
         assert!(immediate, "burst tick {k} should be ready at once");
     }
-    assert_eq!(ticks[4].0, start + p * 5);
+    // Then the schedule goes on: tick 5 waits until its time.
+    assert_eq!(ticks[4], (start + p * 5, false));
 }
 
 #[test]
 fn interval_missed_tick_delay() {
     let p = ms(10);
     let (start, ticks) = ticks_after_stall(MissedTickBehavior::Delay, 3);
-    // The late tick is delivered, then the schedule restarts from it.
+    // The late tick is delivered, then the schedule restarts from it: one
+    // period after the end of the stall, and every period after that.
+    let stall_end = start + p * 9 / 2;
     assert_eq!(ticks[0], (start + p, true));
-    assert!(
-        ticks[1].0 >= start + p * 9 / 2 + p,
-        "next tick a period after the stall"
-    );
-    // (Lower bound only: on a loaded machine this tick may be missed too.)
-    assert!(ticks[2].0 >= ticks[1].0 + p);
+    assert_eq!(ticks[1], (stall_end + p, false));
+    assert_eq!(ticks[2], (stall_end + p * 2, false));
 }
 
 #[test]
 fn interval_missed_tick_skip() {
     let p = ms(10);
     let (start, ticks) = ticks_after_stall(MissedTickBehavior::Skip, 3);
+    // The late tick is delivered; missed ticks 2..=4 are dropped, and the
+    // next ones stay on the original grid.
     assert_eq!(ticks[0], (start + p, true));
-    // Missed ticks 2..=4 are dropped; the next ones stay on the original
-    // grid (more may be skipped if the machine is loaded).
-    assert!(ticks[1].0 >= start + p * 5);
-    assert!(ticks[2].0 > ticks[1].0);
-    for &(at, _) in &ticks {
-        assert_eq!((at - start).as_nanos() % p.as_nanos(), 0, "off the grid");
-    }
+    assert_eq!(ticks[1], (start + p * 5, false));
+    assert_eq!(ticks[2], (start + p * 6, false));
 }
 
 #[test]
 fn sleep_polled_after_its_runtime_shut_down_panics() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     let (mut pending, mut due) = rt.block_on(async {
         let mut pending = sleep(Duration::from_secs(60));
         let mut due = sleep(ms(1));
@@ -475,7 +464,7 @@ fn many_sleeps_in_one_task_with_futures_unordered() {
 
 #[test]
 fn concurrent_registration_from_many_tasks() {
-    let rt = multi_thread();
+    let rt = multi_thread(2);
     let done = Arc::new(Mutex::new(0));
     rt.block_on(async {
         let handles: Vec<_> = (0..8)

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     /// Stack size of the pool's threads.
     pub(crate) stack_size: Option<usize>,
+    /// Run by each pool thread when it starts and before it exits.
+    pub(crate) hooks: crate::runtime::ThreadHooks,
 }
 
 #[derive(Debug)]
@@ -64,7 +66,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Shared {
     /// Jobs waiting for a thread.
-    queue: VecDeque<Notified>,
+    queue: VecDeque<Job>,
     /// Live pool threads.
     num_threads: usize,
     /// Waiting threads not yet claimed by a submitter.
@@ -75,6 +77,16 @@ struct Shared {
     shutdown: bool,
     /// Join handles of the live threads, to wait for them at shutdown.
     threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// A queued blocking job.
+#[derive(Debug)]
+struct Job {
+    /// The task whose single poll runs the closure.
+    task: Notified,
+    /// Holds off auto-advance of a paused clock until the job has run and
+    /// its `JoinHandle` has been notified (dropped after `task.run()`).
+    _inhibit: Option<crate::time::AutoAdvanceGuard>,
 }
 
 /// The future of a blocking job: runs the closure on its first poll.
@@ -140,6 +152,25 @@ impl Spawner {
         R: Send,
     {
         // SAFETY: forwarded to our caller.
+        unsafe { self.spawn_job(f, None) }
+    }
+
+    /// [`spawn_unchecked`](Spawner::spawn_unchecked), holding `inhibit`
+    /// until the job has completed.
+    ///
+    /// # Safety
+    ///
+    /// As [`spawn_unchecked`](Spawner::spawn_unchecked).
+    unsafe fn spawn_job<F, R>(
+        &self,
+        f: F,
+        inhibit: Option<crate::time::AutoAdvanceGuard>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        // SAFETY: forwarded to our caller.
         let (join, notified) =
             unsafe { crate::task::unowned(BlockingTask(Some(f)), BlockingSchedule) };
         let mut shared = crate::loom::lock(&self.inner.shared);
@@ -148,7 +179,10 @@ impl Spawner {
             notified.shutdown();
             return join;
         }
-        shared.queue.push_back(notified);
+        shared.queue.push_back(Job {
+            task: notified,
+            _inhibit: inhibit,
+        });
         if shared.num_idle > 0 {
             shared.num_idle -= 1;
             shared.num_notify += 1;
@@ -185,15 +219,16 @@ impl Spawner {
     /// queued job, and that wait must end by cancellation, not by running
     /// every job queued ahead of it.
     pub(crate) fn close(&self) {
-        let queued: VecDeque<Notified> = {
+        let queued: VecDeque<Job> = {
             let mut shared = crate::loom::lock(&self.inner.shared);
             shared.shutdown = true;
             self.inner.condvar.notify_all();
             std::mem::take(&mut shared.queue)
         };
         // Cancelled outside the lock: dropping a closure runs user code.
-        for task in queued {
-            task.shutdown();
+        // (Each job's auto-advance guard goes with it.)
+        for job in queued {
+            job.task.shutdown();
         }
     }
 
@@ -219,6 +254,7 @@ impl Spawner {
 
 impl Inner {
     fn run(self: Arc<Self>) {
+        let _hooks = self.config.hooks.enter();
         let runtime = crate::loom::lock(&self.runtime).clone();
         let _enter = runtime
             .as_ref()
@@ -229,9 +265,10 @@ impl Inner {
                 // Queued jobs are cancelled by `shutdown`, not run.
                 break;
             }
-            if let Some(task) = shared.queue.pop_front() {
+            if let Some(job) = shared.queue.pop_front() {
                 drop(shared);
-                task.run();
+                job.task.run();
+                drop(job._inhibit);
                 shared = crate::loom::lock(&self.shared);
                 continue;
             }
@@ -265,6 +302,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let inhibit = crate::time::AutoAdvanceGuard::new(&handle.driver().time);
     // SAFETY: `f` and `R` are 'static.
-    unsafe { handle.blocking().spawn_unchecked(f) }
+    unsafe { handle.blocking().spawn_job(f, inhibit) }
 }

@@ -80,10 +80,10 @@ impl Driver {
     /// Blocks until an event arrives, `timeout` elapses (`None`: forever) or
     /// [`Handle::unpark`] is called, then dispatches the events. A zero
     /// timeout polls without blocking.
-    pub(crate) fn turn(&mut self, handle: &Handle, timeout: Option<Duration>) {
+    pub(crate) fn turn(&mut self, handle: &Handle, timeout: Option<Duration>) -> bool {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
             // epoll_wait/kevent only fail on an invalid selector or buffer,
             // which would be a bug in this module, not a runtime condition.
             Err(e) => panic!("tether: the I/O driver failed: {e}"),
@@ -108,6 +108,7 @@ impl Driver {
         // A panicking waker costs only its own task: the rest of the turn's
         // wake-ups are delivered and the driver stays usable.
         self.wakers.drain(..).for_each(crate::park::wake_contained);
+        !self.events.is_empty()
     }
 }
 

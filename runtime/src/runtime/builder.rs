@@ -54,6 +54,12 @@ pub struct Builder {
     max_blocking_threads: usize,
     /// Idle timeout of blocking-pool threads.
     keep_alive: Duration,
+    /// Callbacks run on every runtime thread at start and exit.
+    hooks: super::ThreadHooks,
+    /// Scheduler tick intervals (`None`: the scheduler's defaults).
+    intervals: crate::scheduler::Intervals,
+    /// Start with the clock paused (current-thread only).
+    start_paused: bool,
 }
 
 impl Builder {
@@ -86,6 +92,9 @@ impl Builder {
             thread_stack_size: DEFAULT_STACK_SIZE,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             keep_alive: DEFAULT_KEEP_ALIVE,
+            hooks: super::ThreadHooks::default(),
+            intervals: crate::scheduler::Intervals::default(),
+            start_paused: false,
         }
     }
 
@@ -168,8 +177,9 @@ impl Builder {
         self
     }
 
-    /// Accepted for source compatibility with tokio builders: tether's I/O
-    /// and timer drivers are always enabled.
+    /// Accepted for source compatibility with tokio builders; not needed:
+    /// every tether runtime always has its I/O and timer drivers (they cost
+    /// nothing until a socket or timer is used).
     ///
     /// ```
     /// let rt = tether::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -179,12 +189,157 @@ impl Builder {
         self
     }
 
+    /// Accepted for source compatibility with tokio builders; not needed:
+    /// the I/O driver is always enabled (see [`Builder::enable_all`]).
+    ///
+    /// ```
+    /// let rt = tether::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn enable_io(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted for source compatibility with tokio builders; not needed:
+    /// timers are always enabled (see [`Builder::enable_all`]).
+    ///
+    /// ```
+    /// let rt = tether::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// rt.block_on(async { tether::time::sleep(std::time::Duration::from_millis(1)).await });
+    /// ```
+    pub fn enable_time(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts (workers and blocking
+    /// pool threads, including workers started later to take over from a
+    /// worker that blocks), first thing, before it runs any task. The
+    /// current-thread runtime starts no worker (the thread calling
+    /// `block_on` drives it), so there `f` runs on blocking threads only.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let rt = tether::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { tether::spawn_blocking(|| ()).await }).unwrap();
+    /// drop(rt);
+    /// assert_eq!(started.load(Ordering::SeqCst), 3); // two workers, one blocking thread
+    /// ```
+    pub fn on_thread_start<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.on_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every runtime thread (workers and blocking pool threads)
+    /// right before it exits: at shutdown, or when an idle blocking thread
+    /// retires.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let rt = tether::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(rt); // joins the workers
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_stop<F>(&mut self, f: F) -> &mut Builder
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.on_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// How many tasks a worker polls between non-blocking looks at I/O and
+    /// timers (default 61). Lower values make I/O and timers more
+    /// responsive while the runtime is busy; higher ones spend less time in
+    /// the driver. Zero is rejected by [`Builder::build`].
+    ///
+    /// ```
+    /// let rt = tether::runtime::Builder::new_multi_thread()
+    ///     .event_interval(31)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn event_interval(&mut self, ticks: u32) -> &mut Builder {
+        self.intervals.event = Some(ticks);
+        self
+    }
+
+    /// How many tasks a worker polls between forced looks at the global
+    /// (injection) queue, where tasks spawned or woken from outside the
+    /// workers wait. Lower values are fairer to those tasks; higher ones
+    /// favour the local queue's cache locality. By default the
+    /// current-thread runtime uses 31, and multi-thread workers adapt the
+    /// interval to how long their polls take (so a task waiting in the
+    /// global queue waits about the same time whatever the poll size);
+    /// setting it fixes the interval. Zero is rejected by
+    /// [`Builder::build`].
+    ///
+    /// ```
+    /// let rt = tether::runtime::Builder::new_current_thread()
+    ///     .global_queue_interval(15)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn global_queue_interval(&mut self, ticks: u32) -> &mut Builder {
+        self.intervals.global_queue = Some(ticks);
+        self
+    }
+
+    /// Starts the runtime with its clock paused (see
+    /// [`tether::time::pause`](crate::time::pause)): timers auto-advance
+    /// the clock when the runtime is idle, so code that sleeps runs in no
+    /// real time. What `#[tether::test(start_paused = true)]` uses.
+    /// Current-thread runtime only: [`Builder::build`] rejects it on the
+    /// multi-thread runtime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = tether::runtime::Builder::new_current_thread()
+    ///     .start_paused(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(async { tether::time::sleep(Duration::from_secs(3600)).await });
+    /// assert!(real.elapsed() < Duration::from_secs(3600));
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for zero worker or blocking threads; the OS error if
-    /// the I/O driver or a thread cannot be created.
+    /// `InvalidInput` for zero worker or blocking threads, a zero
+    /// `event_interval` or `global_queue_interval`, or `start_paused` on the
+    /// multi-thread runtime; the OS error if the I/O driver or a thread
+    /// cannot be created.
     ///
     /// ```
     /// let err = tether::runtime::Builder::new_multi_thread()
@@ -197,14 +352,29 @@ impl Builder {
         if self.max_blocking_threads == 0 {
             return Err(invalid("max_blocking_threads must be at least 1"));
         }
+        if self.intervals.event == Some(0) {
+            return Err(invalid("event_interval must be at least 1"));
+        }
+        if self.intervals.global_queue == Some(0) {
+            return Err(invalid("global_queue_interval must be at least 1"));
+        }
+        if self.start_paused && self.kind == Kind::MultiThread {
+            return Err(invalid(
+                "start_paused needs the current-thread runtime: the multi-thread runtime cannot \
+                 tell when all of its workers are idle, so it cannot auto-advance a paused clock",
+            ));
+        }
         let blocking = crate::blocking::Spawner::new(crate::blocking::Config {
             thread_cap: self.max_blocking_threads,
             keep_alive: self.keep_alive,
             thread_name: self.thread_name.clone(),
             stack_size: Some(self.thread_stack_size),
+            hooks: self.hooks.clone(),
         });
         match self.kind {
-            Kind::CurrentThread => Runtime::new_current_thread(blocking),
+            Kind::CurrentThread => {
+                Runtime::new_current_thread(blocking, self.intervals, self.start_paused)
+            }
             Kind::MultiThread => {
                 let n = match self.worker_threads {
                     Some(n) => n,
@@ -213,7 +383,14 @@ impl Builder {
                 if n == 0 {
                     return Err(invalid("worker_threads must be at least 1"));
                 }
-                Runtime::new_multi_thread(n, blocking, &self.thread_name, self.thread_stack_size)
+                Runtime::new_multi_thread(
+                    n,
+                    blocking,
+                    &self.thread_name,
+                    self.thread_stack_size,
+                    self.intervals,
+                    &self.hooks,
+                )
             }
         }
     }
@@ -243,6 +420,9 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.thread_stack_size)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("keep_alive", &self.keep_alive)
+            .field("hooks", &self.hooks)
+            .field("intervals", &self.intervals)
+            .field("start_paused", &self.start_paused)
             .finish()
     }
 }

@@ -121,6 +121,12 @@ impl Drop for EnterRuntimeGuard {
     }
 }
 
+/// True while this thread drives a runtime (a worker, or inside
+/// `block_on`).
+pub(crate) fn is_in_runtime() -> bool {
+    CONTEXT.try_with(|c| c.in_runtime.get()).unwrap_or(false)
+}
+
 /// Context for a blocking-pool thread: `spawn` works, `block_on` too.
 pub(crate) fn enter_blocking_thread(handle: &scheduler::Handle) -> SetCurrentGuard {
     set_current(handle)

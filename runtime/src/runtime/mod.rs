@@ -3,6 +3,7 @@
 mod builder;
 pub(crate) mod context;
 mod handle;
+mod hooks;
 mod metrics;
 #[allow(clippy::module_inception)]
 mod runtime;
@@ -11,3 +12,5 @@ pub use builder::Builder;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use metrics::RuntimeMetrics;
 pub use runtime::Runtime;
+
+pub(crate) use hooks::ThreadHooks;

@@ -26,10 +26,9 @@ use crate::task::JoinHandle;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct Runtime {
-    /// The shared handle.
+    /// The shared handle (the multi-thread flavour's worker threads are
+    /// kept there, since a worker that blocks hands its core to a new one).
     handle: Handle,
-    /// Worker threads (multi-thread flavour only).
-    threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -58,14 +57,27 @@ impl Runtime {
         Builder::new_multi_thread()
     }
 
-    pub(super) fn new_current_thread(blocking: crate::blocking::Spawner) -> io::Result<Runtime> {
+    pub(super) fn new_current_thread(
+        blocking: crate::blocking::Spawner,
+        intervals: scheduler::Intervals,
+        start_paused: bool,
+    ) -> io::Result<Runtime> {
         let (driver, driver_handle) = crate::driver::Driver::new()?;
-        let handle = current_thread::Handle::new(driver, driver_handle, blocking.clone());
+        // Only the current-thread runtime knows when it is idle, which a
+        // paused clock needs to auto-advance (see `time/source.rs`).
+        driver_handle.time.source().allow_pausing();
+        if start_paused {
+            driver_handle
+                .time
+                .pause()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        }
+        let handle =
+            current_thread::Handle::new(driver, driver_handle, blocking.clone(), intervals);
         let inner = scheduler::Handle::CurrentThread(handle);
         blocking.set_runtime(inner.clone());
         Ok(Runtime {
             handle: Handle { inner },
-            threads: Vec::new(),
         })
     }
 
@@ -74,24 +86,30 @@ impl Runtime {
         blocking: crate::blocking::Spawner,
         thread_name: &str,
         stack_size: usize,
+        intervals: scheduler::Intervals,
+        hooks: &super::ThreadHooks,
     ) -> io::Result<Runtime> {
         let (driver, driver_handle) = crate::driver::Driver::new()?;
-        let handle =
-            multi_thread::Handle::new(workers, Some(driver), driver_handle, blocking.clone());
+        let handle = multi_thread::Handle::new(
+            workers,
+            Some(driver),
+            driver_handle,
+            blocking.clone(),
+            multi_thread::WorkerOptions {
+                thread_name,
+                stack_size,
+                intervals,
+                hooks: hooks.clone(),
+            },
+        );
         let inner = scheduler::Handle::MultiThread(handle.clone());
         blocking.set_runtime(inner.clone());
-        let mut rt = Runtime {
+        let rt = Runtime {
             handle: Handle { inner },
-            threads: Vec::with_capacity(workers),
         };
         for core in handle.take_cores() {
-            let h = handle.clone();
-            let spawned = thread::Builder::new()
-                .name(thread_name.to_string())
-                .stack_size(stack_size)
-                .spawn(move || multi_thread::worker::run(h, core));
             // On failure `rt`'s drop shuts down the workers started so far.
-            rt.threads.push(spawned?);
+            handle.spawn_worker(core)?;
         }
         Ok(rt)
     }
@@ -194,20 +212,44 @@ impl Drop for Runtime {
         match &self.handle.inner {
             scheduler::Handle::MultiThread(h) => {
                 h.begin_shutdown();
-                let me = thread::current().id();
-                for t in self.threads.drain(..) {
-                    if t.thread().id() != me {
-                        let _ = t.join();
+                let finish = |h: &std::sync::Arc<multi_thread::Handle>| {
+                    h.join_threads();
+                    h.finish_shutdown();
+                    h.blocking.shutdown();
+                };
+                if multi_thread::worker::is_worker_of(h) {
+                    // Dropped inside the runtime (a task, or a fork job run
+                    // for another worker's fork): joining here could wait
+                    // for this very poll, or for a forker waiting on a job
+                    // this thread runs. The workers stop after their current
+                    // poll; a reaper thread joins them and cancels what is
+                    // left.
+                    let h = h.clone();
+                    let reaper = thread::Builder::new()
+                        .name("tether-runtime-shutdown".to_string())
+                        .spawn(move || finish(&h));
+                    if reaper.is_err() {
+                        // No thread to spare: tasks are cancelled now; the
+                        // workers exit on their own.
+                        cancel_now(&self.handle.inner);
                     }
+                } else {
+                    finish(h);
                 }
-                h.finish_shutdown();
-                h.blocking.shutdown();
             }
             scheduler::Handle::CurrentThread(h) => {
                 h.shutdown();
                 h.blocking.shutdown();
             }
         }
+    }
+}
+
+/// Cancels every task of a multi-thread runtime at once (the fallback of
+/// a shutdown that cannot wait for the workers).
+fn cancel_now(handle: &scheduler::Handle) {
+    if let scheduler::Handle::MultiThread(h) = handle {
+        h.owned.close_and_shutdown();
     }
 }
 

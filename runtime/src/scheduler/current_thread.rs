@@ -18,6 +18,10 @@ use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::scoped::Scoped;
+use local::LocalTasks;
+pub(crate) use local::spawn_local;
+
+mod local;
 use crate::loom::sync::Mutex;
 use crate::task::{JoinHandle, Notified, OwnedTasks, Schedule, Task};
 
@@ -60,6 +64,14 @@ pub(crate) struct Handle {
     core: Mutex<Option<Box<Core>>>,
     /// Threads waiting for the core.
     core_waiters: Mutex<Vec<Waker>>,
+    /// Tasks polled between looks at the `block_on` future and the driver
+    /// (builder's `event_interval`, else [`EVENT_INTERVAL`]).
+    event_interval: u32,
+    /// Ticks between forced checks of the injection queue (builder's
+    /// `global_queue_interval`, else [`GLOBAL_POLL_INTERVAL`]).
+    global_queue_interval: u32,
+    /// The local (`!Send`) tasks, one entry per thread that spawned some.
+    locals: Mutex<Vec<Arc<LocalTasks>>>,
 }
 
 /// The per-thread state while inside `block_on`.
@@ -68,6 +80,23 @@ struct Context {
     handle: Arc<Handle>,
     /// The core, while a task is polled.
     core: RefCell<Option<Box<Core>>>,
+    /// This thread's local tasks, once it has spawned some.
+    local: RefCell<Option<Arc<LocalTasks>>>,
+}
+
+impl Context {
+    /// This thread's local tasks, created on first use.
+    fn local_tasks(&self) -> Arc<LocalTasks> {
+        self.local
+            .borrow_mut()
+            .get_or_insert_with(|| self.handle.local_tasks())
+            .clone()
+    }
+
+    /// The next runnable local task of this thread.
+    fn pop_local(&self) -> Option<Notified> {
+        self.local.borrow().as_ref().and_then(|l| l.pop())
+    }
 }
 
 thread_local! {
@@ -109,6 +138,7 @@ impl Handle {
         driver: crate::driver::Driver,
         driver_handle: crate::driver::Handle,
         blocking: crate::blocking::Spawner,
+        intervals: super::Intervals,
     ) -> Arc<Handle> {
         Arc::new(Handle {
             inject: Mutex::new(VecDeque::new()),
@@ -122,6 +152,9 @@ impl Handle {
                 driver: Some(driver),
             }))),
             core_waiters: Mutex::new(Vec::new()),
+            locals: Mutex::new(Vec::new()),
+            event_interval: intervals.event.unwrap_or(EVENT_INTERVAL),
+            global_queue_interval: intervals.global_queue.unwrap_or(GLOBAL_POLL_INTERVAL),
         })
     }
 
@@ -188,6 +221,10 @@ impl Handle {
     pub(crate) fn shutdown(self: &Arc<Self>) {
         self.shutdown.store(true, Ordering::Release);
         self.owned.close_and_shutdown();
+        let locals = std::mem::take(&mut *crate::loom::lock(&self.locals));
+        for local in locals {
+            local.shutdown();
+        }
         if let Some(mut core) = self.take_core() {
             core.tasks.clear();
             drop(core.driver.take());
@@ -228,6 +265,7 @@ fn run_until_ready<F: Future>(
     let cx = Context {
         handle: handle.clone(),
         core: RefCell::new(Some(core)),
+        local: RefCell::new(handle.find_local_tasks()),
     };
     let out = CURRENT.with(|c| c.set(&cx, || run_loop(&cx, handle, fut)));
     let core = cx.core.borrow_mut().take().expect("core missing");
@@ -255,7 +293,7 @@ fn run_loop<F: Future>(
                 break Some(v);
             }
         }
-        for _ in 0..EVENT_INTERVAL {
+        for _ in 0..handle.event_interval {
             if handle.shutdown.load(Ordering::Acquire) {
                 break 'outer None;
             }
@@ -263,10 +301,16 @@ fn run_loop<F: Future>(
                 let mut guard = cx.core.borrow_mut();
                 let core = guard.as_mut().expect("core missing");
                 core.tick = core.tick.wrapping_add(1);
-                if core.tick % GLOBAL_POLL_INTERVAL == 0 {
-                    handle.pop_injected().or_else(|| core.tasks.pop_front())
+                if core.tick % handle.global_queue_interval == 0 {
+                    handle
+                        .pop_injected()
+                        .or_else(|| core.tasks.pop_front())
+                        .or_else(|| cx.pop_local())
                 } else {
-                    core.tasks.pop_front().or_else(|| handle.pop_injected())
+                    core.tasks
+                        .pop_front()
+                        .or_else(|| cx.pop_local())
+                        .or_else(|| handle.pop_injected())
                 }
             };
             match task {
@@ -298,6 +342,7 @@ fn park(cx: &Context, handle: &Handle, woken: &AtomicBool, timeout: Option<Durat
             .borrow()
             .as_ref()
             .is_some_and(|c| !c.tasks.is_empty())
+        || cx.local.borrow().as_ref().is_some_and(|l| l.has_runnable())
     {
         Some(Duration::ZERO)
     } else {

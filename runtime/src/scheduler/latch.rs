@@ -71,7 +71,8 @@ impl CountLatch {
     }
 
     /// Blocks until every member finished. On a tether worker, the worker
-    /// keeps running other tasks meanwhile.
+    /// first hands its core to another thread, which keeps running the
+    /// runtime's tasks.
     pub(crate) fn wait(&self) {
         if self.is_open() {
             return;

@@ -14,6 +14,18 @@ use std::future::Future;
 use crate::task::JoinHandle;
 use std::sync::Arc;
 
+/// Scheduler tick intervals set on the runtime builder
+/// ([`Builder::event_interval`](crate::runtime::Builder::event_interval),
+/// [`Builder::global_queue_interval`](crate::runtime::Builder::global_queue_interval));
+/// `None` keeps the scheduler's own default.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Intervals {
+    /// Ticks between non-blocking looks at I/O and timers.
+    pub(crate) event: Option<u32>,
+    /// Ticks between forced looks at the global (injection) queue.
+    pub(crate) global_queue: Option<u32>,
+}
+
 /// A runtime's scheduler, by flavour.
 #[derive(Debug, Clone)]
 pub(crate) enum Handle {
@@ -79,9 +91,10 @@ impl Handle {
 }
 
 /// Blocks the current thread until `fut` completes. On a worker thread of a
-/// tether runtime (inside a task's poll) the worker keeps running the
-/// runtime's other tasks meanwhile, so waiting never starves the pool; on
-/// any other thread it simply parks.
+/// multi-thread runtime the worker first hands its core to a new thread, so
+/// waiting never starves the pool; inside a current-thread runtime's
+/// `block_on` the runtime's tasks keep running on this thread; on any other
+/// thread it simply parks.
 pub(crate) fn block_on_nested<F: Future>(fut: F) -> F::Output {
     let fut = match multi_thread::worker::block_on_nested(fut) {
         Ok(v) => return v,

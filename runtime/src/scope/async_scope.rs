@@ -9,17 +9,11 @@ use std::task::{Context, Poll};
 
 use pin_project::{pin_project, pinned_drop};
 
-use super::child::{Payload, RawChild};
-use super::engine::Engine;
+use super::child::{Payload, RawChild, discard_payload, keep_first};
+use super::engine::{Engine, Owner};
 use super::handle::ScopedJoinHandle;
 use super::shared::Shared;
 use crate::loom::sync::Arc;
-
-/// Rounds one poll of a scope may run before it yields to its executor.
-/// Each round polls every ready child once; 16 lets bursts of sibling
-/// wake-ups (pipelines, channels between children) settle within one poll
-/// while still bounding how long a scope can monopolise its worker.
-const MAX_ROUNDS: usize = 16;
 
 /// Runs `f(scope)` and the children it spawns; completes with `f`'s output
 /// once the body *and every child* completed.
@@ -101,8 +95,9 @@ impl<'env> Scope<'env> {
         }
     }
 
-    /// Spawns a child into the scope. It starts on the scope's next round
-    /// (right after the current poll of the body or child that spawned it).
+    /// Spawns a child into the scope. It is ready at once: a thread of the
+    /// scope's running session polls it as soon as one is free (or the
+    /// scope's next poll does, if it is spawned from outside a session).
     ///
     /// On a scope that already ended, the future is dropped at once and the
     /// handle reports [`JoinError::is_cancelled`](crate::JoinError::is_cancelled).
@@ -150,8 +145,12 @@ impl<'env> Scope<'env> {
             // only user; 'env is alive (I4).
             let res = unsafe { child.cancel() };
             // SAFETY: the owner reference is ours to give up.
-            unsafe { child.release_owner() };
-            if let Err(p) = res {
+            let released = unsafe { child.release_owner() };
+            // The entry reference `RawChild::new` counted for a queue push
+            // that never happened.
+            // SAFETY: that reference is ours; given up once.
+            unsafe { child.drop_entry() };
+            if let Err(p) = res.and(released) {
                 panic::resume_unwind(p);
             }
         }
@@ -236,61 +235,85 @@ impl<Fut: Future> Future for ScopeFuture<'_, Fut> {
     type Output = Fut::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fut::Output> {
-        let mut this = self.project();
+        let this = self.project();
         assert!(!*this.finished, "`ScopeFuture` polled after completion");
-        let engine = this.engine;
-        let body_record = engine.body().expect("scope engine has a body");
-        engine.shared().begin_poll(cx.waker());
+        let mut owner = BodyOwner {
+            body: this.body,
+            output: this.output,
+            finished: this.finished,
+            panic: None,
+        };
+        match this.engine.poll(cx, &mut owner) {
+            Poll::Ready(()) => Poll::Ready(owner.output.take().expect("body output present")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
-        for _ in 0..MAX_ROUNDS {
-            let mut progressed = false;
-            if this.body.is_some() && body_record.take_queued() {
-                progressed = true;
-                let body = this.body.as_mut().as_pin_mut().expect("checked above");
-                let res = body_record.with_waker(|waker| {
-                    let mut bcx = Context::from_waker(waker);
-                    panic::catch_unwind(AssertUnwindSafe(|| body.poll(&mut bcx)))
-                });
-                match res {
-                    Ok(Poll::Pending) => {}
-                    Ok(Poll::Ready(out)) => {
-                        *this.output = Some(out);
-                        this.body.set(None);
+/// The scope as the engine's [`Owner`]: polls the body, collects the first
+/// panic (of the body, a child, or a child output's destructor).
+struct BodyOwner<'a, Fut: Future> {
+    /// The body; `None` once it completed.
+    body: Pin<&'a mut Option<Fut>>,
+    /// The body's output, once it completed.
+    output: &'a mut Option<Fut::Output>,
+    /// The scope's `finished` flag.
+    finished: &'a mut bool,
+    /// The first panic of this poll; later ones are discarded.
+    panic: Option<Payload>,
+}
+
+impl<Fut: Future> Owner for BodyOwner<'_, Fut> {
+    fn poll_body(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(body) = self.body.as_mut().as_pin_mut() else {
+            return true;
+        };
+        match panic::catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => true,
+            Ok(Poll::Ready(out)) => {
+                *self.output = Some(out);
+                let body = &mut self.body;
+                match panic::catch_unwind(AssertUnwindSafe(|| body.set(None))) {
+                    Ok(()) => true,
+                    Err(p) => {
+                        keep_first(&mut self.panic, p);
+                        false
                     }
-                    Err(p) => fail(this.body, engine, this.finished, p),
                 }
             }
-
-            let mut panic: Option<Payload> = None;
-            let polled = engine.round(&mut |child| {
-                // SAFETY: I5: after the round's join, before release.
-                if let Some(p) = unsafe { child.take_panic() } {
-                    panic.get_or_insert(p);
-                }
-                // SAFETY: I4: the child is complete; inside the owner's poll.
-                unsafe { child.release_owner() };
-            });
-            if let Some(p) = panic {
-                fail(this.body, engine, this.finished, p);
-            }
-
-            if this.body.is_none() && engine.close_if_idle() {
-                *this.finished = true;
-                return Poll::Ready(this.output.take().expect("body output present"));
-            }
-            if polled == 0 && !progressed && !engine.shared().end_poll() {
-                return Poll::Pending;
+            Err(p) => {
+                keep_first(&mut self.panic, p);
+                false
             }
         }
-        // Out of rounds with work left: yield, and ask to be polled again.
-        engine.shared().end_poll();
-        cx.waker().wake_by_ref();
-        Poll::Pending
+    }
+
+    fn complete(&mut self, child: RawChild) {
+        // SAFETY: I5: after the session's join, before release.
+        if let Some(p) = unsafe { child.take_panic() } {
+            keep_first(&mut self.panic, p);
+        }
+        // SAFETY: I4: the child is complete; inside the owner's poll.
+        if let Err(p) = unsafe { child.release_owner() } {
+            keep_first(&mut self.panic, p);
+        }
+    }
+
+    fn finished(&mut self, engine: &mut Engine<'_>) -> bool {
+        if let Some(p) = self.panic.take() {
+            fail(self.body.as_mut(), engine, self.finished, p);
+        }
+        if self.body.is_none() && engine.close_if_idle() {
+            *self.finished = true;
+            return true;
+        }
+        false
     }
 }
 
 /// A body or child panicked: cancel everything (on this thread, 'env alive)
-/// and re-raise the panic (I5).
+/// and re-raise the panic (I5). Panics of the destructors run meanwhile are
+/// discarded: the first panic is the one re-raised.
 fn fail<Fut: Future>(
     mut body: Pin<&mut Option<Fut>>,
     engine: &mut Engine<'_>,
@@ -298,8 +321,12 @@ fn fail<Fut: Future>(
     payload: Payload,
 ) -> ! {
     *finished = true;
-    crate::task::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| body.set(None))));
-    let _ = engine.cancel_all();
+    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| body.set(None))) {
+        discard_payload(p);
+    }
+    if let Some(p) = engine.cancel_all() {
+        discard_payload(p);
+    }
     panic::resume_unwind(payload)
 }
 
@@ -307,25 +334,20 @@ fn fail<Fut: Future>(
 impl<Fut: Future> PinnedDrop for ScopeFuture<'_, Fut> {
     fn drop(self: Pin<&mut Self>) {
         let mut this = self.project();
-        // I4: close first (spawns from destructors are refused), then drop
-        // the body, then the children, all on this thread while 'env lives.
-        let pending = this.engine.shared().close();
-        pending_into_engine(this.engine, pending);
-        let body_panic = panic::catch_unwind(AssertUnwindSafe(|| this.body.set(None))).err();
-        let child_panic = this.engine.cancel_all();
-        if let Some(p) = body_panic.or(child_panic)
-            && !std::thread::panicking()
-        {
-            panic::resume_unwind(p);
+        // I4: drop the body, then the children (spawns from the body's
+        // destructor still land in the scope and are cancelled with the
+        // rest), all on this thread while 'env lives.
+        let mut first = panic::catch_unwind(AssertUnwindSafe(|| this.body.set(None))).err();
+        if let Some(p) = this.engine.cancel_all() {
+            keep_first(&mut first, p);
         }
-    }
-}
-
-/// Hands children taken from the pending list back to the engine so that
-/// `cancel_all` cancels them with the rest.
-fn pending_into_engine(engine: &mut Engine<'_>, pending: Vec<RawChild>) {
-    for c in pending {
-        engine.insert(c);
+        if let Some(p) = first {
+            if std::thread::panicking() {
+                discard_payload(p);
+            } else {
+                panic::resume_unwind(p);
+            }
+        }
     }
 }
 

@@ -11,9 +11,13 @@
 //! I1/I4. Panics are caught in the child and re-raised by `scope` once all
 //! children finished (I5).
 //!
-//! Called on a worker of the same runtime, the wait keeps that worker
-//! running other tasks ([`CountLatch::wait`]), so nesting scopes deeper than
-//! the number of workers cannot deadlock the pool.
+//! Called on a worker of a multi-thread runtime, the waiting thread first
+//! hands its worker core to a new thread (tokio's `block_in_place`), which
+//! keeps running the runtime's tasks; the waiting stack runs nothing else,
+//! so no task's continuation is buried under the wait and nesting scopes
+//! deeper than the number of workers cannot deadlock the pool. On a
+//! current-thread runtime the wait drives that runtime's tasks (there is no
+//! other thread to run them).
 
 use std::fmt;
 use std::future::Future;
@@ -82,7 +86,7 @@ impl<T> Member<'_, T> {
         let outcome = match res {
             Ok(v) => Outcome::Done(v),
             Err(p) => {
-                crate::loom::lock(self.panic).get_or_insert(p);
+                record_panic(self.panic, p);
                 Outcome::Panicked
             }
         };
@@ -92,11 +96,26 @@ impl<T> Member<'_, T> {
     }
 }
 
+/// Keeps the first panic of the scope. Later payloads are forgotten, not
+/// dropped: a payload's destructor may itself panic.
+fn record_panic(slot: &Mutex<Option<Payload>>, p: Payload) {
+    let mut first = crate::loom::lock(slot);
+    match *first {
+        None => *first = Some(p),
+        Some(_) => std::mem::forget(p),
+    }
+}
+
 impl<T> Drop for Member<'_, T> {
     fn drop(&mut self) {
-        // The slot (and possibly the output in it) goes first, then the
-        // count-down that may let `scope` return.
-        drop(self.slot.take());
+        // The slot (and possibly the output in it, if the handle is gone)
+        // goes first, then the count-down that may let `scope` return. The
+        // count-down must happen even if the output's destructor panics:
+        // that panic counts as the child's and is re-raised by `scope`.
+        let slot = self.slot.take();
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| drop(slot))) {
+            record_panic(self.panic, p);
+        }
         self.latch.decrement();
     }
 }
@@ -287,7 +306,7 @@ pub struct BlockingJoinHandle<'scope, T> {
 
 impl<T> BlockingJoinHandle<'_, T> {
     /// Blocks until the child finished and returns its output. On a worker
-    /// thread, the worker keeps running other tasks while it waits.
+    /// thread, the worker hands its core to another thread while it waits.
     ///
     /// ```
     /// let rt = tether::Runtime::new().unwrap();
@@ -335,7 +354,7 @@ impl<T> Future for BlockingJoinHandle<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let res = std::task::ready!(Pin::new(&mut self.task).poll(cx));
-        let id = self.task.id();
+        let id = self.task.id().as_u64();
         let outcome = std::mem::replace(&mut *crate::loom::lock(&self.slot), Outcome::Taken);
         Poll::Ready(match (res, outcome) {
             (_, Outcome::Done(v)) => Ok(v),
@@ -366,10 +385,19 @@ impl Handle {
     /// — `std::thread::scope` for futures. A panic of `f` or of a child is
     /// re-raised after all children finished.
     ///
-    /// Called on a worker thread of this runtime, the worker keeps running
-    /// other tasks while it waits, so scopes may nest to any depth. On a
-    /// current-thread runtime, call it from inside the runtime (a task or
-    /// `block_on`) or from a thread that runs no other runtime.
+    /// Called on a worker thread of a multi-thread runtime, the worker hands
+    /// its core to a new thread while it waits (like tokio's
+    /// `block_in_place`), so the runtime keeps its full set of workers and
+    /// scopes may nest to any depth. On a current-thread runtime, call it
+    /// from inside the runtime (a task or `block_on`) or from a thread that
+    /// runs no other runtime.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises the first panic of `f` or a child (a child output whose
+    /// destructor panics counts as a child panic). Panics before running
+    /// `f` if this is a current-thread runtime and the calling thread
+    /// drives a different runtime.
     ///
     /// # Aborts
     ///
@@ -393,6 +421,16 @@ impl Handle {
     where
         F: for<'scope> FnOnce(&'scope BlockingScope<'scope, 'env>) -> R,
     {
+        if self.needs_driving() && crate::runtime::context::is_in_runtime() {
+            // Checked before any child exists: once one does, the wait can
+            // no longer be refused.
+            panic!(
+                "`Handle::scope` of a current-thread runtime was called on a thread that drives \
+                 another tether runtime (inside a task or `block_on`): the scope would have to \
+                 block this thread to drive its own runtime. Call it from inside its own runtime \
+                 or from a plain thread"
+            );
+        }
         let scope = BlockingScope {
             handle: self.clone(),
             latch: CountLatch::new(),
@@ -404,7 +442,13 @@ impl Handle {
         self.wait_for(&scope.latch);
         let child_panic = crate::loom::lock(&scope.panic).take();
         match (res, child_panic) {
-            (Err(p), _) | (Ok(_), Some(p)) => panic::resume_unwind(p),
+            (Err(p), child) => {
+                // One payload is re-raised; the other is forgotten (its
+                // destructor may panic).
+                std::mem::forget(child);
+                panic::resume_unwind(p)
+            }
+            (Ok(_), Some(p)) => panic::resume_unwind(p),
             (Ok(r), None) => r,
         }
     }

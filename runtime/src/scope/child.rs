@@ -31,13 +31,22 @@
 //!
 //! # Wake protocol (I3)
 //!
-//! Waking sets `QUEUED`; only the caller that set it pushes the child's slab
-//! index onto the shared ready list and notifies the parent. The owner clears
-//! `QUEUED` (a swap) before it polls the child, so a wake that happens after
-//! a poll started always leads to another poll. After completion every wake is
-//! a no-op. A stale index (the child completed and its slot was reused) only
-//! causes a check of the new occupant's `QUEUED` bit, never a poll of a child
-//! that was not woken.
+//! A child is in one of: idle, queued (`QUEUED`: one entry in its scope's
+//! ready queue), running (`RUNNING`: one thread of a session polls it), or
+//! running and woken meanwhile (`RUNNING | QUEUED`: no queue entry yet).
+//!
+//! * Waking sets `QUEUED`. Only a wake that finds neither `QUEUED`,
+//!   `RUNNING` nor `COMPLETE` pushes an entry (taking one reference for it)
+//!   and notifies the parent.
+//! * Whoever pops an entry swaps `QUEUED` for `RUNNING` in one atomic step
+//!   ([`RawChild::begin_run`]) and polls. So no child is ever polled by two
+//!   threads at once: a second entry cannot exist while the first is queued
+//!   or running.
+//! * After the poll, [`RawChild::end_run`] clears `RUNNING`; if `QUEUED`
+//!   was set meanwhile, it pushes the entry back (handing over the popped
+//!   entry's reference), otherwise it drops that reference. A wake during a
+//!   poll is therefore never lost, and costs no second entry.
+//! * After completion every wake is a no-op.
 
 use std::alloc::Layout;
 use std::any::Any;
@@ -68,9 +77,14 @@ pub(crate) const HANDLE_GONE: usize = 1 << 4;
 pub(crate) const OWNER_GONE: usize = 1 << 5;
 /// The result is a panic (set together with `COMPLETE`).
 pub(crate) const PANICKED: usize = 1 << 6;
+/// A session thread is polling the child right now.
+pub(crate) const RUNNING: usize = 1 << 7;
+/// The child was polled at least once (first polls do not count against a
+/// session's budget: they are bounded by the number of spawns).
+pub(crate) const STARTED: usize = 1 << 8;
 
-/// Slab index used by the wake record of a scope's body.
-pub(crate) const BODY_INDEX: usize = usize::MAX;
+/// The slab key of a child its owner has not adopted yet.
+pub(crate) const UNADOPTED: usize = usize::MAX;
 
 /// A refcount past this is a leak of wakers gone wild; abort like `Arc` does
 /// rather than risk an overflow into a use after free.
@@ -78,6 +92,40 @@ const MAX_REFS: usize = isize::MAX as usize;
 
 /// A panic payload carried from the thread that polled a child.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// The one payload policy of `scope/`: a panic payload that will not be
+/// resumed (a second child panic, a panicking waker) is *dropped*, inside
+/// `catch_unwind`. If its destructor panics, the new payload is dropped the
+/// same way, a bounded number of times; only a payload still panicking after
+/// that is forgotten (it could panic again without end). So nothing leaks
+/// unless destructors keep panicking.
+pub(crate) fn discard_payload(payload: Payload) {
+    let mut payload = payload;
+    // A destructor that panics with a payload whose destructor panics
+    // again... is followed a few times (so ordinary nested payloads are
+    // freed), then the last one is forgotten.
+    for _ in 0..MAX_NESTED_PAYLOAD_DROPS {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(inner) => payload = inner,
+        }
+    }
+    std::mem::forget(payload);
+}
+
+/// How many nested panicking payload destructors [`discard_payload`]
+/// follows before it forgets the last payload: one covers the realistic case
+/// (a payload whose destructor panics with a plain message); a few more cost
+/// nothing.
+const MAX_NESTED_PAYLOAD_DROPS: usize = 4;
+
+/// Keeps the first payload in `slot` and discards any later one.
+pub(crate) fn keep_first(slot: &mut Option<Payload>, payload: Payload) {
+    match slot {
+        None => *slot = Some(payload),
+        Some(_) => discard_payload(payload),
+    }
+}
 
 /// Type-specific operations on a child, erased so the owner can keep
 /// children of different future types in one slab.
@@ -100,8 +148,8 @@ pub(crate) struct Header {
     state: AtomicUsize,
     /// Number of outstanding references to the allocation.
     refs: AtomicUsize,
-    /// The child's key in its owner's slab, written by the owner before it
-    /// clears `QUEUED` for the first time.
+    /// The child's key in its owner's slab. Read and written only by the
+    /// owner (never by wakers), so relaxed ordering suffices.
     index: AtomicUsize,
     /// The wake hub of the owning scope (ready list + parent waker).
     shared: Arc<Shared>,
@@ -115,7 +163,7 @@ pub(crate) struct Header {
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
     /// A panic payload, written by the polling thread before `COMPLETE` and
-    /// read only by the owner after the round's join. Never touched by the
+    /// read only by the owner after the session's join. Never touched by the
     /// handle, so it needs no synchronisation with `poll_join`.
     panic: UnsafeCell<Option<Payload>>,
 }
@@ -160,8 +208,9 @@ unsafe impl Sync for RawChild {}
 
 impl RawChild {
     /// Allocates a child running `future`, with `QUEUED` set (it must be
-    /// polled once) and two references (owner + handle) or one reference and
-    /// `HANDLE_GONE` if `with_handle` is false.
+    /// polled once) and references for the owner, for the ready-queue entry
+    /// the caller must push (see [`Shared::push_new`]) and, if `with_handle`,
+    /// for the handle (otherwise `HANDLE_GONE` is set).
     pub(crate) fn new<F>(
         future: F,
         shared: &Arc<Shared>,
@@ -172,16 +221,16 @@ impl RawChild {
         F: Future,
     {
         let (state, refs) = if with_handle {
-            (QUEUED, 2)
+            (QUEUED, 3)
         } else {
-            (QUEUED | HANDLE_GONE, 1)
+            (QUEUED | HANDLE_GONE, 2)
         };
         let cell = Box::new(Cell {
             core: Core {
                 header: Header {
                     state: AtomicUsize::new(state),
                     refs: AtomicUsize::new(refs),
-                    index: AtomicUsize::new(usize::MAX),
+                    index: AtomicUsize::new(UNADOPTED),
                     shared: shared.clone(),
                     join_waker: Mutex::new(None),
                     vtable: vtable::<F>(),
@@ -198,12 +247,10 @@ impl RawChild {
     }
 
     /// Allocates the wake record of a scope's body: a header with no future
-    /// and no output, `QUEUED` set so the body is polled first, one reference
-    /// (the owner's).
+    /// and no output, `QUEUED` set so the body is polled first, with the
+    /// owner's reference and the one of the queue entry the caller pushes.
     pub(crate) fn new_body(shared: &Arc<Shared>) -> RawChild {
-        let c = RawChild::new(std::future::pending::<()>(), shared, false, true);
-        c.header().index.store(BODY_INDEX, Ordering::Relaxed);
-        c
+        RawChild::new(std::future::pending::<()>(), shared, false, true)
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -242,24 +289,70 @@ impl RawChild {
         self.header().state.load(Ordering::Acquire)
     }
 
-    /// Records the child's slab key. Called by the owner before the first
-    /// `take_queued`, whose release ordering publishes it to wakers.
+    /// Records the child's slab key (owner only).
     pub(crate) fn set_index(&self, index: usize) {
         self.header().index.store(index, Ordering::Relaxed);
     }
 
-    /// Clears `QUEUED`; true if it was set (the child must be polled).
-    pub(crate) fn take_queued(&self) -> bool {
-        self.header().state.fetch_and(!QUEUED, Ordering::AcqRel) & QUEUED != 0
+    /// Takes a popped ready-queue entry into the running state: `QUEUED`
+    /// becomes `RUNNING` in one step (a wake from now on sets `QUEUED`
+    /// again without pushing). Returns true if this is the child's first
+    /// poll.
+    ///
+    /// The caller owns the entry (its reference) until [`RawChild::end_run`].
+    pub(crate) fn begin_run(&self) -> bool {
+        let state = &self.header().state;
+        let mut cur = state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(
+                cur & QUEUED != 0 && cur & RUNNING == 0,
+                "bad entry state {cur:#x}"
+            );
+            let next = (cur & !QUEUED) | RUNNING | STARTED;
+            match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(prev) => return prev & STARTED == 0,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
-    /// Marks the child woken; pushes it onto the ready list and notifies the
-    /// parent if it was not already queued or complete.
+    /// Ends a run started by [`RawChild::begin_run`]: if the child was woken
+    /// during the poll (and did not complete), its entry goes back onto the
+    /// ready queue; otherwise the entry's reference is dropped.
+    pub(crate) fn end_run(self) {
+        let prev = self.header().state.fetch_and(!RUNNING, Ordering::AcqRel);
+        if prev & (QUEUED | COMPLETE) == QUEUED {
+            // Woken meanwhile: hand the entry's reference to a new entry.
+            self.header().shared.push_entry(self);
+        } else {
+            // SAFETY: the entry's reference is ours (begin_run contract) and
+            // is given up once; I3: this never touches the future.
+            unsafe { drop_ref(self.0) };
+        }
+    }
+
+    /// Drops a ready-queue entry's reference without polling (the owner
+    /// drains its queues when it closes).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one entry of this child, popped from a queue.
+    pub(crate) unsafe fn drop_entry(self) {
+        // SAFETY: forwarded from the contract.
+        unsafe { drop_ref(self.0) };
+    }
+
+    /// Marks the child woken; if it was idle, pushes an entry onto its
+    /// scope's ready queue (which notifies the parent).
     pub(crate) fn schedule(&self) {
         let h = self.header();
         let prev = h.state.fetch_or(QUEUED, Ordering::AcqRel);
-        if prev & (QUEUED | COMPLETE) == 0 {
-            h.shared.push_ready(h.index.load(Ordering::Relaxed));
+        if prev & (QUEUED | RUNNING | COMPLETE) == 0 {
+            // The new entry's reference; we hold one, so the cell is live.
+            if h.refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+                std::process::abort();
+            }
+            h.shared.push_entry(*self);
         }
     }
 
@@ -285,7 +378,7 @@ impl RawChild {
     ///
     /// I1: the caller runs inside its owner's `poll`, and no other thread
     /// polls, cancels or drops this child until this call returned
-    /// (guaranteed by the owner's per-round deduplication and the join).
+    /// (guaranteed by the `RUNNING` state and the session's join).
     pub(crate) unsafe fn poll(&self) {
         // SAFETY: forwarded from this function's contract (I1).
         unsafe { (self.header().vtable.poll)(self.0) }
@@ -316,38 +409,52 @@ impl RawChild {
     }
 
     /// The owner gives up the child; drops the output if the handle is gone,
-    /// then releases the owner's reference.
+    /// then releases the owner's reference. Never unwinds: a panic from the
+    /// output's destructor is returned (the reference is released anyway).
     ///
     /// # Safety
     ///
     /// I4: called by the owner once, after the child is `COMPLETE`, while
     /// `'env` is alive. `self` must not be used afterwards.
-    pub(crate) unsafe fn release_owner(self) {
+    pub(crate) unsafe fn release_owner(self) -> Result<(), Payload> {
         let prev = self.header().state.fetch_or(OWNER_GONE, Ordering::AcqRel);
-        if prev & HANDLE_GONE != 0 {
+        let res = if prev & HANDLE_GONE != 0 {
             // SAFETY: both the handle and the owner are gone, the child is
             // complete, so nobody else touches the output (I4: 'env alive).
-            unsafe { (self.header().vtable.drop_output)(self.0) };
-        }
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                (self.header().vtable.drop_output)(self.0)
+            }))
+        } else {
+            Ok(())
+        };
         // SAFETY: the owner's reference is given up exactly once here.
         unsafe { drop_ref(self.0) };
+        res
     }
 
     /// The handle gives up the child; drops the output if the owner already
-    /// released it, then releases the handle's reference.
+    /// released it, then releases the handle's reference (also if the
+    /// output's destructor panics; the panic then continues).
     ///
     /// # Safety
     ///
     /// I4: called by the handle once, from its `Drop` (so `'env` is alive).
     pub(crate) unsafe fn release_handle(self) {
+        /// Releases the reference on every exit path.
+        struct Release(NonNull<Header>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the handle's reference is given up exactly once.
+                unsafe { drop_ref(self.0) };
+            }
+        }
+        let _release = Release(self.0);
         let prev = self.header().state.fetch_or(HANDLE_GONE, Ordering::AcqRel);
         if prev & OWNER_GONE != 0 {
             // SAFETY: the owner is gone, so the child is complete and the
             // output belongs to us alone; 'env is alive (we are a handle).
             unsafe { (self.header().vtable.drop_output)(self.0) };
         }
-        // SAFETY: the handle's reference is given up exactly once here.
-        unsafe { drop_ref(self.0) };
     }
 
     /// Releases the body record's only reference.
@@ -358,10 +465,11 @@ impl RawChild {
     pub(crate) unsafe fn release_body(self) {
         // The pending() future in the body record is never polled; drop it
         // now (it borrows nothing) so the memory can be freed by any waker.
-        // SAFETY: only the owner touches the record's future (I1).
+        // SAFETY: only the owner touches the record's future (I1); the
+        // `pending()` future and the `()` output cannot panic on drop.
         let _ = unsafe { self.cancel() };
         // SAFETY: forwarded: the owner holds the record's reference.
-        unsafe { self.release_owner() };
+        let _ = unsafe { self.release_owner() };
     }
 
     /// Completion as seen by the handle: if complete, takes the output.
@@ -403,11 +511,11 @@ impl RawChild {
             let waker = crate::loom::lock(&self.header().join_waker).take();
             if let Some(w) = waker {
                 // A user waker may panic; that must not unwind through the
-                // engine, which would then lose track of the other children
-                // (I4). The panic is dropped quietly.
-                crate::task::forget_panic(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                    || w.wake(),
-                )));
+                // session, which would then lose track of the other children
+                // (I4). The panic is discarded (the payload policy).
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| w.wake())) {
+                    discard_payload(p);
+                }
             }
         }
     }
@@ -504,7 +612,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         let mut cx = Context::from_waker(waker);
         crate::coop::budget(|| {
             // SAFETY: I1: this thread has exclusive access to the future
-            // while the owner's round polls it; the future lives in a heap
+            // while the owner's session polls it; the future lives in a heap
             // cell that is never moved and is dropped in place, so pinning
             // holds.
             panic::catch_unwind(AssertUnwindSafe(|| unsafe {
@@ -629,11 +737,18 @@ unsafe fn waker_clone(data: *const ()) -> RawWaker {
 ///
 /// `data` is a live header and the waker owns one reference.
 unsafe fn waker_wake(data: *const ()) {
-    // SAFETY: forwarded from the contract.
-    unsafe {
-        waker_wake_by_ref(data);
-        waker_drop(data);
+    /// Gives up the waker's reference also if waking the parent panics
+    /// (a panicking parent waker must not leak the cell or the hub).
+    struct DropRef(*const ());
+    impl Drop for DropRef {
+        fn drop(&mut self) {
+            // SAFETY: the waker's reference is given up exactly once (I3).
+            unsafe { waker_drop(self.0) }
+        }
     }
+    let _release = DropRef(data);
+    // SAFETY: forwarded from the contract.
+    unsafe { waker_wake_by_ref(data) };
 }
 
 /// # Safety

@@ -1,93 +1,167 @@
 //! The engine shared by [`scope`](super::scope), [`ScopedJoinSet`](super::ScopedJoinSet)
-//! and [`join_all`](super::join_all): a slab of children polled in rounds,
-//! each round forked over the runtime's workers and joined before it ends.
+//! and [`join_all`](super::join_all): the children of one owner, and the one
+//! loop that polls them — a *session* per poll of the owner.
 //!
-//! # One round
+//! # A session
 //!
-//! 1. Drain the ready list into a batch (each child at most once per round,
-//!    and only if its `QUEUED` bit was still set — cleared now, before the
-//!    poll, so later wakes are not lost).
-//! 2. Adopt newly spawned children into the slab; they join the batch.
-//! 3. Poll the batch: `!Send` children on this thread, the others through
-//!    [`fork::join_all`](crate::scheduler::fork::join_all), which returns only
-//!    after every job returned (also on unwind). Every entry of the batch is
-//!    a distinct child and each job polls its own stride of entries, so a job
-//!    has exclusive access to the children it polls.
-//! 4. After the join, remove completed children from the slab (freeing their
-//!    slot for reuse, so a long-lived scope stays as large as its peak number
-//!    of *live* children) and hand them to the owner.
+//! [`Engine::poll`] is the owner's `poll`. It registers the parent's waker
+//! (which suppresses parent wakes, see `shared`) and runs sessions until one
+//! ends with nothing to do:
 //!
-//! Between rounds no thread but the owner's holds a reference to any child
-//! (I1). If the engine is leaked, its children are leaked with it (I2);
-//! dropping it cancels them (I4).
+//! 1. The owner's thread runs a *pull loop*: pop a ready child from the
+//!    scope's ready queue (the body and `!Send` children first, from the
+//!    owner-only queue), poll it, repeat. A child woken while the session
+//!    runs is pushed onto the queue at once (see `child`'s wake protocol)
+//!    and polled by whichever pull loop is free next — not on a later poll
+//!    of the owner.
+//! 2. A pull loop that pops a child while more are ready, with fewer helpers
+//!    than the runtime has other workers, *forks*: through
+//!    [`fork::join`](crate::scheduler::fork::join), it
+//!    goes on with its own loop (inline) and offers a helper pull loop to
+//!    idle workers. If nobody steals it, the forker pops it
+//!    back after its own loop and it finds nothing left to do. Nested forks
+//!    are bounded by [`MAX_FORK_DEPTH`].
+//! 3. A pull loop ends when no child is ready, or when the session's budget
+//!    of re-polls is spent (or the body panicked): then it takes no new
+//!    child. `fork::join` returns only after both closures returned
+//!    or unwound, so when the owner's loop returns **no child poll of this
+//!    session is in flight**.
+//! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
+//!    only), hands completed children to the [`Owner`], and checks whether
+//!    it is finished. Otherwise it re-enables parent wakes and looks at the
+//!    queues one last time: work that arrived meanwhile starts another
+//!    session; if the budget is spent, the owner wakes itself and yields.
+//!
+//! A child is never polled by two threads at once: a ready-queue entry is
+//! unique per child, and popping it moves the child to `RUNNING`, during
+//! which wakes only set a flag (the poller re-queues the child after the
+//! poll).
+//!
+//! # Invariants
+//!
+//! After `poll` returns (or unwinds — nothing in the loop does, except the
+//! owner's documented re-raise of a child panic after the join), no thread
+//! holds a reference to any child (I1). If the engine is leaked, its
+//! children are leaked with it, queue entries included (I2); dropping it
+//! cancels them on the dropping thread (I4).
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::task::{Context, Poll};
 
 use slab::Slab;
 
-use super::child::{BODY_INDEX, COMPLETE, Payload, RawChild};
+use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
-use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Mutex};
 
-/// Most fork jobs one round creates. Job `j` polls batch entries `j`,
-/// `j + jobs`, ...: 64 pieces are enough for thieves to balance the load over
-/// dozens of workers, while a round of 10 000 children costs 64 deque
-/// operations (and one 64-entry job array) instead of 10 000.
-const MAX_FORK_JOBS: usize = 64;
+/// Re-polls (polls of a child that was polled before) one poll of the owner
+/// may run, per live child: 16 lets bursts of sibling wake-ups (pipelines,
+/// channels between children) settle within one poll, while still bounding
+/// how long a scope can monopolise its thread. First polls are free: they
+/// are bounded by the number of spawns.
+const REPOLLS_PER_CHILD: usize = 16;
 
-/// A slab entry: the child and the last round it was batched in.
-#[derive(Debug)]
-struct Entry {
-    /// The child (the engine holds its owner reference).
-    child: RawChild,
-    /// Round number of the last batch that included it (deduplication).
-    round: u64,
+/// Most nested forks on one chain of pull loops. A loop forks only while
+/// helpers are missing, and a helper that runs out of work ends; this bounds
+/// the stack depth when helpers come and go within one session.
+const MAX_FORK_DEPTH: u32 = 8;
+
+/// Most ready children a pull loop takes from the queue at once (one lock
+/// per batch). A loop takes at most a share of the queue (half of it per
+/// running loop), so a short queue is still spread over the helpers.
+const MAX_BATCH: usize = 16;
+
+/// Completions a helper loop collects before it hands them to the owner
+/// (one lock per batch; the rest at the end of the loop).
+const FLUSH_BATCH: usize = 32;
+
+/// What an owner (scope, join set, `join_all`) does with its body and its
+/// completed children.
+pub(crate) trait Owner {
+    /// Polls the body with the body record's context (scopes only; called on
+    /// the owner's thread). Returns false if the session must stop (the
+    /// body panicked).
+    fn poll_body(&mut self, cx: &mut Context<'_>) -> bool;
+
+    /// Takes over a completed child (its output or panic) and releases it.
+    /// Called on the owner's thread after the session joined; must not
+    /// unwind.
+    fn complete(&mut self, child: RawChild);
+
+    /// Called after each session: true if `poll` may return `Ready`. May
+    /// re-raise a panic (no child poll is in flight then).
+    fn finished(&mut self, engine: &mut Engine<'_>) -> bool;
 }
 
 /// See the module docs. `'env` is invariant: children may borrow `'env`
 /// data, so the engine must not be usable with a shorter lifetime.
 #[derive(Debug)]
 pub(crate) struct Engine<'env> {
-    /// Live (adopted, not yet completed) children.
-    slab: Slab<Entry>,
-    /// Children inserted directly by the owner, not yet adopted.
-    fresh: Vec<RawChild>,
+    /// The owner's records of its children.
+    books: Books,
     /// The wake hub.
     shared: Arc<Shared>,
     /// The body's wake record, for scopes.
     body: Option<RawChild>,
-    /// Current round number.
-    round: u64,
-    /// Reused buffer: indices drained from the ready list.
-    ready: Vec<usize>,
-    /// Reused buffer: children to fork this round.
-    batch: Vec<RawChild>,
-    /// Reused buffer: `!Send` children to poll on this thread this round.
-    local_batch: Vec<RawChild>,
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
+}
+
+/// The owner's records: touched only on the owner's thread.
+#[derive(Debug, Default)]
+struct Books {
+    /// Live (adopted, not yet completed) children.
+    slab: Slab<RawChild>,
+    /// Reused buffer for adoption.
+    adopt: Vec<RawChild>,
+}
+
+impl Books {
+    /// Moves children spawned through handles into the slab.
+    fn adopt(&mut self, shared: &Shared) {
+        shared.take_pending(&mut self.adopt);
+        for child in self.adopt.drain(..) {
+            child.set_index(self.slab.insert(child));
+        }
+    }
+
+    /// Hands completed children to the owner and forgets them, so a
+    /// long-lived scope stays as large as its peak of live children.
+    fn settle(&mut self, shared: &Shared, done: &mut Vec<RawChild>, owner: &mut dyn Owner) {
+        if done.is_empty() {
+            return;
+        }
+        // A child may complete before its adoption: adopt first.
+        if done.iter().any(|c| c.index() == UNADOPTED) {
+            self.adopt(shared);
+        }
+        for child in done.drain(..) {
+            self.slab.remove(child.index());
+            owner.complete(child);
+        }
+    }
 }
 
 impl<'env> Engine<'env> {
     /// An engine without a body (join sets, `join_all`).
     pub(crate) fn new() -> Engine<'env> {
         Engine {
-            slab: Slab::new(),
-            fresh: Vec::new(),
+            books: Books::default(),
             shared: Shared::new(),
             body: None,
-            round: 0,
-            ready: Vec::new(),
-            batch: Vec::new(),
-            local_batch: Vec::new(),
             _env: PhantomData,
         }
     }
 
-    /// An engine with a wake record for a body future.
+    /// An engine with a wake record for a body future (queued: the body is
+    /// polled first).
     pub(crate) fn with_body() -> Engine<'env> {
         let mut e = Engine::new();
-        e.body = Some(RawChild::new_body(&e.shared));
+        let body = RawChild::new_body(&e.shared);
+        e.shared.push_new(body);
+        e.body = Some(body);
         e
     }
 
@@ -95,154 +169,137 @@ impl<'env> Engine<'env> {
         &self.shared
     }
 
-    /// The body's wake record.
-    pub(crate) fn body(&self) -> Option<RawChild> {
-        self.body
-    }
-
-    /// Number of children not yet completed and handed out.
+    /// Number of children not yet completed and handed out (adopted ones;
+    /// children spawned through a handle count once adopted).
     pub(crate) fn len(&self) -> usize {
-        self.slab.len() + self.fresh.len()
+        self.books.slab.len()
     }
 
     /// Capacity of the slab (tests check that slots are reused).
     #[cfg(test)]
     pub(crate) fn slab_capacity(&self) -> usize {
-        self.slab.capacity()
+        self.books.slab.capacity()
     }
 
-    /// Inserts a child created by the owner itself (it is polled in the
-    /// next round).
+    /// Inserts a child created by the owner itself, with its first entry
+    /// (it is polled in the next session).
     pub(crate) fn insert(&mut self, child: RawChild) {
-        self.fresh.push(child);
+        child.set_index(self.books.slab.insert(child));
+        self.shared.push_new(child);
+    }
+
+    /// Moves children spawned through handles into the slab.
+    fn adopt(&mut self) {
+        self.books.adopt(&self.shared);
     }
 
     /// True (and spawning closed) if there is no live or pending child.
     pub(crate) fn close_if_idle(&mut self) -> bool {
-        self.len() == 0 && self.shared.close_if_idle()
+        self.adopt();
+        self.books.slab.is_empty() && self.shared.close_if_idle()
     }
 
     /// Requests cancellation of every live child; each completes with a
-    /// cancellation error on the next round.
+    /// cancellation error in the next session.
     pub(crate) fn abort_all(&mut self) {
-        for (_, e) in self.slab.iter() {
-            e.child.abort();
-        }
-        for c in &self.fresh {
-            c.abort();
+        self.adopt();
+        for (_, child) in self.books.slab.iter() {
+            child.abort();
         }
     }
 
-    /// Runs one round (see the module docs) and hands each completed child
-    /// to `on_complete`, which must release it. Returns how many children
-    /// were polled.
-    pub(crate) fn round(&mut self, on_complete: &mut dyn FnMut(RawChild)) -> usize {
-        self.round += 1;
-        let round = self.round;
-        // Left over only if a previous round unwound (a waker's `wake`
-        // panicked): never poll those again from a stale batch.
-        self.batch.clear();
-        self.local_batch.clear();
+    /// The owner's poll: runs sessions (see the module docs) until the owner
+    /// is finished, nothing is ready, or the budget is spent.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, owner: &mut dyn Owner) -> Poll<()> {
+        self.shared.begin_poll(cx.waker());
+        let limit = REPOLLS_PER_CHILD.saturating_mul(self.books.slab.len() + 1);
+        let repolls = AtomicUsize::new(0);
+        loop {
+            let mut done = self.session(owner, &repolls, limit);
+            self.books.settle(&self.shared, &mut done, owner);
+            if owner.finished(self) {
+                return Poll::Ready(());
+            }
+            let more = self.shared.end_poll();
+            if !more {
+                return Poll::Pending;
+            }
+            if repolls.load(Ordering::Relaxed) >= limit {
+                // Out of budget with work left: yield, and ask to be polled
+                // again (parent wakes stay suppressed until then).
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+    }
 
-        self.shared.drain_ready(&mut self.ready);
-        for &index in &self.ready {
-            if index == BODY_INDEX {
-                continue;
-            }
-            // A stale index (slot vacant or reused) only leads to a check of
-            // the occupant's QUEUED bit (see `child`'s module docs).
-            if let Some(e) = self.slab.get_mut(index)
-                && e.round != round
-                && e.child.take_queued()
-            {
-                e.round = round;
-                if e.child.is_local() {
-                    self.local_batch.push(e.child);
-                } else {
-                    self.batch.push(e.child);
-                }
-            }
-        }
-        self.ready.clear();
-
-        self.shared.take_pending(&mut self.fresh);
-        for child in self.fresh.drain(..) {
-            let index = self.slab.insert(Entry { child, round });
-            child.set_index(index);
-            // New children are created QUEUED; clearing it (after the index
-            // is published) arms their wakers.
-            child.take_queued();
-            if child.is_local() {
-                self.local_batch.push(child);
-            } else {
-                self.batch.push(child);
-            }
-        }
-
-        let polled = self.batch.len() + self.local_batch.len();
-        for child in &self.local_batch {
-            // SAFETY: I1: we are inside the owner's poll on the owner's
-            // thread; the child is in this round's batch once (dedup above).
-            unsafe { child.poll() };
-        }
-        let batch: &[RawChild] = &self.batch;
-        match batch {
-            [] => {}
-            // SAFETY: I1, as above; no fork needed for one child.
-            [one] => unsafe { one.poll() },
-            _ => {
-                let jobs = batch.len().min(MAX_FORK_JOBS);
-                crate::scheduler::fork::join_all(jobs, &|j| {
-                    for child in batch.iter().skip(j).step_by(jobs) {
-                        // SAFETY: I1: join_all returns only after every job
-                        // returned (also on unwind), so this poll ends within
-                        // the owner's poll; job `j` polls the batch entries
-                        // j, j + jobs, ..., which no other job touches, and
-                        // batch entries are distinct children.
-                        unsafe { child.poll() }
-                    }
-                })
-            }
-        }
-
-        for list in [&mut self.local_batch, &mut self.batch] {
-            for child in list.drain(..) {
-                if child.state() & COMPLETE != 0 {
-                    self.slab.remove(child_index(child));
-                    on_complete(child);
-                }
-            }
-        }
-        polled
+    /// Runs one session and returns the children it completed.
+    fn session(
+        &mut self,
+        owner: &mut dyn Owner,
+        repolls: &AtomicUsize,
+        limit: usize,
+    ) -> Vec<RawChild> {
+        let session = Session {
+            shared: &self.shared,
+            body: self.body,
+            owner: OwnerSlot::new(owner, &mut self.books),
+            stop: AtomicBool::new(false),
+            repolls,
+            limit,
+            helpers: AtomicUsize::new(0),
+            max_helpers: max_helpers(),
+            done: Mutex::new(Vec::new()),
+            has_done: AtomicBool::new(false),
+        };
+        session.pull(true, None, 0);
+        let Session { done, .. } = session;
+        into_inner(done)
     }
 
     /// Closes spawning and cancels every pending and live child on this
-    /// thread (I4). Returns the first panic raised by a child's destructor.
+    /// thread (I4), then drains the ready queues. Returns the first panic
+    /// raised by a child's destructor (later ones are discarded). Never
+    /// unwinds.
     pub(crate) fn cancel_all(&mut self) -> Option<Payload> {
         let mut first = None;
         let pending = self.shared.close();
-        let fresh = std::mem::take(&mut self.fresh);
-        let live = std::mem::take(&mut self.slab);
-        let children = pending
-            .into_iter()
-            .chain(fresh)
-            .chain(live.into_iter().map(|(_, e)| e.child));
+        let live = std::mem::take(&mut self.books.slab);
+        let children = pending.into_iter().chain(live.into_iter().map(|(_, c)| c));
         for child in children {
             // SAFETY: I4: we are in the owner's poll or drop, 'env is alive,
-            // and no round is running, so nobody else touches the child.
+            // and no session is running, so nobody else touches the child.
             if let Err(p) = unsafe { child.cancel() } {
-                first.get_or_insert(p);
+                keep_first(&mut first, p);
             }
             // SAFETY: I4: the child is complete (cancelled); released once.
-            unsafe { child.release_owner() };
+            if let Err(p) = unsafe { child.release_owner() } {
+                keep_first(&mut first, p);
+            }
+        }
+        // Every child is complete now, so no wake pushes a new entry; a
+        // racing push that comes late is refused by the closed queues.
+        for entry in self.shared.close_queues() {
+            // SAFETY: popped from a queue, so the entry's reference is ours.
+            unsafe { entry.drop_entry() };
         }
         first
     }
 }
 
-/// The slab key recorded in a child's header.
-fn child_index(child: RawChild) -> usize {
-    child.index()
+fn into_inner<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How many helper pull loops may run beside the owner's: one per other
+/// worker of the current multi-thread runtime; none elsewhere.
+fn max_helpers() -> usize {
+    if cfg!(loom) {
+        return 0;
+    }
+    crate::runtime::context::with_current(|h| h.num_workers())
+        .unwrap_or(1)
+        .saturating_sub(1)
 }
 
 impl Drop for Engine<'_> {
@@ -256,6 +313,395 @@ impl Drop for Engine<'_> {
             && !std::thread::panicking()
         {
             std::panic::resume_unwind(p);
+        }
+    }
+}
+
+/// The owner, reachable from the pull loops of a session. Only the owner's
+/// thread may use it (the body and `!Send` children live there).
+struct OwnerSlot<'a> {
+    /// The owner, borrowed for the session.
+    owner: *mut (dyn Owner + 'a),
+    /// The owner's records, borrowed for the session.
+    books: *mut Books,
+    /// The owner thread's mark (see [`thread_mark`]).
+    thread: usize,
+}
+
+// SAFETY: the pointer is dereferenced only on the thread that created the
+// slot (checked with `thread_mark`), by the one pull loop that holds the
+// owner role there; other threads only copy the slot's address.
+unsafe impl Sync for OwnerSlot<'_> {}
+
+impl<'a> OwnerSlot<'a> {
+    fn new(owner: &mut (dyn Owner + 'a), books: &'a mut Books) -> Self {
+        OwnerSlot {
+            owner,
+            books,
+            thread: thread_mark(),
+        }
+    }
+
+    fn on_owner_thread(&self) -> bool {
+        self.thread == thread_mark()
+    }
+}
+
+/// A number unique to the calling thread among live threads: the address of
+/// a thread-local.
+fn thread_mark() -> usize {
+    thread_local! {
+        static MARK: u8 = const { 0 };
+    }
+    MARK.with(|m| m as *const u8 as usize)
+}
+
+/// Runs `a` inline and `b` possibly on another worker, returning after both
+/// returned or unwound (the first panic is resumed): `fork::join` on a
+/// worker (the cheap two-way fork); `fork::join_all` elsewhere, which can
+/// also fork from a thread inside a multi-thread runtime's `block_on` (as in
+/// `#[tether::main]`) through the runtime's fork injector.
+pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
+        crate::scheduler::fork::join(a, b);
+        return;
+    }
+    // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
+    // and job 1 run once each).
+    let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
+    crate::scheduler::fork::join_all(2, &|job| {
+        if job == 0 {
+            let a = crate::loom::lock(&a).take();
+            if let Some(a) = a {
+                a();
+            }
+        } else {
+            let b = crate::loom::lock(&b).take();
+            if let Some(b) = b {
+                b();
+            }
+        }
+    });
+}
+
+/// The state of one session, shared by its pull loops (see the module docs).
+struct Session<'a> {
+    /// The wake hub (ready queues).
+    shared: &'a Shared,
+    /// The body's record, if any.
+    body: Option<RawChild>,
+    /// The owner (body polls, `!Send` children).
+    owner: OwnerSlot<'a>,
+    /// Set when a pull loop must take no new child (the body panicked).
+    stop: AtomicBool,
+    /// Re-polls so far in this poll of the owner.
+    repolls: &'a AtomicUsize,
+    /// Budget for `repolls`.
+    limit: usize,
+    /// Helper pull loops running.
+    helpers: AtomicUsize,
+    /// Most helpers worth forking.
+    max_helpers: usize,
+    /// Children completed by helper loops, for the owner.
+    done: Mutex<Vec<RawChild>>,
+    /// Hint: `done` may be non-empty.
+    has_done: AtomicBool,
+}
+
+impl Session<'_> {
+    /// True if no new child may be taken.
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.repolls.load(Ordering::Relaxed) >= self.limit
+    }
+
+    /// One pull loop (see the module docs). `owner_role`: this loop may
+    /// poll the body and `!Send` children (it runs on the owner's thread
+    /// and no other loop there holds the role). `first`: an entry already
+    /// popped, polled first.
+    fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32) {
+        let mut done = Vec::new();
+        // Entries popped from the ready queue but not yet polled (a batch).
+        let mut mine: VecDeque<RawChild> = VecDeque::new();
+        let mut next = first;
+        // The owner alternates between its own queue and the shared one, so
+        // a body that keeps waking itself cannot starve the children (nor
+        // the reverse). Children first: what was left ready by the previous
+        // poll is older than anything the body is about to spawn.
+        let mut local_turn = false;
+        loop {
+            let (child, more_ready) = match next.take() {
+                Some(c) => (c, 0),
+                None => {
+                    if self.should_stop() {
+                        break;
+                    }
+                    if owner_role
+                        && local_turn
+                        && let Some(c) = self.shared.pop_local()
+                    {
+                        local_turn = false;
+                        self.run_local(c, &mut done);
+                        continue;
+                    }
+                    let more = if mine.is_empty() {
+                        let threads = self.helpers.load(Ordering::Relaxed) + 1;
+                        self.shared
+                            .pop_batch(&mut mine, |len| (len / (2 * threads)).clamp(1, MAX_BATCH))
+                    } else {
+                        0
+                    };
+                    match mine.pop_front() {
+                        Some(c) => {
+                            local_turn = true;
+                            (c, more)
+                        }
+                        None if owner_role && !local_turn => {
+                            if let Some(c) = self.shared.pop_local() {
+                                self.run_local(c, &mut done);
+                                continue;
+                            }
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            };
+            if more_ready > 0 && depth < MAX_FORK_DEPTH {
+                let helpers = self.reserve_helpers(more_ready);
+                if helpers > 0 {
+                    // The helpers should find work: hand back what this loop
+                    // took but did not start.
+                    self.shared.unpop(&mut mine);
+                    self.flush(&mut done);
+                    self.fork(owner_role, child, depth, helpers);
+                    return;
+                }
+            }
+            self.run(child, &mut done);
+            if owner_role {
+                self.settle(&mut done);
+            } else if done.len() >= FLUSH_BATCH {
+                self.flush(&mut done);
+            }
+        }
+        // Stopped early (budget or panic): entries not started go back.
+        self.shared.unpop(&mut mine);
+        if owner_role {
+            self.settle(&mut done);
+        }
+        self.flush(&mut done);
+    }
+
+    /// Owner role only: hands completions (this loop's and the helpers'
+    /// flushed ones) to the owner at once.
+    fn settle(&self, done: &mut Vec<RawChild>) {
+        if self.has_done.load(Ordering::Relaxed) {
+            self.has_done.store(false, Ordering::Relaxed);
+            done.append(&mut crate::loom::lock(&self.done));
+        }
+        if done.is_empty() {
+            return;
+        }
+        // SAFETY: the owner role is held by exactly one loop, on the owner's
+        // thread (see `pull`), so these are the only live uses of the owner
+        // and its books; both borrows end before the next use.
+        let (books, owner) = unsafe { (&mut *self.owner.books, &mut *self.owner.owner) };
+        books.settle(self.shared, done, owner);
+    }
+
+    /// Reserves up to `wanted` of the missing helpers; returns how many.
+    fn reserve_helpers(&self, wanted: usize) -> usize {
+        let mut cur = self.helpers.load(Ordering::Relaxed);
+        loop {
+            let n = wanted.min(self.max_helpers.saturating_sub(cur));
+            if n == 0 {
+                return 0;
+            }
+            match self.helpers.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return n,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Forks `helpers` helper pull loops and goes on with this one, starting
+    /// with `child`: one helper through the two-way `fork::join`, several
+    /// through `fork::join_all` (job 0 is this loop).
+    fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
+        /// Un-reserves a helper however its loop ends.
+        struct Release<'s>(&'s AtomicUsize);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        // The owner role stays with the owner's thread only (the first part
+        // of a fork runs inline; if it ever did not, the owner's work would
+        // wait for the end of the join).
+        let mine = || {
+            let role = owner_role && self.owner.on_owner_thread();
+            self.pull(role, Some(child), depth + 1);
+        };
+        let helper = || {
+            let _release = Release(&self.helpers);
+            self.pull(false, None, depth + 1);
+        };
+        // I1: both fork functions return only after every part returned or
+        // unwound, so no pull loop outlives the session.
+        if helpers == 1 {
+            fork2(mine, helper);
+        } else {
+            crate::scheduler::fork::join_all(helpers + 1, &|job| {
+                if job == 0 { mine() } else { helper() }
+            });
+        }
+    }
+
+    /// Polls a `Send` child from an entry this loop owns.
+    fn run(&self, child: RawChild, done: &mut Vec<RawChild>) {
+        if !child.begin_run() {
+            self.repolls.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: I1: this runs inside the owner's poll (on its thread, or in
+        // a fork job that `fork::join` joins before the session ends), and
+        // `begin_run` made this thread the child's only poller (the entry was
+        // unique and the child is now RUNNING).
+        unsafe { child.poll() };
+        self.after_poll(child, done);
+    }
+
+    /// Polls the body or a `!Send` child (owner's thread, owner role).
+    fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
+        if !child.begin_run() {
+            self.repolls.fetch_add(1, Ordering::Relaxed);
+        }
+        if Some(child) == self.body {
+            // SAFETY: the owner role is held by exactly one loop on the
+            // owner's thread (see `pull`), so this is the only live use of
+            // the owner; the borrow ends before the next use.
+            let owner = unsafe { &mut *self.owner.owner };
+            let ok = child.with_waker(|waker| owner.poll_body(&mut Context::from_waker(waker)));
+            if !ok {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+            child.end_run();
+            return;
+        }
+        // SAFETY: I1: inside the owner's poll, on the owner's thread (a
+        // `!Send` child never leaves it); RUNNING makes us its only poller.
+        unsafe { child.poll() };
+        self.after_poll(child, done);
+    }
+
+    /// Records a completion and ends the run.
+    fn after_poll(&self, child: RawChild, done: &mut Vec<RawChild>) {
+        let state = child.state();
+        if state & COMPLETE != 0 {
+            done.push(child);
+        }
+        child.end_run();
+    }
+
+    /// Hands this loop's completions to the owner's list.
+    fn flush(&self, done: &mut Vec<RawChild>) {
+        if !done.is_empty() {
+            crate::loom::lock(&self.done).append(done);
+            self.has_done.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+pub(crate) mod loom_support {
+    //! Entry points for the loom models: a session whose helper loops run on
+    //! loom threads instead of fork jobs.
+    use super::*;
+
+    /// A session over `shared` with no budget and no forks.
+    fn session<'a>(
+        shared: &'a Shared,
+        body: Option<RawChild>,
+        owner: OwnerSlot<'a>,
+        repolls: &'a AtomicUsize,
+    ) -> Session<'a> {
+        Session {
+            shared,
+            body,
+            owner,
+            stop: AtomicBool::new(false),
+            repolls,
+            limit: usize::MAX,
+            helpers: AtomicUsize::new(0),
+            max_helpers: 0,
+            done: Mutex::new(Vec::new()),
+            has_done: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `helpers` helper pull loops on loom threads beside the owner's
+    /// pull loop on this thread, joins them, and settles the completions
+    /// with `owner`, as one session of `Engine::poll` does.
+    pub(crate) fn session_with_helpers(
+        engine: &mut Engine<'static>,
+        owner: &mut dyn Owner,
+        helpers: usize,
+    ) {
+        let shared = engine.shared.clone();
+        let theirs: std::sync::Arc<std::sync::Mutex<Vec<RawChild>>> = Default::default();
+        let mut threads = Vec::new();
+        for _ in 0..helpers {
+            let shared = shared.clone();
+            let theirs = theirs.clone();
+            threads.push(loom::thread::spawn(move || {
+                let repolls = AtomicUsize::new(0);
+                let mut no_owner = NoOwner;
+                let mut books = Books::default();
+                let s = session(
+                    &shared,
+                    None,
+                    OwnerSlot::new(&mut no_owner, &mut books),
+                    &repolls,
+                );
+                s.pull(false, None, 0);
+                let Session { done, .. } = s;
+                theirs.lock().unwrap().extend(into_inner(done));
+            }));
+        }
+        let repolls = AtomicUsize::new(0);
+        let mut mine = {
+            let s = session(
+                &shared,
+                engine.body,
+                OwnerSlot::new(owner, &mut engine.books),
+                &repolls,
+            );
+            s.pull(true, None, 0);
+            let Session { done, .. } = s;
+            into_inner(done)
+        };
+        for t in threads {
+            t.join().unwrap();
+        }
+        mine.extend(std::mem::take(&mut *theirs.lock().unwrap()));
+        engine.books.settle(&shared, &mut mine, owner);
+    }
+
+    /// An owner role nobody uses (helper loops never take it).
+    struct NoOwner;
+    impl Owner for NoOwner {
+        fn poll_body(&mut self, _: &mut Context<'_>) -> bool {
+            unreachable!()
+        }
+        fn complete(&mut self, _: RawChild) {
+            unreachable!()
+        }
+        fn finished(&mut self, _: &mut Engine<'_>) -> bool {
+            unreachable!()
         }
     }
 }

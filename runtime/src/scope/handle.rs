@@ -77,7 +77,7 @@ impl<'env, T> ScopedJoinHandle<'env, T> {
     /// # futures::executor::block_on(async {
     /// tether::scope(|s| async move {
     ///     let h = s.spawn(async { 7 });
-    ///     // Both children are polled in the same round.
+    ///     // On one thread, both children run before the body resumes.
     ///     s.spawn(async {}).await.unwrap();
     ///     assert!(h.is_finished());
     ///     assert_eq!(h.await.unwrap(), 7);

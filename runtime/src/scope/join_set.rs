@@ -8,12 +8,8 @@ use std::panic;
 use std::task::{Context, Poll};
 
 use super::child::RawChild;
-use super::engine::Engine;
+use super::engine::{Engine, Owner};
 use crate::task::JoinError;
-
-/// Rounds one `poll_join_next` may run before yielding (see the scope's
-/// `MAX_ROUNDS` for the reasoning).
-const MAX_ROUNDS: usize = 16;
 
 /// A set of children that may borrow from the caller (`'env`), in the shape
 /// of tokio's `JoinSet` but without `'static`.
@@ -137,26 +133,16 @@ impl<'env, T> ScopedJoinSet<'env, T> {
         if self.engine.len() == 0 {
             return Poll::Ready(None);
         }
-        self.engine.shared().begin_poll(cx.waker());
-        for _ in 0..MAX_ROUNDS {
-            let done = &mut self.done;
-            let polled = self.engine.round(&mut |child| {
-                // SAFETY: I1: after the round's join; the child was created
-                // by `spawn` with output T and no handle.
-                done.push_back(unsafe { child.take_output::<T>() });
-                // SAFETY: I4: complete, released once, inside our poll.
-                unsafe { child.release_owner() };
-            });
-            if let Some(r) = self.done.pop_front() {
-                return Poll::Ready(Some(r));
-            }
-            if polled == 0 && !self.engine.shared().end_poll() {
-                return Poll::Pending;
-            }
+        let _ = self.engine.poll(
+            cx,
+            &mut SetOwner {
+                done: &mut self.done,
+            },
+        );
+        match self.done.pop_front() {
+            Some(r) => Poll::Ready(Some(r)),
+            None => Poll::Pending,
         }
-        self.engine.shared().end_poll();
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 
     /// Waits for every child and returns their outputs in completion order.
@@ -214,6 +200,31 @@ impl<'env, T> ScopedJoinSet<'env, T> {
 impl<'env, T> ScopedJoinSet<'env, T> {
     pub(crate) fn engine_for_tests(&self) -> &Engine<'env> {
         &self.engine
+    }
+}
+
+/// The set as the engine's [`Owner`]: completed children become results.
+struct SetOwner<'a, T> {
+    /// The set's results, in completion order.
+    done: &'a mut VecDeque<Result<T, JoinError>>,
+}
+
+impl<T> Owner for SetOwner<'_, T> {
+    fn poll_body(&mut self, _cx: &mut Context<'_>) -> bool {
+        true
+    }
+
+    fn complete(&mut self, child: RawChild) {
+        // SAFETY: I1: after the session's join; the child was created by
+        // `spawn` with output T and no handle.
+        self.done.push_back(unsafe { child.take_output::<T>() });
+        // SAFETY: I4: complete, released once, inside our poll. There is no
+        // handle, so the output was taken above and nothing can panic.
+        let _ = unsafe { child.release_owner() };
+    }
+
+    fn finished(&mut self, _engine: &mut Engine<'_>) -> bool {
+        !self.done.is_empty()
     }
 }
 

@@ -12,8 +12,9 @@
 //! spawned from the scope's own thread (its body or its local children),
 //! never from a child running on another worker.
 //!
-//! Local children are polled on the owner's thread in each round, before the
-//! `Send` children are forked over the workers.
+//! Local children (and the body) are polled only by the owner's own pull
+//! loop of a session, taking turns with the `Send` children that any thread
+//! of the session may poll.
 
 use std::fmt;
 use std::future::Future;
@@ -125,7 +126,7 @@ impl<'env> LocalScope<'env> {
         // `LocalScopeFuture` is not Send, so both stay on the thread that
         // called `scope_local`: this call runs on that thread, and local
         // children are polled and dropped only by the owner, on that same
-        // thread (engine round, I1/I4).
+        // thread (the owner's pull loop, I1/I4).
         unsafe { self.inner.spawn_raw(future, true) }
     }
 

@@ -8,13 +8,21 @@
 //! * [`join_all`] and [`join!`](crate::join) — parallel joins of borrowing
 //!   futures.
 //!
-//! All four run on one engine: a slab of children owned by the scope future
-//! (or set), polled in *rounds* inside the owner's `poll`. On a tether
-//! worker, a round with several ready children forks their polls onto the
-//! work-stealing deques so idle workers poll them in parallel, and joins
-//! every fork before the round ends. Elsewhere (the current-thread runtime,
-//! `futures::executor::block_on`, tokio) the same round polls them one after
-//! another on the calling thread.
+//! Scopes, sets and `join_all` run on one engine (the `engine` module): the
+//! children are owned by the scope future (or set) and polled only inside
+//! its `poll`, which is a *session*. The polling thread pulls ready children
+//! from the scope's ready queue; on a tether worker, while more are ready
+//! than threads pull them, it forks helper pull loops onto the work-stealing
+//! deques, where idle workers steal them. A child woken during the session
+//! is polled at once by whichever thread is free; none is polled by two
+//! threads at once (the `child` module's wake protocol). The session ends
+//! when nothing is ready and no child poll is in flight, or when its budget
+//! is spent; `poll` returns only after every helper joined. Elsewhere (the
+//! current-thread runtime, `futures::executor::block_on`, tokio) the owner's
+//! own loop polls them one after another.
+//!
+//! [`join!`](crate::join) and [`try_join!`](crate::try_join) need no engine:
+//! their futures live inside the join future (see the `join` module).
 //!
 //! # Why scopes are sound
 //!
@@ -24,15 +32,17 @@
 //!
 //! * **I1 — no access after return.** A child is polled, dropped or otherwise
 //!   touched only by a thread that is inside its owner's `poll` or `drop`;
-//!   forked polls are joined before the round (and so the `poll`) ends, also
-//!   when a poll panics (the `engine` module, `scheduler::fork::join_all`).
+//!   helper pull loops are joined before the session (and so the `poll`)
+//!   ends, also when a poll panics (the `engine` module,
+//!   `scheduler::fork::join_all`).
 //! * **I2 — leak is harmless.** A leaked owner is never polled or dropped
 //!   again, so its children are never touched again: borrowed data that dies
 //!   afterwards is never read. Their memory is leaked with the owner.
 //! * **I3 — wakers are `'static` and own no child.** A child's waker points
 //!   to the header of the child's cell: atomics, the scope's `'static` wake
 //!   hub and a mutex-guarded join waker. Waking only flags the child and
-//!   pushes its slab index; dropping the last waker frees the memory without
+//!   pushes a queue entry (holding a reference to the cell's memory, never
+//!   to the future); dropping the last reference frees the memory without
 //!   touching the future or the output (the `child` module).
 //! * **I4 — drop cancels.** Dropping the owner drops every unfinished child
 //!   on the dropping thread while `'env` is still alive: the owner has a
@@ -41,8 +51,10 @@
 //! * **I5 — panics propagate.** A child panic is caught on the thread that
 //!   polled it, kept in a slot of the child's record that only the owner
 //!   reads (the child's handle sees a cancellation), and resumed from the
-//!   scope's `poll` after the round joined and after the body and the other
-//!   children were cancelled. (A [`ScopedJoinSet`] reports it as the child's
+//!   scope's `poll` after the session joined and after the body and the other
+//!   children were cancelled. A panic that will not be resumed (a second
+//!   one, a panicking waker's) is dropped, never allowed to unwind through
+//!   the engine (`child::discard_payload`: the one payload policy). (A [`ScopedJoinSet`] reports it as the child's
 //!   [`JoinError`](crate::JoinError) instead.)
 //! * **I6 — escaped handles are inert.** A [`Scope`] cloned out of its scope
 //!   cannot start work after the scope ended: `spawn` drops the future at
@@ -70,7 +82,10 @@
 //!   `MIRIFLAGS=-Zmiri-ignore-leaks`, so CI runs them separately:
 //!   `cargo +nightly miri test -p tether --lib scope::tests:: -- --skip forget`
 //!   and `MIRIFLAGS=-Zmiri-ignore-leaks cargo +nightly miri test -p tether --lib scope::tests::forget`.
-//! * Loom (the wake record against a draining or dropping owner):
+//! * Loom (the wake record against a draining or dropping owner; the session
+//!   protocol — pull loops on several threads against the ready queue,
+//!   in-flight polls, wakes during a session, end of session, nothing left
+//!   after it):
 //!   `RUSTFLAGS="--cfg loom" cargo test -p tether --lib --release scope::`.
 
 mod async_scope;
@@ -93,7 +108,8 @@ pub use async_scope::{Scope, ScopeFuture, scope};
 pub use blocking::{BlockingJoinHandle, BlockingScope};
 pub use handle::ScopedJoinHandle;
 #[doc(hidden)]
-pub use join::{__join1, __join2, __join3, __join4, __join5, __join6, __join7, __join8};
+pub use join::{Join2, Local, Par, Pick, PickPar, PickSeq, Seq, TryJoin2};
 pub use join::{JoinAll, join_all};
+pub use join::{Parallel, parallel};
 pub use join_set::ScopedJoinSet;
 pub use local::{LocalScope, LocalScopeFuture, scope_local};

@@ -1,26 +1,41 @@
 //! The wake hub of one scope (or join set): `'static`, shared by the owner,
 //! the `Scope` handles and every child's wake record.
 //!
-//! * `ready`: slab indices of children woken since the owner last drained it.
-//! * `pending`: children spawned through a `Scope` handle, waiting to be moved
-//!   into the owner's slab (spawns may happen on any thread, also while
-//!   children are being polled in parallel, so they never touch the slab).
+//! * `ready`: the ready queue of `Send` children — entries pushed by wakes
+//!   (see the `child` module's wake protocol) and by spawns, popped by any
+//!   thread of a session. Each entry owns one reference to its child.
+//! * `local`: the same for the scope's body and its `!Send` children; only
+//!   the owner's thread pops it.
+//! * `pending`: children spawned through a `Scope` handle, not yet adopted
+//!   into the owner's slab (spawns happen on any thread, also while a
+//!   session runs, so they never touch the slab). Adoption is bookkeeping
+//!   only: a new child is also pushed onto `ready` at once, so a session
+//!   thread polls it right away.
 //! * `notified`: "the parent has already been woken (or is polling right
 //!   now)", so a burst of child wakes costs at most one wake of the parent.
 //!
 //! # Lost wake-ups
 //!
-//! A waker pushes (under the `ready` lock) *before* it swaps `notified` to
+//! A waker pushes (under the queue's lock) *before* it swaps `notified` to
 //! true. The owner sets `notified` while it polls, and at the end of a poll
-//! swaps it back to false *before* looking at the lists one last time
+//! swaps it back to false *before* looking at the queues one last time
 //! ([`Shared::end_poll`]). Either the waker's push is ordered before that
 //! last look (the owner sees it), or the waker's swap comes after the
 //! owner's swap, reads false and wakes the parent.
 //!
-//! Nothing here ever owns a child: `pending` holds untyped pointers that are
-//! only turned into polls or drops by the owner (I1); if the owner is leaked
-//! they are leaked with it (I2).
+//! # Closing
+//!
+//! When the owner completes or is dropped it closes the hub: spawning is
+//! refused (I6) and the queues are drained and refuse new entries, so no
+//! entry (which holds a child, which holds this hub) can keep the hub alive
+//! in a cycle. A leaked owner never closes: its children stay in the queues,
+//! leaked with it (I2).
+//!
+//! Nothing here ever polls or drops a child's future: entries are untyped
+//! pointers that are only turned into polls or drops inside the owner's
+//! `poll`/`drop` (I1).
 
+use std::collections::VecDeque;
 use std::task::Waker;
 
 use super::child::RawChild;
@@ -30,8 +45,10 @@ use crate::loom::sync::{Arc, Mutex};
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Indices of woken children.
-    ready: Mutex<Vec<usize>>,
+    /// Ready `Send` children.
+    ready: Mutex<Queue>,
+    /// Ready body and `!Send` children (owner's thread only).
+    local: Mutex<Queue>,
     /// Spawned, not yet adopted children, and whether spawning is closed.
     pending: Mutex<Pending>,
     /// Whether the parent was woken (or is polling) since its last `end_poll`.
@@ -40,19 +57,29 @@ pub(crate) struct Shared {
     parent: Mutex<Option<Waker>>,
 }
 
+/// A ready queue; see the module docs.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Set when the owner closed the hub: new entries are refused.
+    closed: bool,
+    /// The entries, oldest first.
+    entries: VecDeque<RawChild>,
+}
+
 /// Children spawned through a handle, waiting for the owner.
 #[derive(Debug, Default)]
 struct Pending {
     /// Set when the owner completed or was dropped (I6).
     closed: bool,
-    /// Children to adopt on the owner's next round.
+    /// Children to adopt into the owner's slab.
     list: Vec<RawChild>,
 }
 
 impl Shared {
     pub(crate) fn new() -> Arc<Shared> {
         Arc::new(Shared {
-            ready: Mutex::new(Vec::new()),
+            ready: Mutex::new(Queue::default()),
+            local: Mutex::new(Queue::default()),
             pending: Mutex::new(Pending::default()),
             // Nobody to wake before the first poll registers a waker.
             notified: AtomicBool::new(true),
@@ -60,10 +87,66 @@ impl Shared {
         })
     }
 
-    /// Records that the child at `index` was woken and notifies the parent.
-    pub(crate) fn push_ready(&self, index: usize) {
-        crate::loom::lock(&self.ready).push(index);
+    fn queue_of(&self, child: RawChild) -> &Mutex<Queue> {
+        if child.is_local() {
+            &self.local
+        } else {
+            &self.ready
+        }
+    }
+
+    /// Pushes a ready-queue entry (owning one reference of `child`) and
+    /// notifies the parent. If the hub is closed, the entry's reference is
+    /// dropped instead.
+    pub(crate) fn push_entry(&self, child: RawChild) {
+        let refused = {
+            let mut q = crate::loom::lock(self.queue_of(child));
+            if q.closed {
+                true
+            } else {
+                q.entries.push_back(child);
+                false
+            }
+        };
+        if refused {
+            // SAFETY: the entry was never queued, so its reference is ours.
+            // This may free the child and with it this hub: nothing of
+            // `self` is touched afterwards.
+            unsafe { child.drop_entry() };
+            return;
+        }
         self.notify();
+    }
+
+    /// Pops the oldest ready `Send` children into `into` (the caller owns
+    /// the entries): one, or a share of the queue as given by `batch(len)`.
+    /// Returns how many stay ready.
+    pub(crate) fn pop_batch(
+        &self,
+        into: &mut VecDeque<RawChild>,
+        batch: impl FnOnce(usize) -> usize,
+    ) -> usize {
+        let mut q = crate::loom::lock(&self.ready);
+        let n = batch(q.entries.len()).min(q.entries.len());
+        into.extend(q.entries.drain(..n));
+        q.entries.len()
+    }
+
+    /// Puts entries a pull loop popped but will not poll back at the front
+    /// of the ready queue, in order.
+    pub(crate) fn unpop(&self, entries: &mut VecDeque<RawChild>) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut q = crate::loom::lock(&self.ready);
+        while let Some(child) = entries.pop_back() {
+            q.entries.push_front(child);
+        }
+    }
+
+    /// Pops the oldest ready body or `!Send` child (owner's thread only).
+    pub(crate) fn pop_local(&self) -> Option<RawChild> {
+        crate::loom::lock(&self.local).entries.pop_front()
     }
 
     /// Wakes the parent unless it was already woken or is polling.
@@ -90,27 +173,28 @@ impl Shared {
         self.notified.store(true, Ordering::Release);
     }
 
+    /// True if a ready queue holds an entry.
+    fn has_ready(&self) -> bool {
+        !crate::loom::lock(&self.ready).entries.is_empty()
+            || !crate::loom::lock(&self.local).entries.is_empty()
+    }
+
     /// Called by the owner before returning `Pending`: re-enables parent
     /// wakes, then reports whether work arrived meanwhile (in which case
     /// parent wakes stay suppressed and the owner must go on polling).
     pub(crate) fn end_poll(&self) -> bool {
         self.notified.swap(false, Ordering::AcqRel);
-        let more = !crate::loom::lock(&self.ready).is_empty()
-            || !crate::loom::lock(&self.pending).list.is_empty();
+        let more = self.has_ready();
         if more {
             self.notified.store(true, Ordering::Release);
         }
         more
     }
 
-    /// Moves the woken indices into `into` (which must be empty).
-    pub(crate) fn drain_ready(&self, into: &mut Vec<usize>) {
-        debug_assert!(into.is_empty());
-        std::mem::swap(&mut *crate::loom::lock(&self.ready), into);
-    }
-
-    /// Queues a spawned child for the owner, or hands it back if the owner
-    /// is closed (I6).
+    /// Queues a child spawned through a handle: it is recorded for adoption
+    /// and its first entry is pushed (both under the pending lock, so a
+    /// closing owner sees either both or neither). Hands the child back if
+    /// the owner is closed (I6).
     pub(crate) fn push_pending(&self, child: RawChild) -> Result<(), RawChild> {
         {
             let mut pending = crate::loom::lock(&self.pending);
@@ -118,14 +202,29 @@ impl Shared {
                 return Err(child);
             }
             pending.list.push(child);
+            crate::loom::lock(self.queue_of(child))
+                .entries
+                .push_back(child);
         }
         self.notify();
         Ok(())
     }
 
+    /// Pushes the first entry of a child the owner created itself (join
+    /// sets, `join_all`, the body record). Parent wakes are not needed: the
+    /// owner polls the queues before it next returns `Pending`.
+    pub(crate) fn push_new(&self, child: RawChild) {
+        crate::loom::lock(self.queue_of(child))
+            .entries
+            .push_back(child);
+    }
+
     /// Moves the pending children into `into`.
     pub(crate) fn take_pending(&self, into: &mut Vec<RawChild>) {
-        into.append(&mut crate::loom::lock(&self.pending).list);
+        let mut pending = crate::loom::lock(&self.pending);
+        if !pending.list.is_empty() {
+            into.append(&mut pending.list);
+        }
     }
 
     /// Closes spawning and returns the children that were still pending.
@@ -133,6 +232,19 @@ impl Shared {
         let mut pending = crate::loom::lock(&self.pending);
         pending.closed = true;
         std::mem::take(&mut pending.list)
+    }
+
+    /// Closes the ready queues and returns their entries (whose references
+    /// the caller now owns). Called by the owner after every child is
+    /// complete, so no wake pushes a new entry afterwards.
+    pub(crate) fn close_queues(&self) -> Vec<RawChild> {
+        let mut out = Vec::new();
+        for q in [&self.ready, &self.local] {
+            let mut q = crate::loom::lock(q);
+            q.closed = true;
+            out.extend(q.entries.drain(..));
+        }
+        out
     }
 
     /// Closes spawning if nothing is pending; true if it closed.

@@ -672,3 +672,335 @@ mod panic_slot {
         assert!(res.is_err(), "child panic was lost");
     }
 }
+
+mod joins {
+    //! `join!`/`try_join!`: any number of futures, `Send` or not, joined in
+    //! place.
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::executor::block_on;
+
+    use super::{DropCounter, yield_now};
+
+    #[test]
+    fn join_macro_many_futures() {
+        let base = 100;
+        let base = &base;
+        let out = block_on(async {
+            crate::join!(
+                async { *base },
+                async {
+                    yield_now().await;
+                    base + 1
+                },
+                async { base + 2 },
+                async {
+                    yield_now().await;
+                    yield_now().await;
+                    base + 3
+                },
+                async { base + 4 },
+                async { base + 5 },
+                async { base + 6 },
+                async { base + 7 },
+                async { base + 8 },
+                async { "nine" },
+            )
+        });
+        assert_eq!(out, (100, 101, 102, 103, 104, 105, 106, 107, 108, "nine"));
+        let (one,) = block_on(async { crate::join!(async { 1 }) });
+        assert_eq!(one, 1);
+    }
+
+    #[test]
+    fn join_macro_not_send_runs_on_the_callers_thread() {
+        let rc = Rc::new(Cell::new(0));
+        let order = Rc::new(Cell::new(0));
+        let (a, b, c) = block_on(async {
+            crate::join!(
+                async {
+                    yield_now().await;
+                    rc.set(rc.get() + 1);
+                    Rc::clone(&rc)
+                },
+                async {
+                    order.set(order.get() + 1);
+                    5
+                },
+                async { 7u8 }, // Send, mixed with !Send ones
+            )
+        });
+        assert_eq!((a.get(), b, c, order.get()), (1, 5, 7, 1));
+    }
+
+    #[test]
+    fn join_panic_resumes_and_drops_the_other_side() {
+        let drops = AtomicUsize::new(0);
+        let drops = &drops;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            block_on(async {
+                crate::join!(
+                    async move {
+                        let _d = DropCounter(drops);
+                        std::future::pending::<()>().await;
+                    },
+                    async { panic!("side boom") },
+                )
+            })
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"side boom"));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn try_join_all_ok() {
+        let v = vec![1, 2, 3];
+        let v = &v;
+        let out: Result<(usize, i32, i32), String> = block_on(async {
+            crate::try_join!(
+                async { Ok(v.len()) },
+                async {
+                    yield_now().await;
+                    Ok(v[0])
+                },
+                async { Ok(v[2]) },
+            )
+        });
+        assert_eq!(out, Ok((3, 1, 3)));
+        let single: Result<(u8,), ()> = block_on(async { crate::try_join!(async { Ok(4) }) });
+        assert_eq!(single, Ok((4,)));
+    }
+
+    /// The first `Err` completes the join at once and drops (cancels) the
+    /// futures still running, before the join returns — like tokio's.
+    #[test]
+    fn try_join_short_circuits_and_cancels() {
+        let drops = AtomicUsize::new(0);
+        let drops = &drops;
+        let out: Result<((), (), u8), &str> = block_on(async {
+            let out = crate::try_join!(
+                async move {
+                    let _d = DropCounter(drops);
+                    std::future::pending::<Result<(), &str>>().await
+                },
+                async move {
+                    let _d = DropCounter(drops);
+                    std::future::pending::<Result<(), &str>>().await
+                },
+                async {
+                    yield_now().await;
+                    Err("bad")
+                },
+            );
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                2,
+                "losers dropped before the join returned"
+            );
+            out
+        });
+        assert_eq!(out, Err("bad"));
+    }
+
+    #[test]
+    fn try_join_not_send_short_circuits() {
+        let rc = Rc::new(3);
+        let polled = Cell::new(false);
+        let out: Result<(i32, ()), i32> = block_on(async {
+            crate::try_join!(async { Err(*rc) }, async {
+                polled.set(true);
+                Ok(())
+            })
+        });
+        assert_eq!(out, Err(3));
+        assert!(!polled.get(), "a !Send try_join stops at the first Err");
+    }
+}
+
+mod unwinds {
+    //! An unwind out of a scope's completion handling (issue: a child output
+    //! whose destructor panics, a panic payload whose destructor panics, a
+    //! panicking parent waker) must neither strand children (Pending forever)
+    //! nor leak them, and must re-raise the child's own panic. Each test
+    //! polls by hand a bounded number of times: a hang fails instead.
+    use std::future::Future;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::{DropCounter, counting_waker};
+    use crate::scope::*;
+
+    /// Most polls a test allows before it calls the scope stranded.
+    const WATCHDOG_POLLS: usize = 100;
+
+    /// A value whose destructor panics.
+    struct PanicOnDrop(&'static str);
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic::panic_any(self.0);
+        }
+    }
+
+    /// Polls `fut` until it is ready or panics, at most `WATCHDOG_POLLS`
+    /// times; returns the panic payload if it panicked.
+    fn poll_bounded<F: Future>(fut: F) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+        let mut fut = pin!(fut);
+        let (_c, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..WATCHDOG_POLLS {
+            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(v)) => return Ok(v),
+                Ok(Poll::Pending) => {}
+                Err(p) => return Err(p),
+            }
+        }
+        panic!("scope still pending after {WATCHDOG_POLLS} polls: children stranded");
+    }
+
+    #[test]
+    fn output_drop_panic_with_handle_gone_does_not_strand() {
+        let drops = AtomicUsize::new(0);
+        let drops = &drops;
+        let res = poll_bounded(scope(|s| async move {
+            s.spawn(async move {
+                let _d = DropCounter(drops);
+                std::future::pending::<()>().await;
+            });
+            drop(s.spawn(async { PanicOnDrop("output drop") }));
+            std::future::pending::<()>().await;
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"output drop"));
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "sibling cancelled");
+    }
+
+    #[test]
+    fn second_payload_whose_drop_panics_keeps_the_first_panic() {
+        let res = poll_bounded(scope(|s| async move {
+            // Cancelled after the first panic; its destructor panics with a
+            // payload whose own destructor panics.
+            s.spawn(async move {
+                struct Bomb;
+                impl Drop for Bomb {
+                    fn drop(&mut self) {
+                        panic::panic_any(PanicOnDrop("payload drop"));
+                    }
+                }
+                let _b = Bomb;
+                std::future::pending::<()>().await;
+            });
+            s.spawn(async { panic!("child's own panic") });
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"child's own panic"));
+    }
+
+    #[test]
+    fn two_child_panics_resume_the_first() {
+        let res = poll_bounded(join_all([0, 1].map(|i| async move {
+            if i == 0 {
+                panic!("first");
+            }
+            panic::panic_any(PanicOnDrop("second payload drop"));
+        })));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+    }
+
+    /// A parent waker that panics.
+    struct PanickingWaker(AtomicUsize);
+    impl Wake for PanickingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("parent waker");
+        }
+    }
+
+    /// A panicking parent waker reaches whoever woke the child, and leaks
+    /// neither the child's cell, the wake hub, nor the waker (Miri's leak
+    /// check covers this test).
+    #[test]
+    fn panicking_parent_waker_leaks_nothing() {
+        let kept: Mutex<Option<Waker>> = Mutex::new(None);
+        let kept = &kept;
+        let parent = Arc::new(PanickingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(parent.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = Box::pin(scope(|s| async move {
+            s.spawn(std::future::poll_fn(move |cx| {
+                *kept.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }))
+            .await
+            .unwrap();
+        }));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let child_waker = kept.lock().unwrap().take().unwrap();
+        let res = panic::catch_unwind(AssertUnwindSafe(move || child_waker.wake()));
+        assert!(res.is_err(), "the parent waker's panic reaches the caller");
+        assert_eq!(parent.0.load(Ordering::SeqCst), 1);
+        drop(fut);
+        assert_eq!(
+            Arc::strong_count(&parent),
+            2,
+            "the scope released the parent waker"
+        );
+    }
+}
+
+/// Leak in the middle of a session's work: the scope's poll ran out of
+/// budget with children still ready (entries queued, wakers out), the scope
+/// future is forgotten, the borrowed data freed, and the wakers then fire
+/// and drop. Nothing may touch the data again (I2) — Miri checks the reads.
+#[test]
+fn forget_with_children_still_queued_then_free_data() {
+    let kept: Arc<Mutex<Vec<Waker>>> = Arc::default();
+    {
+        let data = vec![7u8; 16];
+        let data = &data;
+        let k = kept.clone();
+        let mut fut = Box::pin(scope(move |s| async move {
+            for _ in 0..3 {
+                let k = k.clone();
+                s.spawn(async move {
+                    loop {
+                        assert_eq!(data[3], 7);
+                        std::future::poll_fn(|cx| {
+                            k.lock().unwrap().push(cx.waker().clone());
+                            Poll::Ready(())
+                        })
+                        .await;
+                        yield_now().await;
+                    }
+                });
+            }
+            std::future::pending::<()>().await;
+        }));
+        let (c, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(
+            c.0.load(Ordering::SeqCst),
+            1,
+            "budget spent: the scope yielded"
+        );
+        mem::forget(fut);
+    }
+    let wakers = mem::take(&mut *kept.lock().unwrap());
+    assert!(!wakers.is_empty());
+    for w in wakers {
+        w.wake();
+    }
+}

@@ -76,9 +76,18 @@ impl JoinError {
         }
     }
 
-    /// The runtime-unique id of the task that failed.
-    pub fn id(&self) -> u64 {
-        self.id
+    /// The id of the task that failed.
+    ///
+    /// ```
+    /// # tether::Runtime::new().unwrap().block_on(async {
+    /// let handle = tether::spawn(std::future::pending::<()>());
+    /// let id = handle.id();
+    /// handle.abort();
+    /// assert_eq!(handle.await.unwrap_err().id(), id);
+    /// # });
+    /// ```
+    pub fn id(&self) -> super::Id {
+        super::Id::from_u64(self.id)
     }
 }
 

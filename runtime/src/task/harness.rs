@@ -69,6 +69,8 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Polls a task whose `Notified` reference the caller hands over.
     pub(crate) fn poll(self) {
+        // `task::id()` names this task during the poll and any drop below.
+        let _id = super::id::enter(self.id());
         match self.header().state.transition_to_running() {
             TransitionToRunning::Success => {
                 if self.poll_future().is_ready() {
@@ -217,6 +219,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Cancels an idle task (runtime shutdown), consuming one reference.
     pub(crate) fn shutdown(self) {
+        let _id = super::id::enter(self.id());
         if self.header().state.transition_to_shutdown() {
             self.cancel();
             self.complete();

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use super::{JoinError, RawTask};
+use super::{Id, JoinError, RawTask};
 
 /// An owned permission to wait for a spawned task's output.
 ///
@@ -104,8 +104,8 @@ impl<T> JoinHandle<T> {
     /// assert_ne!(a.id(), b.id());
     /// # });
     /// ```
-    pub fn id(&self) -> u64 {
-        self.raw.header().id
+    pub fn id(&self) -> Id {
+        Id::from_u64(self.raw.header().id)
     }
 }
 
@@ -183,6 +183,18 @@ impl AbortHandle {
     pub fn is_finished(&self) -> bool {
         self.raw.header().state.load().is_complete()
     }
+
+    /// The id of the task; the same as its [`JoinHandle::id`].
+    ///
+    /// ```
+    /// # tether::Runtime::new().unwrap().block_on(async {
+    /// let handle = tether::spawn(async {});
+    /// assert_eq!(handle.abort_handle().id(), handle.id());
+    /// # });
+    /// ```
+    pub fn id(&self) -> Id {
+        Id::from_u64(self.raw.header().id)
+    }
 }
 
 impl Drop for AbortHandle {
@@ -194,7 +206,7 @@ impl Drop for AbortHandle {
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
-            .field("id", &self.raw.header().id)
+            .field("id", &self.id())
             .finish()
     }
 }

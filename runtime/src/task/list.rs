@@ -68,6 +68,30 @@ impl OwnedTasks {
         F::Output: Send,
         S: Schedule,
     {
+        // SAFETY: `F` and its output are `Send`; the lifetime contract is
+        // forwarded to our caller.
+        unsafe { self.bind_unchecked(future, scheduler) }
+    }
+
+    /// [`OwnedTasks::bind`] for a future that need not be `Send` (local
+    /// tasks).
+    ///
+    /// # Safety
+    ///
+    /// As [`OwnedTasks::bind`]; in addition, if `F` or its output is not
+    /// `Send`, the caller must guarantee that the future is polled and
+    /// dropped, and the output dropped by the runtime, only on the thread
+    /// calling this (the task is never run, cancelled or shut down
+    /// elsewhere; leaking it is allowed).
+    pub(crate) unsafe fn bind_unchecked<F, S>(
+        &self,
+        future: F,
+        scheduler: S,
+    ) -> (JoinHandle<F::Output>, Option<Notified>)
+    where
+        F: Future,
+        S: Schedule,
+    {
         let raw = new_task(future, scheduler);
         let id = raw.header().id;
         // SAFETY: a new task holds three references (`new_task`), one for
@@ -137,6 +161,20 @@ impl OwnedTasks {
         }
     }
 
+    /// Closes the list and leaks every task in it: they are never polled,
+    /// cancelled or freed. For local tasks when the runtime is shut down on
+    /// a thread other than theirs, where dropping their `!Send` futures
+    /// would be unsound.
+    pub(crate) fn close_and_leak(&self) {
+        self.closed.store(true, Ordering::Release);
+        for shard in self.shards.iter() {
+            // Each entry owns one reference; `RawTask` has no destructor, so
+            // clearing forgets them: the tasks stay allocated (and their
+            // futures undropped) for good.
+            crate::loom::lock(shard).clear();
+        }
+    }
+
     /// Closes the list and cancels every task in it. Idle tasks are dropped
     /// here, on the calling thread; a task that is running elsewhere is
     /// cancelled by its poller when the poll returns.
@@ -171,10 +209,13 @@ impl OwnedTasks {
 
 /// Allocates a task with a fresh id, in the initial state (three
 /// references: owned list, `JoinHandle`, first `Notified`).
+///
+/// `F` need not be `Send`: the callers that create tasks of `!Send`
+/// futures (`OwnedTasks::bind_unchecked`) carry the obligation to keep them
+/// on one thread.
 pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> RawTask
 where
-    F: Future + Send,
-    F::Output: Send,
+    F: Future,
     S: Schedule,
 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

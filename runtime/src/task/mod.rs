@@ -1,4 +1,27 @@
-//! Tasks: the unit of work the schedulers run.
+//! Tasks: the unit of work the schedulers run, and the task API at
+//! tokio's `tokio::task` paths: [`spawn`], [`spawn_blocking`],
+//! [`spawn_local`], [`yield_now`], [`JoinSet`], [`JoinHandle`],
+//! [`AbortHandle`], [`JoinError`], [`Id`], [`id()`], [`try_id()`] and
+//! [`task_local!`](crate::task_local).
+//!
+//! ```
+//! use tether::task::{self, JoinSet};
+//!
+//! # tether::Runtime::new().unwrap().block_on(async {
+//! let mut set = JoinSet::new();
+//! for n in 0..3u32 {
+//!     set.spawn(async move { (task::id(), n) });
+//! }
+//! let blocking = task::spawn_blocking(|| 40).await.unwrap();
+//! let mut sum = blocking;
+//! while let Some(res) = set.join_next().await {
+//!     sum += res.unwrap().1;
+//! }
+//! assert_eq!(sum, 43);
+//! # });
+//! ```
+//!
+//! # Internals
 //!
 //! A task is one heap allocation (`core::Cell`): a `Header`
 //! with the atomic state word (`state.rs`), the scheduler handle, and a
@@ -17,10 +40,14 @@ mod consume_budget;
 mod core;
 mod error;
 mod harness;
+mod id;
 mod join;
+mod join_set;
 mod list;
+mod local;
 mod raw;
 mod state;
+mod task_local;
 mod waker;
 mod yield_now;
 
@@ -30,11 +57,16 @@ mod tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+pub use crate::{spawn, spawn_blocking};
 pub use consume_budget::consume_budget;
 pub use error::JoinError;
+pub use id::{Id, id, try_id};
 pub use join::{AbortHandle, JoinHandle};
+pub use join_set::JoinSet;
 pub(crate) use list::OwnedTasks;
+pub use local::spawn_local;
 use raw::RawTask;
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
 
 /// What a task needs from the scheduler that runs it.

@@ -46,9 +46,11 @@ pub(super) struct RawTask {
     ptr: NonNull<Header>,
 }
 
-// SAFETY: a task is only ever created from a `Send` future with a `Send`
-// output and a `Send + Sync` scheduler; all shared state in it is guarded by
-// the atomic state word.
+// SAFETY: a task is created from a `Send` future with a `Send` output, or
+// (local tasks, `OwnedTasks::bind_unchecked`) under the obligation that its
+// future and output are only touched on their owner thread; its scheduler
+// is `Send + Sync`; all shared state in it is guarded by the atomic state
+// word.
 unsafe impl Send for RawTask {}
 // SAFETY: as above.
 unsafe impl Sync for RawTask {}

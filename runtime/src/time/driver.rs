@@ -45,6 +45,7 @@ use std::time::Instant;
 
 use super::clock::Clock;
 use super::shard::{Shard, TimerShard};
+use super::source::TimeSource;
 use super::wake_batch::WakeBatch;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, MutexGuard};
@@ -82,6 +83,8 @@ struct Inner {
 pub(super) struct Shared {
     /// Converts between instants and ticks.
     pub(super) clock: Clock,
+    /// The runtime's clock: real, or paused/virtual (`source.rs`).
+    source: TimeSource,
     /// Wakes the parked driver when a timer earlier than its timeout appears.
     unpark: std::sync::Arc<dyn Unpark>,
     /// The tick the parked driver blocks until (see the module docs), as
@@ -112,6 +115,7 @@ impl Handle {
         debug_assert!(shards.is_power_of_two());
         let shared = std::sync::Arc::new(Shared {
             clock: Clock::new(),
+            source: TimeSource::new(false),
             unpark,
             planned_wake: AtomicUsize::new(NOT_PARKED),
         });
@@ -121,6 +125,26 @@ impl Handle {
         Handle {
             inner: Arc::new(Inner { shared, shards }),
         }
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn source(&self) -> &TimeSource {
+        &self.inner.shared.source
+    }
+
+    /// Pauses the runtime's clock (see `source.rs`), aligned to a wheel
+    /// tick.
+    pub(crate) fn pause(&self) -> Result<(), &'static str> {
+        let clock = self.inner.shared.clock;
+        self.inner
+            .shared
+            .source
+            .pause(|now| clock.instant(clock.deadline_tick(now)).unwrap_or(now))
+    }
+
+    /// The current time on the runtime's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.inner.shared.source.now()
     }
 
     /// The shard the calling thread registers its timers in.
@@ -163,7 +187,7 @@ impl Handle {
     pub(crate) fn process(&self) {
         let shared = &self.inner.shared;
         shared.planned_wake.store(NOT_PARKED, SeqCst);
-        let now = shared.clock.now_tick(Instant::now());
+        let now = shared.clock.now_tick(shared.source.now());
         let mut any_ready = false;
         for shard in self.inner.shards.iter() {
             let mut shard = shard.lock();

@@ -34,7 +34,9 @@ pub struct Instant {
 }
 
 impl Instant {
-    /// The current time.
+    /// The current time: the current runtime's clock, which follows the
+    /// real monotonic clock unless it was [paused](super::pause); outside
+    /// a runtime, the real clock.
     ///
     /// # Examples
     ///
@@ -45,7 +47,10 @@ impl Instant {
     /// ```
     #[must_use]
     pub fn now() -> Instant {
-        Instant::from_std(std::time::Instant::now())
+        // The current runtime's clock (which may be paused, see
+        // `tether::time::pause`), else the real clock.
+        let now = crate::runtime::context::with_current(|h| h.driver().time.now());
+        Instant::from_std(now.unwrap_or_else(std::time::Instant::now))
     }
 
     /// Wraps a [`std::time::Instant`].
@@ -128,7 +133,8 @@ impl Instant {
         self.std.saturating_duration_since(earlier.std)
     }
 
-    /// Time elapsed since `self`.
+    /// Time elapsed since `self`, on the current runtime's clock (see
+    /// [`Instant::now`]).
     ///
     /// # Examples
     ///
@@ -139,7 +145,7 @@ impl Instant {
     /// ```
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        self.std.elapsed()
+        Instant::now().duration_since(*self)
     }
 
     /// `self + duration`, or `None` if that is not representable.

@@ -40,8 +40,10 @@ mod driver;
 pub mod error;
 mod instant;
 mod interval;
+mod pause;
 mod shard;
 mod sleep;
+mod source;
 mod timeout;
 mod wake_batch;
 pub(crate) mod wheel;
@@ -51,7 +53,9 @@ pub use std::time::Duration;
 pub(crate) use driver::Handle;
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+pub use pause::{advance, pause, resume};
 pub use sleep::{Sleep, sleep, sleep_until};
+pub(crate) use source::AutoAdvanceGuard;
 pub use timeout::{Timeout, timeout, timeout_at};
 
 /// Number of timers registered with the current runtime's wheel (pending,

@@ -1,5 +1,5 @@
 // Options tether does not have: the error points at the name.
-#[tether::main(start_paused = true)]
+#[tether::main(start_frozen = true)]
 async fn main() {}
 
 #[tether::test(threadpool::size = 4)]

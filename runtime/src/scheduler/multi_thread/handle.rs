@@ -7,8 +7,9 @@ use crossbeam_deque::{Injector, Stealer};
 
 use super::idle::Idle;
 use super::park::{Parker, SharedDriver};
-use super::worker::{self, Core, JobRef};
+use super::worker::{self, Core};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::scheduler::fork::JobRef;
 use std::sync::Arc;
 
 use crate::loom::sync::Mutex;
@@ -50,6 +51,38 @@ pub(crate) struct Handle {
     /// context around every poll: a pointer move instead of a large copy.
     #[allow(clippy::vec_box)]
     pub(super) cores: Mutex<Vec<Box<Core>>>,
+    /// Every worker thread started, including the ones that took over a
+    /// core from a thread that blocks (see `worker::block_on_nested`).
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Name of worker threads.
+    thread_name: String,
+    /// Stack size of worker threads.
+    stack_size: usize,
+    /// Threads blocked in a wait that only shutdown can cut short (they
+    /// then cancel the tasks they wait for): woken by `begin_shutdown`.
+    blocked: Mutex<Vec<std::sync::Arc<crate::scheduler::current_thread::ThreadWake>>>,
+    /// Ticks between a worker's non-blocking driver polls (builder's
+    /// `event_interval`, else `worker::EVENT_INTERVAL`).
+    pub(super) event_interval: u32,
+    /// A fixed number of ticks between a worker's forced injector checks
+    /// (builder's `global_queue_interval`); `None`: the adaptive interval.
+    pub(super) global_queue_interval: Option<u32>,
+    /// Run by every worker thread at start and exit (builder's
+    /// `on_thread_start`/`on_thread_stop`).
+    hooks: crate::runtime::ThreadHooks,
+}
+
+/// How the runtime builder configures the worker threads.
+#[derive(Debug)]
+pub(crate) struct WorkerOptions<'a> {
+    /// Name of worker threads.
+    pub(crate) thread_name: &'a str,
+    /// Stack size of worker threads.
+    pub(crate) stack_size: usize,
+    /// Scheduler tick intervals.
+    pub(crate) intervals: crate::scheduler::Intervals,
+    /// Run by every worker thread at start and exit.
+    pub(crate) hooks: crate::runtime::ThreadHooks,
 }
 
 impl Handle {
@@ -59,7 +92,14 @@ impl Handle {
         driver: Option<crate::driver::Driver>,
         driver_handle: crate::driver::Handle,
         blocking: crate::blocking::Spawner,
+        options: WorkerOptions<'_>,
     ) -> Arc<Handle> {
+        let WorkerOptions {
+            thread_name,
+            stack_size,
+            intervals,
+            hooks,
+        } = options;
         let driver = Arc::new(SharedDriver::new(driver, driver_handle));
         let mut remotes = Vec::with_capacity(num_workers);
         let mut cores = Vec::with_capacity(num_workers);
@@ -82,7 +122,85 @@ impl Handle {
             driver,
             blocking,
             cores: Mutex::new(cores),
+            threads: Mutex::new(Vec::with_capacity(num_workers)),
+            thread_name: thread_name.to_string(),
+            stack_size,
+            blocked: Mutex::new(Vec::new()),
+            event_interval: intervals.event.unwrap_or(worker::EVENT_INTERVAL),
+            global_queue_interval: intervals.global_queue,
+            hooks,
         })
+    }
+
+    /// Starts a worker thread that runs `core`. On failure the core is kept
+    /// for shutdown to drain.
+    pub(crate) fn spawn_worker(self: &Arc<Self>, core: Box<Core>) -> std::io::Result<()> {
+        // The closure must own the core, but a failed spawn drops the
+        // closure: keep the core in a slot we can take back from.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(core)));
+        let h = self.clone();
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name(self.thread_name.clone())
+            .stack_size(self.stack_size)
+            .spawn(move || {
+                let _hooks = h.hooks.enter();
+                let core = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(core) = core {
+                    worker::run(h, core);
+                }
+            });
+        match spawned {
+            Ok(thread) => {
+                crate::loom::lock(&self.threads).push(thread);
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(core) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    crate::loom::lock(&self.cores).push(core);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Joins every worker thread but the calling one, including threads
+    /// started while joining.
+    pub(crate) fn join_threads(&self) {
+        let me = std::thread::current().id();
+        loop {
+            let threads = std::mem::take(&mut *crate::loom::lock(&self.threads));
+            if threads.is_empty() {
+                return;
+            }
+            for t in threads {
+                if t.thread().id() != me {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+
+    /// Registers a thread blocked in a wait (see `blocked`).
+    pub(super) fn register_blocked(
+        &self,
+        thread: &std::sync::Arc<crate::scheduler::current_thread::ThreadWake>,
+    ) {
+        crate::loom::lock(&self.blocked).push(thread.clone());
+    }
+
+    /// Undoes `register_blocked`.
+    pub(super) fn unregister_blocked(
+        &self,
+        thread: &std::sync::Arc<crate::scheduler::current_thread::ThreadWake>,
+    ) {
+        let mut blocked = crate::loom::lock(&self.blocked);
+        if let Some(pos) = blocked
+            .iter()
+            .position(|t| std::sync::Arc::ptr_eq(t, thread))
+        {
+            blocked.swap_remove(pos);
+        }
     }
 
     /// Takes the cores for the worker threads to run.
@@ -127,12 +245,17 @@ impl Handle {
         self.notify_parked();
     }
 
-    /// Wakes a parked worker if nobody is searching for work.
-    pub(super) fn notify_parked(&self) {
+    /// Wakes a parked worker if nobody is searching for work. Returns true
+    /// if it woke one.
+    pub(super) fn notify_parked(&self) -> bool {
         // Pairs with the SeqCst re-check of the last searcher (idle.rs).
         crate::loom::sync::atomic::fence(Ordering::SeqCst);
-        if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+        match self.idle.worker_to_notify() {
+            Some(index) => {
+                self.remotes[index].parker.unpark();
+                true
+            }
+            None => false,
         }
     }
 
@@ -164,6 +287,9 @@ impl Handle {
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
+        for thread in crate::loom::lock(&self.blocked).iter() {
+            thread.unpark();
+        }
     }
 
     /// Finishes shutdown after the worker threads exited: cancels every
@@ -175,12 +301,8 @@ impl Handle {
         for core in self.take_cores() {
             (*core).drain();
         }
-        loop {
-            match self.inject.steal() {
-                crossbeam_deque::Steal::Success(task) => drop(task),
-                crossbeam_deque::Steal::Retry => continue,
-                crossbeam_deque::Steal::Empty => break,
-            }
+        while let Some(task) = worker::steal_retrying(|| self.inject.steal()) {
+            drop(task);
         }
         self.driver.handle.shutdown();
     }

@@ -7,7 +7,8 @@
 //! outside the runtime go through the global `Injector`.
 //!
 //! * `handle.rs`: the shared state and task submission;
-//! * `worker.rs`: the worker loop (run, steal, park) and fork/join;
+//! * `worker.rs`: the worker loop (run, steal, park) and the worker side of
+//!   fork/join (`scheduler::fork`);
 //! * `idle.rs`: searching/parked bookkeeping (no thundering herd, no lost
 //!   wake-ups);
 //! * `park.rs`: parking on a condvar or in the I/O driver.
@@ -17,4 +18,4 @@ mod idle;
 pub(crate) mod park;
 pub(crate) mod worker;
 
-pub(crate) use handle::Handle;
+pub(crate) use handle::{Handle, WorkerOptions};

@@ -94,15 +94,6 @@ impl Parker {
         self.park_condvar();
     }
 
-    /// Like [`Parker::park`] but never takes the driver: for short waits
-    /// (a fork/join) that must not end up blocked in I/O.
-    pub(crate) fn park_condvar_only(&self) {
-        if self.try_consume_notification() {
-            return;
-        }
-        self.park_condvar();
-    }
-
     fn try_consume_notification(&self) -> bool {
         self.state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
@@ -210,7 +201,7 @@ mod loom_tests {
                 }));
             }
             while count.load(SeqCst) < 2 {
-                parker.park_condvar_only();
+                parker.park();
             }
             for t in ts {
                 t.join().unwrap();

@@ -1,9 +1,13 @@
-//! The worker loop: run local work, steal, park; and fork/join.
+//! The worker loop: run local work, steal, park; and the worker side of
+//! fork/join.
 //!
 //! # Where work comes from, in order
 //!
-//! 1. Every [`GLOBAL_POLL_INTERVAL`] ticks, the injector first, so tasks
-//!    submitted from outside are not starved by a busy local queue.
+//! 1. Every `global_queue_interval` ticks, a batch from the injector
+//!    first, so tasks submitted from outside are not starved by a busy
+//!    local queue. The interval adapts to how long polls take (see
+//!    [`TARGET_GLOBAL_QUEUE_LATENCY`]): with long polls the injector is
+//!    looked at more often.
 //! 2. The worker's own fork jobs (scoped-child polls forked by a scope
 //!    running here and not yet taken).
 //! 3. The LIFO slot: the task most recently woken by this worker, polled
@@ -19,51 +23,71 @@
 //! The worker's [`Core`] (queues, LIFO slot) lives in the thread's
 //! [`Context`] while a task is polled, so that wakes and spawns from inside
 //! the poll can push to it; the loop takes it back afterwards. A blocking
-//! wait inside a poll (the blocking scope) takes the core and runs a nested
-//! loop ([`block_on_nested`]), so the worker keeps executing other tasks.
+//! wait inside a poll (the blocking scope) hands the core to a new worker
+//! thread ([`block_on_nested`], tokio's `block_in_place`): the waiting
+//! thread runs nothing else, and when the poll it is in returns without a
+//! core, the thread exits.
 //!
 //! # Fork/join
 //!
-//! [`fork_join`] pushes `n - 1` jobs pointing into its own stack frame onto
-//! the worker's fork deque, wakes an idle worker, runs job 0 and every job
-//! nobody stole, then waits on a latch for the stolen ones. It never returns
-//! (nor unwinds) before every job has finished: the jobs borrow its frame.
+//! The fork/join protocol lives in `scheduler::fork`; this module gives it a
+//! [`Forker`]: the worker's fork deque to publish jobs on and pop them back
+//! from, and the help-while-waiting loop (own jobs, stolen jobs, I/O and
+//! timers, never whole tasks). While a fork waits, the LIFO slot is off, so
+//! every task woken on this thread stays stealable.
 
-use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use super::Handle;
-use super::park::Parker;
-use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::scheduler::fork::{ForkLatch, JobRef};
 use crate::scheduler::rand::FastRand;
 use crate::scheduler::scoped::Scoped;
 use crate::task::Notified;
 use std::sync::Arc;
 
-/// Ticks between forced checks of the injector. A prime, so the check does
-/// not fall into lockstep with periodic task patterns.
-const GLOBAL_POLL_INTERVAL: u32 = 61;
+/// Ticks between forced checks of the injector before any poll time was
+/// measured. A prime, so the check does not fall into lockstep with
+/// periodic task patterns.
+const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// How long a task waiting in the injector should wait for a busy worker
+/// at most, roughly: the forced-check interval is this divided by the
+/// measured mean tick time, so 100 µs polls get a check every 2 ticks and
+/// 1 µs polls every 127.
+const TARGET_GLOBAL_QUEUE_LATENCY: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Bounds of the adaptive forced-check interval: at least every other tick
+/// leaves room for local work; at most 127 keeps the injector's latency
+/// bounded when polls are tiny.
+const GLOBAL_QUEUE_INTERVAL_RANGE: (u32, u32) = (2, 127);
+
+/// Weight of the newest sample in the moving average of tick time.
+const TICK_TIME_EWMA_WEIGHT: f64 = 0.1;
 
 /// Ticks between non-blocking polls of the I/O driver and timers by a busy
 /// worker, so readiness is never starved while every worker is busy.
-const EVENT_INTERVAL: u32 = 61;
+pub(super) const EVENT_INTERVAL: u32 = 61;
 
 /// Consecutive LIFO-slot polls before the slot's task goes to the back of
 /// the run queue. Two tasks waking each other forever would otherwise
 /// monopolise the worker.
 const MAX_LIFO_POLLS_PER_TICK: usize = 3;
 
-/// Spin iterations a forking worker waits for stolen jobs before it sleeps.
-/// Stolen jobs are single child polls, usually microseconds long; a short
-/// spin avoids a futex round trip for them.
-const FORK_SPIN_LIMIT: usize = if cfg!(loom) { 1 } else { 200 };
+/// How long a forker sleeps on its latch before, if tasks wait in its
+/// queues, it hands its core to a new thread (a stolen job that takes this
+/// long is a long child poll: the queued tasks should not wait for it).
+const FORK_WAIT_BEFORE_HAND_OFF: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Forks in a row that publish without waking a parked worker after a wake
+/// that bought nothing (every job came back unstolen), at most. Waking a
+/// worker costs a syscall on both sides, more than a small job; while the
+/// backoff lasts, only workers that are already searching pick up jobs.
+const MAX_FORK_WAKE_BACKOFF: u32 = 64;
 
 /// A worker's exclusive state.
 pub(crate) struct Core {
@@ -71,6 +95,14 @@ pub(crate) struct Core {
     index: usize,
     /// Incremented every loop iteration.
     tick: u32,
+    /// Ticks between forced checks of the injector (adaptive).
+    global_queue_interval: u32,
+    /// When the current measuring window of tick time started.
+    window_start: std::time::Instant,
+    /// Ticks in the current window.
+    window_ticks: u32,
+    /// Moving average of the time one busy tick takes, in nanoseconds.
+    mean_tick_nanos: f64,
     /// The most recently woken task.
     lifo_slot: Option<Notified>,
     /// Local tasks; stolen through `Remote::steal`.
@@ -92,32 +124,6 @@ impl std::fmt::Debug for Core {
     }
 }
 
-/// A type-erased pointer to a fork job and the function that runs it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct JobRef {
-    /// The job's data (a `StackJob` in the forker's frame).
-    data: *const (),
-    /// Runs the job; called exactly once.
-    execute: unsafe fn(*const ()),
-}
-
-// SAFETY: a JobRef is only created by `fork_join`, for a `StackJob` that
-// outlives the job (the forker waits on the latch before its frame ends).
-// The executor reads the job's `Fn + Sync` closure and index, writes the
-// panic slot once before setting the latch, and the forker reads that slot
-// only after the latch opened (acquire): no unsynchronised access.
-unsafe impl Send for JobRef {}
-
-impl JobRef {
-    /// # Safety
-    ///
-    /// Must be called exactly once, while the job's data is alive.
-    unsafe fn execute(self) {
-        // SAFETY: caller contract.
-        unsafe { (self.execute)(self.data) }
-    }
-}
-
 /// Work found by the loop.
 enum Work {
     /// A task to poll.
@@ -134,6 +140,15 @@ pub(crate) struct Context {
     index: usize,
     /// The core, while a task or job is being run (see module docs).
     core: RefCell<Option<Box<Core>>>,
+    /// Forks of this thread that are waiting for their jobs. While it is
+    /// not zero the LIFO slot is off: a task woken here goes to the run
+    /// queue, where other workers can steal it (a stolen job may wait for
+    /// it).
+    forking: Cell<usize>,
+    /// Forks left that publish without waking a parked worker.
+    fork_wake_skip: Cell<u32>,
+    /// The next value of `fork_wake_skip` after a wake that bought nothing.
+    fork_wake_backoff: Cell<u32>,
 }
 
 thread_local! {
@@ -154,6 +169,10 @@ impl Core {
         let core = Box::new(Core {
             index,
             tick: 0,
+            global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
+            window_start: std::time::Instant::now(),
+            window_ticks: 0,
+            mean_tick_nanos: 0.0,
             lifo_slot: None,
             run_queue,
             fork_queue,
@@ -184,9 +203,13 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        if self.tick % GLOBAL_POLL_INTERVAL == 0
-            && let Some(task) = steal_one(&handle.inject)
+        if self.tick % self.global_queue_interval == 0
+            && !handle.inject.is_empty()
+            && let Some(task) =
+                steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue))
         {
+            // A batch, not one task: a burst of remote spawns drains in
+            // a few checks even while the local queue never runs dry.
             return Some(Work::Task(task));
         }
         if let Some(job) = self.fork_queue.pop() {
@@ -195,13 +218,7 @@ impl Core {
         if let Some(task) = self.lifo_slot.take().or_else(|| self.run_queue.pop()) {
             return Some(Work::Task(task));
         }
-        loop {
-            match handle.inject.steal_batch_and_pop(&self.run_queue) {
-                Steal::Success(task) => return Some(Work::Task(task)),
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
-        }
+        steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue)).map(Work::Task)
     }
 
     fn steal_work(&mut self, handle: &Handle) -> Option<Work> {
@@ -211,49 +228,55 @@ impl Core {
             }
             self.is_searching = true;
         }
-        let n = handle.remotes.len();
-        let start = self.rand.next_below(n);
-        loop {
-            let mut retry = false;
-            match handle.fork_inject.steal() {
-                Steal::Success(job) => return Some(Work::Job(job)),
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
-            }
-            for i in 0..n {
-                let victim = (start + i) % n;
-                if victim == self.index {
-                    continue;
-                }
-                match handle.remotes[victim].fork_steal.steal() {
-                    Steal::Success(job) => return Some(Work::Job(job)),
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-            }
-            for i in 0..n {
-                let victim = (start + i) % n;
-                if victim == self.index {
-                    continue;
-                }
-                match handle.remotes[victim]
-                    .steal
-                    .steal_batch_and_pop(&self.run_queue)
-                {
-                    Steal::Success(task) => return Some(Work::Task(task)),
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-            }
-            match handle.inject.steal_batch_and_pop(&self.run_queue) {
-                Steal::Success(task) => return Some(Work::Task(task)),
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
-            }
-            if !retry {
-                return None;
-            }
+        let start = self.rand.next_below(handle.remotes.len());
+        if let Some(job) = steal_fork_job(handle, self.index, start) {
+            return Some(Work::Job(job));
         }
+        let others = other_workers(handle, self.index, start);
+        steal_retrying(|| {
+            others
+                .clone()
+                .map(|r| r.steal.steal_batch_and_pop(&self.run_queue))
+                .chain(std::iter::once_with(|| {
+                    handle.inject.steal_batch_and_pop(&self.run_queue)
+                }))
+                .collect()
+        })
+        .map(Work::Task)
+    }
+
+    /// Updates the mean tick time and the forced-check interval from the
+    /// window that just ended (called every event interval of busy ticks;
+    /// [`EVENT_INTERVAL`] unless set on the builder). A global queue
+    /// interval set on the builder is used as is.
+    fn tune_global_queue_interval(&mut self, handle: &Handle) {
+        if let Some(fixed) = handle.global_queue_interval {
+            // Set on the builder: no adaptation.
+            self.global_queue_interval = fixed;
+            self.window_ticks = 0;
+            return;
+        }
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.window_start).as_nanos() as f64;
+        let ticks = self.window_ticks.max(1);
+        let sample = elapsed / f64::from(ticks);
+        self.mean_tick_nanos = if self.mean_tick_nanos == 0.0 {
+            sample
+        } else {
+            TICK_TIME_EWMA_WEIGHT * sample + (1.0 - TICK_TIME_EWMA_WEIGHT) * self.mean_tick_nanos
+        };
+        let target = TARGET_GLOBAL_QUEUE_LATENCY.as_nanos() as f64;
+        let (min, max) = GLOBAL_QUEUE_INTERVAL_RANGE;
+        let interval = (target / self.mean_tick_nanos.max(1.0)) as u32;
+        self.global_queue_interval = interval.clamp(min, max);
+        self.restart_window(now);
+    }
+
+    /// Starts a new measuring window (after parking, whose time is not
+    /// tick time).
+    fn restart_window(&mut self, now: std::time::Instant) {
+        self.window_start = now;
+        self.window_ticks = 0;
     }
 
     /// Registers as parked unless there is local work. Returns true if the
@@ -283,62 +306,101 @@ impl Core {
     }
 }
 
-fn steal_one(inject: &crossbeam_deque::Injector<Notified>) -> Option<Notified> {
+/// Repeats `attempt` while it reports [`Steal::Retry`] (a race with another
+/// thief or the owner; crossbeam-deque's retry idiom). `attempt` may try
+/// several sources, combined with `collect::<Steal<_>>()`, which stops at
+/// the first success and reports a retry if any source asked for one.
+pub(super) fn steal_retrying<T>(mut attempt: impl FnMut() -> Steal<T>) -> Option<T> {
     loop {
-        match inject.steal() {
-            Steal::Success(task) => return Some(task),
-            Steal::Retry => continue,
+        match attempt() {
+            Steal::Success(t) => return Some(t),
             Steal::Empty => return None,
+            Steal::Retry => crate::loom::spin_loop(),
         }
     }
 }
 
-/// Runs a worker thread until the runtime shuts down.
+/// The other workers' remotes, starting at `start` (rotated, so thieves
+/// spread over victims).
+fn other_workers(
+    handle: &Handle,
+    me: usize,
+    start: usize,
+) -> impl Iterator<Item = &super::handle::Remote> + Clone {
+    let n = handle.remotes.len();
+    (0..n)
+        .map(move |i| (start + i) % n)
+        .filter(move |&victim| victim != me)
+        .map(move |victim| &handle.remotes[victim])
+}
+
+/// Steals a fork job: from the fork injector (jobs of `block_on` threads),
+/// then from the other workers' fork deques.
+fn steal_fork_job(handle: &Handle, me: usize, start: usize) -> Option<JobRef> {
+    let others = other_workers(handle, me, start);
+    steal_retrying(|| {
+        std::iter::once_with(|| handle.fork_inject.steal())
+            .chain(others.clone().map(|r| r.fork_steal.steal()))
+            .collect()
+    })
+}
+
+/// Runs a worker thread until the runtime shuts down, or until the thread
+/// hands its core to another thread (see [`block_on_nested`]).
 pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
     let cx = Context {
         index: core.index,
         handle: handle.clone(),
         core: RefCell::new(None),
+        forking: Cell::new(0),
+        fork_wake_skip: Cell::new(0),
+        fork_wake_backoff: Cell::new(1),
     };
     let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
         handle.clone(),
     ));
-    let core = CURRENT.with(|c| c.set(&cx, || run_until(&cx, core, &|| false)));
-    crate::loom::lock(&handle.cores).push(core);
+    let core = CURRENT.with(|c| c.set(&cx, || run_until_shutdown(&cx, core)));
+    if let Some(core) = core {
+        crate::loom::lock(&handle.cores).push(core);
+    }
 }
 
-/// The worker loop. Returns when `until()` holds or the runtime shuts down.
-fn run_until(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+/// The worker loop. Returns the core when the runtime shuts down, or
+/// `None` once a poll handed the core to another thread.
+fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
+    if let Some(fixed) = cx.handle.global_queue_interval {
+        core.global_queue_interval = fixed;
+    }
     loop {
-        if until() || cx.handle.is_shutdown() {
-            return core;
+        if cx.handle.is_shutdown() {
+            return Some(core);
         }
         core.tick = core.tick.wrapping_add(1);
-        if core.tick % EVENT_INTERVAL == 0 {
-            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking());
+        core.window_ticks += 1;
+        if core.tick % cx.handle.event_interval == 0 {
+            core.tune_global_queue_interval(&cx.handle);
+            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking())?;
         }
         let work = match core.next_local_work(&cx.handle) {
             Some(work) => Some(work),
             None => core.steal_work(&cx.handle),
         };
         core = match work {
-            Some(work) => run_work(cx, core, work),
-            None => park(cx, core, until),
+            Some(work) => run_work(cx, core, work)?,
+            None => park(cx, core),
         };
     }
 }
 
-/// Puts the core where schedule calls can reach it while `f` runs.
-fn with_core_in_context(cx: &Context, core: Box<Core>, f: impl FnOnce()) -> Box<Core> {
+/// Puts the core where schedule calls can reach it while `f` runs. Returns
+/// it afterwards, or `None` if `f` handed it to another thread.
+fn with_core_in_context(cx: &Context, core: Box<Core>, f: impl FnOnce()) -> Option<Box<Core>> {
     *cx.core.borrow_mut() = Some(core);
     f();
-    cx.core
-        .borrow_mut()
-        .take()
-        .expect("the worker core was not returned")
+    cx.core.borrow_mut().take()
 }
 
-fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Box<Core> {
+fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Option<Box<Core>> {
     if core.is_searching {
         core.is_searching = false;
         if cx.handle.idle.transition_worker_from_searching() {
@@ -354,7 +416,7 @@ fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Box<Core> {
                 run_lifo_tasks(cx);
             }
             // SAFETY: each JobRef is popped or stolen exactly once from a
-            // deque, and its forker waits for it (module docs).
+            // deque, and its forker waits for it (`scheduler::fork`).
             Work::Job(job) => unsafe { job.execute() },
         })
     })
@@ -384,19 +446,21 @@ fn run_lifo_tasks(cx: &Context) {
     }
 }
 
-fn park(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core> {
+fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
     if !core.transition_to_parked(&cx.handle) {
         return core;
     }
     let parker = &cx.handle.remotes[cx.index].parker;
     loop {
-        core = with_core_in_context(cx, core, || parker.park());
+        // Only wakers run while parked: they never take the core.
+        core = with_core_in_context(cx, core, || parker.park())
+            .expect("the worker core is not handed off while parked");
         if !cx.handle.idle.is_parked(cx.index) {
             // Woken by `notify_parked`, which counted us as searching.
             core.is_searching = true;
             break;
         }
-        if until() || cx.handle.is_shutdown() || core.has_local_work() {
+        if cx.handle.is_shutdown() || core.has_local_work() {
             if !cx.handle.idle.unpark_worker_by_id(cx.index) {
                 // A notify raced with us and already counted us searching.
                 core.is_searching = true;
@@ -407,6 +471,7 @@ fn park(cx: &Context, mut core: Box<Core>, until: &dyn Fn() -> bool) -> Box<Core
     if core.has_local_work() {
         cx.handle.notify_parked();
     }
+    core.restart_window(std::time::Instant::now());
     core
 }
 
@@ -427,7 +492,8 @@ pub(super) fn try_schedule_local(
         let Some(core) = guard.as_mut() else {
             return Err(task);
         };
-        let notify = core.schedule_local(task, is_yield);
+        // While this thread forks, nothing may sit in the unstealable slot.
+        let notify = core.schedule_local(task, is_yield || cx.forking.get() > 0);
         drop(guard);
         if notify {
             handle.notify_parked();
@@ -436,429 +502,296 @@ pub(super) fn try_schedule_local(
     })
 }
 
-/// Wakes a worker blocked in [`block_on_nested`].
-struct NestedWake {
-    /// Set by a wake; cleared before each poll.
-    woken: AtomicBool,
-    /// The runtime of the waiting worker.
-    handle: Arc<Handle>,
-    /// The waiting worker.
-    index: usize,
+/// True if the calling thread is (or was, before it handed its core on) a
+/// worker thread of `handle`'s runtime.
+pub(crate) fn is_worker_of(handle: &Arc<Handle>) -> bool {
+    with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.handle, handle)))
 }
 
-impl Wake for NestedWake {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.handle.remotes[self.index].parker.unpark();
-    }
-}
-
-/// If this thread is a worker (of any multi-thread runtime) polling a task,
-/// blocks until `fut` completes while running the runtime's other tasks.
-/// Returns the future back if this thread is not such a worker.
+/// If this thread is a worker thread (of any multi-thread runtime), blocks
+/// until `fut` completes; returns the future back otherwise.
+///
+/// A worker holding its core first hands the core to a new worker thread
+/// (as tokio's `block_in_place`), so its queued tasks, its fork jobs and its
+/// share of the pool keep running while this thread sleeps; nothing
+/// unrelated runs on top of the waiting stack. After the wait this thread
+/// finishes the poll it is in without a core and then exits. If the runtime
+/// shuts down meanwhile, the wait cancels the runtime's tasks itself (the
+/// future may be waiting for them) and keeps waiting.
 pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
     with_current(|cx| {
         let Some(cx) = cx else { return Err(fut) };
-        let Some(mut core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
-            return Err(fut);
-        };
-        let wake = std::sync::Arc::new(NestedWake {
-            woken: AtomicBool::new(true),
-            handle: cx.handle.clone(),
-            index: cx.index,
-        });
-        let waker = Waker::from(wake.clone());
-        let mut fut = pin!(fut);
-        let parker = &cx.handle.remotes[cx.index].parker;
-        loop {
-            if wake.woken.swap(false, Ordering::AcqRel) {
-                let mut out = None;
-                core = with_core_in_context(cx, core, || {
-                    if let Poll::Ready(v) = fut.as_mut().poll(&mut TaskContext::from_waker(&waker))
-                    {
-                        out = Some(v);
-                    }
-                });
-                if let Some(v) = out {
-                    *cx.core.borrow_mut() = Some(core);
-                    return Ok(v);
-                }
-            }
-            if cx.handle.is_shutdown() {
-                // Nobody else will run the tasks we wait for: cancel them
-                // here (as shutdown would) so the future can finish.
-                cx.handle.owned.close_and_shutdown();
-                while !wake.woken.load(Ordering::Acquire) {
-                    parker.park_condvar_only();
-                }
-                continue;
-            }
-            core = run_until(cx, core, &|| wake.woken.load(Ordering::Acquire));
-        }
+        hand_off_core(cx);
+        Ok(wait_blocked(&cx.handle, fut))
     })
 }
 
-/// Who waits for a fork, and how to wake it.
-enum Waiter {
-    /// A worker; its parker is owned by the runtime, which outlives every
-    /// job (thieves hold the runtime through their context).
-    Worker(*const Parker),
-    /// A thread that is not a worker (inside `block_on`); its parker is
-    /// shared, so an executor can keep it alive past the latch.
-    Thread(std::sync::Arc<crate::scheduler::current_thread::ThreadWake>),
-}
-
-impl Waiter {
-    fn unpark(&self) {
-        match self {
-            // SAFETY: see `Waiter::Worker`: the parker outlives the jobs.
-            Waiter::Worker(parker) => unsafe { (**parker).unpark() },
-            Waiter::Thread(thread) => thread.unpark(),
-        }
+/// Gives this worker's core (if it holds it) to a new worker thread.
+fn hand_off_core(cx: &Context) {
+    let Some(core) = cx.core.try_borrow_mut().ok().and_then(|mut c| c.take()) else {
+        return;
+    };
+    if cx.handle.is_shutdown() {
+        // Shutdown drains the cores that were given back.
+        crate::loom::lock(&cx.handle.cores).push(core);
+        return;
     }
-
-    fn park(&self) {
-        match self {
-            // SAFETY: as in `unpark`; here the forker itself owns the runtime.
-            Waiter::Worker(parker) => unsafe { (**parker).park_condvar_only() },
-            Waiter::Thread(thread) => thread.park(),
+    if let Err(e) = cx.handle.spawn_worker(core) {
+        // The core went back to `cores`; the runtime runs one worker short.
+        eprintln!("tether: could not start a worker thread to stand in for a blocked one: {e}");
+        if let Some(core) = cx.handle.take_cores().pop() {
+            *cx.core.borrow_mut() = Some(core);
         }
     }
 }
 
-/// Latch of one fork: counts stolen-or-pending jobs.
-struct ForkLatch {
-    /// Jobs not yet finished (excluding job 0, run inline).
-    pending: AtomicUsize,
-    /// The forker.
-    waiter: Waiter,
-}
-
-impl ForkLatch {
-    /// Marks one job finished.
-    ///
-    /// Takes a raw pointer, not `&self`: the forker may free the latch as
-    /// soon as `pending` reaches zero, and a reference argument would have
-    /// to stay valid for the whole call. What is needed to wake the forker
-    /// is copied out before the decrement; nothing of the latch is touched
-    /// after it.
-    ///
-    /// # Safety
-    ///
-    /// `this` points to a live latch whose `pending` count includes the
-    /// job being finished.
-    unsafe fn set(this: *const ForkLatch) {
-        // SAFETY: the latch is alive until our decrement (contract).
-        let waiter = match unsafe { &(*this).waiter } {
-            Waiter::Worker(parker) => Waiter::Worker(*parker),
-            Waiter::Thread(thread) => Waiter::Thread(thread.clone()),
-        };
-        // SAFETY: as above; the temporary reference ends with the RMW.
-        let prev = unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) };
-        if prev == 1 {
-            waiter.unpark();
+/// Parks this thread until `fut` completes (see [`block_on_nested`]).
+fn wait_blocked<F: Future>(handle: &Arc<Handle>, fut: F) -> F::Output {
+    let thread = std::sync::Arc::new(crate::scheduler::current_thread::ThreadWake::new());
+    let waker = Waker::from(thread.clone());
+    handle.register_blocked(&thread);
+    struct Unregister<'a>(
+        &'a Handle,
+        &'a std::sync::Arc<crate::scheduler::current_thread::ThreadWake>,
+    );
+    impl Drop for Unregister<'_> {
+        fn drop(&mut self) {
+            self.0.unregister_blocked(self.1);
         }
     }
-
-    fn is_done(&self) -> bool {
-        self.pending.load(Ordering::Acquire) == 0
-    }
-}
-
-/// One forked call `job(index)`, living in the forker's frame.
-struct StackJob<'a> {
-    /// The function to run.
-    job: &'a (dyn Fn(usize) + Sync),
-    /// Its argument.
-    index: usize,
-    /// The fork's latch (a raw pointer: see [`ForkLatch::set`]).
-    latch: *const ForkLatch,
-    /// Ties the job to the forker's frame.
-    _frame: std::marker::PhantomData<&'a ForkLatch>,
-    /// The panic payload, if the call panicked. Written by the executor
-    /// before `latch.set()`, read by the forker after the latch is done.
-    panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
-}
-
-impl StackJob<'_> {
-    fn as_job_ref(&self) -> JobRef {
-        JobRef {
-            data: (self as *const Self).cast(),
-            execute: execute_stack_job,
+    let _unregister = Unregister(handle, &thread);
+    let mut fut = pin!(fut);
+    let mut cancelled = false;
+    loop {
+        let polled =
+            crate::coop::budget(|| fut.as_mut().poll(&mut TaskContext::from_waker(&waker)));
+        if let Poll::Ready(v) = polled {
+            return v;
         }
-    }
-}
-
-unsafe fn execute_stack_job(data: *const ()) {
-    let this = data as *const StackJob<'_>;
-    // SAFETY: `data` is a live `StackJob` (JobRef contract): its forker
-    // waits for the latch before the frame holding it ends.
-    let (job, index, latch) = unsafe { ((*this).job, (*this).index, (*this).latch) };
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job(index))) {
-        // SAFETY: only this executor writes the slot, and the forker reads it
-        // only after the latch (release) is done.
-        unsafe { (*this).panic.with_mut(|p| *p = Some(payload)) };
-    }
-    // SAFETY: the latch is alive until this decrement; neither it nor the
-    // job is touched afterwards.
-    unsafe { ForkLatch::set(latch) };
-}
-
-/// Waits for a fork's latch, on every exit path of `fork_join`.
-struct JoinGuard<'a> {
-    /// The latch to wait for.
-    latch: &'a ForkLatch,
-}
-
-impl Drop for JoinGuard<'_> {
-    fn drop(&mut self) {
-        let mut spins = 0;
-        while !self.latch.is_done() {
-            if spins < FORK_SPIN_LIMIT {
-                spins += 1;
-                crate::loom::spin_loop();
-            } else {
-                self.latch.waiter.park();
-            }
+        if !cancelled && handle.is_shutdown() {
+            // Nobody else may run the tasks we wait for: cancel them here
+            // (as shutdown would) so the future can finish.
+            cancelled = true;
+            handle.owned.close_and_shutdown();
+            continue;
         }
+        thread.park();
     }
 }
 
-/// Runs `job(i)` for `i in 0..n` with fork/join (see the module docs).
-/// Returns `false` without running anything when nobody could help: this
-/// thread is neither a worker with its core at hand nor a thread inside a
-/// multi-thread runtime's `block_on`, or the runtime has one worker.
-pub(crate) fn fork_join(n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
-    if n < 2 {
-        return false;
+/// What a fork (`scheduler::fork`) needs from the thread it runs on: where
+/// to publish jobs, where to pop them back, how to help while waiting.
+#[derive(Debug)]
+pub(crate) enum Forker<'a> {
+    /// A worker holding its core: jobs go to its fork deque.
+    Worker(&'a Context),
+    /// A thread inside a multi-thread runtime's `block_on`: jobs go to the
+    /// runtime's fork injector.
+    Remote(&'a Arc<Handle>),
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("index", &self.index)
+            .field("forking", &self.forking.get())
+            .finish_non_exhaustive()
     }
+}
+
+/// Runs `f` with the current thread's [`Forker`], or `None` when nobody
+/// could help: not a worker holding its core (nor, with `allow_remote`, a
+/// thread in a multi-thread runtime's `block_on`), or a single worker.
+pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_>>) -> R) -> R {
     with_current(|cx| match cx {
-        Some(cx) => fork_join_on_worker(cx, n, job),
-        None => crate::runtime::context::with_current(|handle| match handle {
-            crate::scheduler::Handle::MultiThread(h) => fork_join_remote(h, n, job),
-            crate::scheduler::Handle::CurrentThread(_) => false,
-        })
-        .unwrap_or(false),
+        Some(cx) => {
+            let has_core = matches!(cx.core.try_borrow(), Ok(core) if core.is_some());
+            if has_core && cx.handle.num_workers() >= 2 {
+                f(Some(Forker::Worker(cx)))
+            } else {
+                f(None)
+            }
+        }
+        None if allow_remote => {
+            let handle = crate::runtime::context::with_current(|h| match h {
+                crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
+                _ => None,
+            })
+            .flatten();
+            match handle {
+                Some(h) => f(Some(Forker::Remote(&h))),
+                None => f(None),
+            }
+        }
+        None => f(None),
     })
 }
 
-/// The forked calls `1..n` of one fork, in the forker's frame.
-fn stack_jobs<'a>(
-    n: usize,
-    job: &'a (dyn Fn(usize) + Sync),
-    latch: &'a ForkLatch,
-) -> Vec<StackJob<'a>> {
-    (1..n)
-        .map(|index| StackJob {
-            job,
-            index,
-            latch,
-            _frame: std::marker::PhantomData,
-            panic: UnsafeCell::new(None),
-        })
-        .collect()
+/// A fork in progress on this thread; see [`Forker::enter`].
+#[derive(Debug)]
+pub(crate) struct ForkScope<'a> {
+    /// The worker, if the fork runs on one.
+    cx: Option<&'a Context>,
 }
 
-/// Runs job 0 and the jobs `next` still finds, joins the rest, then
-/// resumes the first panic.
-fn run_and_join(
-    latch: &ForkLatch,
-    jobs: &[StackJob<'_>],
-    job: &(dyn Fn(usize) + Sync),
-    publish: impl FnOnce(),
-    mut next: impl FnMut() -> Option<JobRef>,
-) {
-    // The guard exists before any job is visible to another thread, so no
-    // unwind (from `publish` or later) can leave a published job behind.
-    let join = JoinGuard { latch };
-    publish();
-    let first = panic::catch_unwind(AssertUnwindSafe(|| job(0)));
-    // Run whatever nobody stole.
-    while !latch.is_done() {
-        match next() {
-            // SAFETY: popped or stolen exactly once; its forker (us, or
-            // another fork that waits for it) is waiting for it.
-            Some(job_ref) => unsafe { job_ref.execute() },
-            None => break,
+impl ForkScope<'_> {
+    /// Records how the fork went, for the wake policy: `woke` says whether
+    /// publishing woke a parked worker, `taken` whether another thread took
+    /// any of the jobs.
+    pub(crate) fn finish(&self, woke: bool, taken: bool) {
+        let Some(cx) = self.cx else { return };
+        if taken {
+            cx.fork_wake_backoff.set(1);
+        } else if woke {
+            // The wake bought nothing: skip the next few, longer each time.
+            let backoff = cx.fork_wake_backoff.get();
+            cx.fork_wake_skip.set(backoff);
+            cx.fork_wake_backoff
+                .set((backoff * 2).min(MAX_FORK_WAKE_BACKOFF));
         }
-    }
-    drop(join);
-
-    let mut panic = first.err();
-    for stack_job in jobs {
-        // SAFETY: the latch is done, so every executor finished writing.
-        let p = stack_job.panic.with_mut(|p| unsafe { (*p).take() });
-        match (&panic, p) {
-            (None, p) => panic = p,
-            // Only the first panic is resumed; the others are forgotten, not
-            // dropped (a payload's destructor may itself panic).
-            (Some(_), Some(other)) => std::mem::forget(other),
-            (Some(_), None) => {}
-        }
-    }
-    if let Some(payload) = panic {
-        panic::resume_unwind(payload);
     }
 }
 
-fn fork_join_on_worker(cx: &Context, n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
-    if cx.handle.num_workers() < 2 {
-        return false;
-    }
-    let latch = ForkLatch {
-        pending: AtomicUsize::new(n - 1),
-        waiter: Waiter::Worker(&cx.handle.remotes[cx.index].parker),
-    };
-    let jobs = stack_jobs(n, job, &latch);
-    match cx.core.try_borrow() {
-        Ok(core) if core.is_some() => {}
-        _ => return false,
-    }
-    let publish = || {
-        let mut guard = cx.core.borrow_mut();
-        let core = guard.as_mut().expect("worker core checked above");
-        // This worker runs nothing but fork jobs until the join returns, so
-        // its LIFO task (which no one can steal) moves to the run queue:
-        // a stolen job may be waiting for it.
-        if let Some(task) = core.lifo_slot.take() {
-            core.run_queue.push(task);
+impl Drop for ForkScope<'_> {
+    fn drop(&mut self) {
+        if let Some(cx) = self.cx {
+            cx.forking.set(cx.forking.get() - 1);
         }
-        // Pushed last-first, so this worker pops job 1 first and thieves
-        // take the far end.
-        for stack_job in jobs.iter().rev() {
-            core.fork_queue.push(stack_job.as_job_ref());
-        }
-        drop(guard);
-        cx.handle.notify_parked();
-    };
-    run_and_join(&latch, &jobs, job, publish, || {
-        cx.core
-            .borrow_mut()
-            .as_mut()
-            .and_then(|core| core.fork_queue.pop())
-    });
-    true
-}
-
-/// Fork/join from a thread that is not a worker (a scope awaited directly
-/// in a multi-thread runtime's `block_on`): the jobs go to the runtime's
-/// fork injector, where idle workers steal them.
-fn fork_join_remote(handle: &Arc<Handle>, n: usize, job: &(dyn Fn(usize) + Sync)) -> bool {
-    if handle.is_shutdown() {
-        return false;
-    }
-    let latch = ForkLatch {
-        pending: AtomicUsize::new(n - 1),
-        waiter: Waiter::Thread(std::sync::Arc::new(
-            crate::scheduler::current_thread::ThreadWake::new(),
-        )),
-    };
-    let jobs = stack_jobs(n, job, &latch);
-    let publish = || {
-        for stack_job in &jobs {
-            handle.fork_inject.push(stack_job.as_job_ref());
-        }
-        handle.notify_parked();
-    };
-    run_and_join(&latch, &jobs, job, publish, || {
-        loop {
-            match handle.fork_inject.steal() {
-                Steal::Success(job_ref) => return Some(job_ref),
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
-        }
-    });
-    true
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use crate::scheduler::multi_thread::park::SharedDriver;
-    use loom::thread;
-    use std::sync::Arc;
-
-    /// Moves a raw pointer into a loom thread (the test keeps it alive).
-    struct SendPtr<T>(*const T);
-    // SAFETY: test-only; the pointee is shared through an Arc that outlives
-    // every thread.
-    unsafe impl<T> Send for SendPtr<T> {}
-
-    /// Two thieves finish stolen jobs while the forker waits in the join
-    /// guard: the forker must wake and see both jobs done.
-    #[test]
-    fn loom_fork_latch_joins_all_jobs() {
-        loom::model(|| {
-            let (_, handle) = crate::driver::Driver::new().unwrap();
-            let parker = Arc::new(Parker::new(Arc::new(SharedDriver::new(None, handle))));
-            let latch = Arc::new(ForkLatch {
-                pending: AtomicUsize::new(2),
-                waiter: Waiter::Worker(&*parker),
-            });
-            let done = Arc::new(AtomicUsize::new(0));
-            let mut thieves = Vec::new();
-            for _ in 0..2 {
-                let l = SendPtr(Arc::into_raw(latch.clone()));
-                let d = done.clone();
-                thieves.push(thread::spawn(move || {
-                    let l = l;
-                    d.fetch_add(1, Ordering::Relaxed);
-                    // SAFETY: the Arc is reconstructed exactly once.
-                    let latch = unsafe { Arc::from_raw(l.0) };
-                    // SAFETY: the latch is alive (we hold an Arc).
-                    unsafe { ForkLatch::set(&*latch) };
-                }));
-            }
-            drop(JoinGuard { latch: &latch });
-            assert_eq!(
-                done.load(Ordering::Relaxed),
-                2,
-                "join returned before the jobs finished"
-            );
-            for t in thieves {
-                t.join().unwrap();
-            }
-        });
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    struct SendPtr(*const ForkLatch);
-    // SAFETY: test-only, stands for a JobRef crossing to a thief.
-    unsafe impl Send for SendPtr {}
-
-    /// Mirrors `fork_join_remote`: the forker's frame (holding the latch)
-    /// ends as soon as `pending` reaches zero, while the executor may still
-    /// be inside `ForkLatch::set`. Under Miri (several seeds) this checks
-    /// that `set` holds no reference to the latch across the decrement.
-    fn one_fork() -> std::thread::JoinHandle<()> {
-        let latch = ForkLatch {
-            pending: AtomicUsize::new(1),
-            waiter: Waiter::Thread(std::sync::Arc::new(
-                crate::scheduler::current_thread::ThreadWake::new(),
-            )),
+impl Forker<'_> {
+    /// Starts a fork: until the returned scope drops, tasks woken on this
+    /// thread stay stealable (the LIFO slot is off, and its task moves to
+    /// the run queue).
+    pub(crate) fn enter(&self) -> ForkScope<'_> {
+        let Forker::Worker(cx) = self else {
+            return ForkScope { cx: None };
         };
-        let p = SendPtr(&latch);
-        let t = std::thread::spawn(move || {
-            let p = p;
-            // SAFETY: as a stolen StackJob: the forker waits for the latch.
-            unsafe { ForkLatch::set(p.0) }
-        });
-        drop(JoinGuard { latch: &latch });
-        t
+        let depth = cx.forking.get();
+        cx.forking.set(depth + 1);
+        if depth == 0 {
+            let moved = cx.core.borrow_mut().as_mut().is_some_and(|core| {
+                core.lifo_slot
+                    .take()
+                    .map(|task| core.run_queue.push(task))
+                    .is_some()
+            });
+            if moved {
+                cx.handle.notify_parked();
+            }
+        }
+        ForkScope { cx: Some(cx) }
     }
 
-    #[test]
-    fn fork_latch_may_be_freed_right_after_the_last_set() {
-        for _ in 0..if cfg!(miri) { 8 } else { 1000 } {
-            one_fork().join().unwrap();
+    /// Publishes one job. Returns true if a parked worker was woken.
+    pub(crate) fn push(&self, job: JobRef) -> bool {
+        self.push_all(std::iter::once(job))
+    }
+
+    /// Publishes jobs. Returns true if a parked worker was woken.
+    ///
+    /// A worker wakes a parked worker only when its deque was empty (else a
+    /// wake for the older jobs is under way or was not worth it) and no
+    /// backoff after useless wakes is running; searching workers find the
+    /// jobs either way.
+    pub(crate) fn push_all(&self, jobs: impl Iterator<Item = JobRef>) -> bool {
+        match self {
+            Forker::Worker(cx) => {
+                let was_empty = {
+                    let mut guard = cx.core.borrow_mut();
+                    let Some(core) = guard.as_mut() else {
+                        unreachable!("a fork published without the worker core")
+                    };
+                    let was_empty = core.fork_queue.is_empty();
+                    for job in jobs {
+                        core.fork_queue.push(job);
+                    }
+                    was_empty
+                };
+                let skip = cx.fork_wake_skip.get();
+                if skip > 0 {
+                    cx.fork_wake_skip.set(skip - 1);
+                    return false;
+                }
+                was_empty && cx.handle.notify_parked()
+            }
+            Forker::Remote(handle) => {
+                for job in jobs {
+                    handle.fork_inject.push(job);
+                }
+                handle.notify_parked()
+            }
+        }
+    }
+
+    /// Takes back the most recently published job of this thread, if
+    /// nobody stole it.
+    pub(crate) fn pop(&self) -> Option<JobRef> {
+        match self {
+            Forker::Worker(cx) => cx.core.borrow_mut().as_mut()?.fork_queue.pop(),
+            Forker::Remote(handle) => steal_retrying(|| handle.fork_inject.steal()),
+        }
+    }
+
+    /// Returns once `latch` is set, helping meanwhile: runs fork jobs of this
+    /// thread, then stolen ones; before sleeping, polls the I/O driver and
+    /// timers if nobody else holds them. Never runs whole tasks. A worker
+    /// that has slept [`FORK_WAIT_BEFORE_HAND_OFF`] while tasks wait in its
+    /// queues hands its core to a new thread, as a blocking wait does.
+    pub(crate) fn wait(&self, latch: &ForkLatch) {
+        match self {
+            Forker::Worker(cx) => {
+                let start = cx.index + 1;
+                latch.wait(
+                    || {
+                        let job = self
+                            .pop()
+                            .or_else(|| steal_fork_job(&cx.handle, cx.index, start));
+                        match job {
+                            // SAFETY: popped or stolen exactly once; its
+                            // forker waits for it.
+                            Some(job) => unsafe { job.execute() },
+                            None => return false,
+                        }
+                        true
+                    },
+                    |sleeps| {
+                        cx.handle.driver.poll_nonblocking();
+                        let queued = cx
+                            .core
+                            .try_borrow()
+                            .ok()
+                            .and_then(|core| core.as_ref().map(|core| core.has_local_work()));
+                        match queued {
+                            // Tasks wait behind us: a short sleep, then
+                            // give them (and the core) to another thread.
+                            Some(true) if sleeps == 0 => Some(FORK_WAIT_BEFORE_HAND_OFF),
+                            Some(true) => {
+                                hand_off_core(cx);
+                                None
+                            }
+                            Some(false) => Some(FORK_WAIT_BEFORE_HAND_OFF),
+                            None => None,
+                        }
+                    },
+                );
+            }
+            Forker::Remote(handle) => latch.wait(
+                || match self.pop() {
+                    Some(job) => {
+                        // SAFETY: stolen exactly once from the injector; its
+                        // forker waits for it.
+                        unsafe { job.execute() };
+                        true
+                    }
+                    None => false,
+                },
+                |_| {
+                    handle.driver.poll_nonblocking();
+                    None
+                },
+            ),
         }
     }
 }

@@ -1,0 +1,122 @@
+//! Recursive `join!`: fork/join inside one task, side by side with
+//! `rayon::join` and `tokio::spawn`.
+//!
+//! Every contender computes `fib(N)` by recursive two-way joins down to a
+//! cutoff, below which it computes sequentially:
+//!
+//! * `fine` — cutoff 6: hundreds of thousands of joins of a few hundred
+//!   nanoseconds of work each; measures the cost of one join.
+//! * `coarse` — cutoff 20: a few hundred joins of ~20 µs each; measures how
+//!   well the work is spread over the workers.
+//!
+//! The contenders (each with [`WORKERS`] threads):
+//!
+//! * `tether` — `tether::join!(fib(n - 1), fib(n - 2))` on boxed futures
+//!   (a recursive `async fn` needs a box), the root spawned as a task of a
+//!   multi-thread runtime;
+//! * `rayon` — `rayon::join` on closures in a pool (no future, no box);
+//! * `tokio` — `tokio::spawn` of one side and `.await` of the other, on
+//!   boxed futures (`'static` only, so no borrowing; `fib` needs none).
+//!
+//! Run with `cargo bench -p tether-benches --bench join`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use tether_benches::{MEASUREMENT_TIME, WARM_UP_TIME, WORKERS};
+
+/// `fib(N)`: ~3.5 million leaves, a few milliseconds for `rayon::join`.
+const N: u64 = 32;
+
+/// The two grains: (name, sequential below this `n`).
+const GRAINS: [(&str, u64); 2] = [("fine", 6), ("coarse", 20)];
+
+/// Samples per contender: enough for a stable median at a few ms to a few
+/// hundred ms per iteration.
+const SAMPLES: usize = 10;
+
+/// A boxed `Send` future, as recursion needs.
+type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+fn seq_fib(n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        seq_fib(n - 1) + seq_fib(n - 2)
+    }
+}
+
+fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
+    Box::pin(async move {
+        if n < cutoff {
+            return seq_fib(black_box(n));
+        }
+        let (a, b) = tether::join!(tether_fib(n - 1, cutoff), tether_fib(n - 2, cutoff));
+        a + b
+    })
+}
+
+fn rayon_fib(n: u64, cutoff: u64) -> u64 {
+    if n < cutoff {
+        return seq_fib(black_box(n));
+    }
+    let (a, b) = rayon::join(|| rayon_fib(n - 1, cutoff), || rayon_fib(n - 2, cutoff));
+    a + b
+}
+
+fn tokio_fib(n: u64, cutoff: u64) -> BoxFut {
+    Box::pin(async move {
+        if n < cutoff {
+            return seq_fib(black_box(n));
+        }
+        let a = tokio::spawn(tokio_fib(n - 1, cutoff));
+        let b = tokio_fib(n - 2, cutoff).await;
+        a.await.expect("fib task panicked") + b
+    })
+}
+
+fn join(c: &mut Criterion) {
+    let tether_rt = tether_benches::tether_runtime();
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .build()
+        .expect("tokio runtime");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool");
+    let expected = seq_fib(N);
+
+    let mut group = c.benchmark_group("join_fib");
+    group
+        .sample_size(SAMPLES)
+        .warm_up_time(WARM_UP_TIME)
+        .measurement_time(MEASUREMENT_TIME);
+    for (grain, cutoff) in GRAINS {
+        group.bench_with_input(BenchmarkId::new(grain, "tether"), &cutoff, |b, &cutoff| {
+            b.iter(|| {
+                let out = tether_rt
+                    .block_on(async { tether::spawn(tether_fib(N, cutoff)).await })
+                    .expect("fib task panicked");
+                assert_eq!(out, expected);
+            })
+        });
+        group.bench_with_input(BenchmarkId::new(grain, "rayon"), &cutoff, |b, &cutoff| {
+            b.iter(|| assert_eq!(pool.install(|| rayon_fib(N, cutoff)), expected))
+        });
+        group.bench_with_input(BenchmarkId::new(grain, "tokio"), &cutoff, |b, &cutoff| {
+            b.iter(|| {
+                let out = tokio_rt
+                    .block_on(async { tokio::spawn(tokio_fib(N, cutoff)).await })
+                    .expect("fib task panicked");
+                assert_eq!(out, expected);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, join);
+criterion_main!(benches);

@@ -1,0 +1,266 @@
+//! [`join`] and [`join_all`]: fork, run one part inline, pop back what
+//! nobody stole, help until the rest finished.
+
+use std::panic;
+
+use super::job::{IndexJob, JobRef, JobResult, StackJob};
+use super::latch::ForkLatch;
+use crate::scheduler::multi_thread::worker::{self, Forker};
+
+/// Runs `a` and `b`, possibly in parallel, and returns both results.
+///
+/// On a worker of a multi-thread runtime, `b` is pushed onto the worker's
+/// fork deque where idle workers may steal it, `a` runs inline, and `b` is
+/// popped back and run inline if nobody took it; otherwise the caller helps
+/// with other fork jobs until `b` finished. Elsewhere `a` then `b` run one
+/// after the other on the calling thread.
+///
+/// Returns only after both closures returned or unwound. If either
+/// panicked, the panic is resumed after both finished (`a`'s first).
+#[allow(
+    dead_code,
+    reason = "the two-way fork for `join!`-style callers; covered by the tests below"
+)]
+pub(crate) fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    worker::with_forker(false, move |forker| match forker {
+        Some(forker) => join_forked(&forker, a, b),
+        None => join_sequential(a, b),
+    })
+}
+
+/// `join` with nobody to help: `a`, then `b` (also if `a` panicked).
+fn join_sequential<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB,
+{
+    let ra = panic::catch_unwind(panic::AssertUnwindSafe(a));
+    let rb = b();
+    match ra {
+        Ok(ra) => (ra, rb),
+        Err(p) => panic::resume_unwind(p),
+    }
+}
+
+fn join_forked<A, B, RA, RB>(forker: &Forker<'_>, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let job_b = StackJob::new(b);
+    // SAFETY: `job_b` lives in this frame, which does not end (nor unwind)
+    // before the reference was executed: either we pop it back below (and
+    // run the closure ourselves), or `WaitFor` waits for its latch. The
+    // closure and result are `Send`.
+    let job_b_ref = unsafe { JobRef::new(&job_b) };
+    let fork = forker.enter();
+    let wait = WaitFor {
+        forker,
+        latch: &job_b.latch,
+        armed: true,
+    };
+    let woke = forker.push(job_b_ref);
+    let ra = panic::catch_unwind(panic::AssertUnwindSafe(a));
+
+    // Pop `b` back if it is still ours; run whatever else we pop (jobs of
+    // enclosing forks of this thread, pushed earlier) until then.
+    let mut wait = wait;
+    let mut inline_b = false;
+    while !job_b.latch.probe() {
+        match forker.pop() {
+            Some(job) if job.is(&job_b) => {
+                inline_b = true;
+                break;
+            }
+            // SAFETY: popped exactly once; its forker waits for it.
+            Some(job) => unsafe { job.execute() },
+            None => break,
+        }
+    }
+    let rb = if inline_b {
+        // Not stolen: nobody else holds a reference to `job_b`.
+        wait.armed = false;
+        drop(wait);
+        fork.finish(woke, false);
+        panic::catch_unwind(panic::AssertUnwindSafe(|| job_b.run_inline()))
+    } else {
+        drop(wait);
+        fork.finish(woke, true);
+        match job_b.into_result() {
+            JobResult::Ok(v) => Ok(v),
+            JobResult::Panic(p) => Err(p),
+            JobResult::None => unreachable!("a joined job left no result"),
+        }
+    };
+    match (ra, rb) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(p), rb) => {
+            if let Err(other) = rb {
+                std::mem::forget(other);
+            }
+            panic::resume_unwind(p)
+        }
+        (Ok(_), Err(p)) => panic::resume_unwind(p),
+    }
+}
+
+/// Waits (helping) for a latch when dropped, on every exit path of a fork,
+/// unwinding included: published jobs borrow the frame.
+struct WaitFor<'a, 'f> {
+    /// How to help while waiting.
+    forker: &'a Forker<'f>,
+    /// The latch of the published jobs.
+    latch: &'a ForkLatch,
+    /// False once the jobs were taken back, so there is nothing to wait for.
+    armed: bool,
+}
+
+impl Drop for WaitFor<'_, '_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.forker.wait(self.latch);
+        }
+    }
+}
+
+/// Runs `job(i)` for every `i in 0..n`, possibly in parallel on other
+/// workers of the current runtime, and returns only after every call has
+/// returned or unwound. If any call panicked, the first panic is resumed on
+/// the calling thread after all calls finished; further payloads are
+/// forgotten, not dropped (a payload's destructor may itself panic).
+pub(crate) fn join_all(n: usize, job: &(dyn Fn(usize) + Sync)) {
+    if n >= 2
+        && worker::with_forker(true, |forker| forker.map(|f| join_all_forked(&f, n, job))).is_some()
+    {
+        return;
+    }
+    let mut first_panic = None;
+    for i in 0..n {
+        if let Err(p) = panic::catch_unwind(panic::AssertUnwindSafe(|| job(i))) {
+            keep_first(&mut first_panic, p);
+        }
+    }
+    if let Some(p) = first_panic {
+        panic::resume_unwind(p);
+    }
+}
+
+/// Keeps the first panic payload; forgets later ones (see [`join_all`]).
+fn keep_first(first: &mut Option<super::job::Payload>, p: super::job::Payload) {
+    match first {
+        None => *first = Some(p),
+        Some(_) => std::mem::forget(p),
+    }
+}
+
+fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync)) {
+    let latch = ForkLatch::new(n - 1);
+    let jobs: Vec<IndexJob<'_>> = (1..n).map(|i| IndexJob::new(job, i, &latch)).collect();
+    let fork = forker.enter();
+    // The guard exists before any job is visible to another thread, so no
+    // unwind can leave a published job behind.
+    let wait = WaitFor {
+        forker,
+        latch: &latch,
+        armed: true,
+    };
+    // Pushed last-first, so this thread pops job 1 first and thieves take
+    // the far end.
+    let woke = forker.push_all(jobs.iter().rev().map(|j| {
+        // SAFETY: `jobs` outlives the fork: `wait` waits for the latch,
+        // which counts every job, before this frame ends or unwinds.
+        unsafe { JobRef::new(j) }
+    }));
+    let first = panic::catch_unwind(panic::AssertUnwindSafe(|| job(0)));
+    // Run whatever nobody stole (and older jobs of this thread popped on
+    // the way, which someone must run anyway).
+    while !latch.probe() {
+        match forker.pop() {
+            // SAFETY: popped exactly once; its forker waits for it.
+            Some(job_ref) => unsafe { job_ref.execute() },
+            None => break,
+        }
+    }
+    let taken = !latch.probe();
+    drop(wait);
+    fork.finish(woke, taken);
+
+    let mut panic = first.err();
+    for j in &jobs {
+        if let Some(p) = j.take_panic() {
+            keep_first(&mut panic, p);
+        }
+    }
+    if let Some(payload) = panic {
+        panic::resume_unwind(payload);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn fib(n: u32) -> u64 {
+        if n < 2 {
+            return n.into();
+        }
+        let (a, b) = join(|| fib(n - 1), || fib(n - 2));
+        a + b
+    }
+
+    #[test]
+    fn join_outside_a_runtime_runs_both() {
+        assert_eq!(fib(10), 55);
+    }
+
+    #[test]
+    fn join_on_workers_recursive() {
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        let n = if cfg!(miri) { 8 } else { 22 };
+        let expect = fib(n);
+        let got = rt.block_on(rt.spawn(async move { fib(n) })).unwrap();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn join_waits_for_both_and_resumes_the_panic() {
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let res = rt.block_on(rt.spawn(async move {
+            join(
+                || -> () { panic!("left") },
+                || {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+            )
+        }));
+        assert!(res.unwrap_err().is_panic());
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn join_all_runs_every_index_once() {
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        let hits: Vec<AtomicUsize> = (0..16).map(|_| AtomicUsize::new(0)).collect();
+        let hits = std::sync::Arc::new(hits);
+        let h = hits.clone();
+        rt.block_on(rt.spawn(async move {
+            join_all(16, &|i| {
+                h[i].fetch_add(1, Ordering::SeqCst);
+            });
+        }))
+        .unwrap();
+        assert!(hits.iter().all(|h| h.load(Ordering::SeqCst) == 1));
+    }
+}

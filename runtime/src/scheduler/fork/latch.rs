@@ -1,0 +1,297 @@
+//! [`ForkLatch`]: counts the jobs of one fork that have not finished.
+//!
+//! # Protocol
+//!
+//! `pending` starts at the number of published jobs. Each executor, after
+//! writing its job's result, calls [`Latch::set`], which decrements
+//! (release); the forker reads results only after [`ForkLatch::probe`] saw
+//! zero (acquire). The latch usually lives in the forker's frame, which may
+//! end as soon as `pending` reaches zero, so `set` copies the waiter out
+//! *before* the decrement and touches nothing of the latch afterwards.
+//!
+//! The waiter is a [`Sleeper`] of the forking thread (shared through an
+//! `Arc`, so an unpark after the frame ended is harmless). A notification
+//! that arrives before the forker sleeps is remembered, so no wake-up is
+//! lost.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+
+/// Spin rounds a waiting forker tries before it sleeps. Stolen jobs are
+/// usually single child polls of a few microseconds; a short spin avoids a
+/// futex round trip for them.
+const SPIN_LIMIT: usize = if cfg!(loom) { 1 } else { 100 };
+
+/// Something a job's executor signals when the job finished.
+pub(crate) trait Latch {
+    /// Signals the latch.
+    ///
+    /// Takes a raw pointer, not `&self`: the waiter may free the latch as
+    /// soon as it observes the signal, and a reference argument would have
+    /// to stay valid for the whole call.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live latch, and the signal belongs to a job the
+    /// latch is still waiting for. The latch may be freed as soon as this
+    /// call made the signal visible; the caller must not touch it again.
+    unsafe fn set(this: *const Self);
+}
+
+/// Wakes one particular thread; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Sleeper {
+    /// Set by `unpark`, consumed by `park`.
+    notified: Mutex<bool>,
+    /// Signalled by `unpark`.
+    condvar: Condvar,
+}
+
+impl Sleeper {
+    fn new() -> Sleeper {
+        Sleeper {
+            notified: Mutex::new(false),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// The calling thread's sleeper, borrowed from thread-local storage:
+    /// no reference count changes (a fork creates a latch each time).
+    ///
+    /// The pointer stays valid while the calling thread lives; it may be
+    /// dangling after the thread exits. The owner `Arc` is returned as
+    /// well when there is no thread-local one to borrow (under loom, or
+    /// during thread teardown).
+    fn current() -> (*const Sleeper, Option<Arc<Sleeper>>) {
+        #[cfg(not(loom))]
+        {
+            thread_local! {
+                static SLEEPER: Arc<Sleeper> = Arc::new(Sleeper::new());
+            }
+            if let Ok(p) = SLEEPER.try_with(Arc::as_ptr) {
+                return (p, None);
+            }
+        }
+        let owned = Arc::new(Sleeper::new());
+        (Arc::as_ptr(&owned), Some(owned))
+    }
+
+    /// Sleeps until `unpark` (at once if an unpark is pending).
+    fn park(&self) {
+        let mut notified = crate::loom::lock(&self.notified);
+        while !*notified {
+            notified = self
+                .condvar
+                .wait(notified)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *notified = false;
+    }
+
+    /// Like `park`, but returns after `timeout` at the latest.
+    fn park_timeout(&self, timeout: std::time::Duration) {
+        #[cfg(loom)]
+        {
+            // Loom does not model time: an untimed park explores the same
+            // orders (a timeout is a spurious wake-up to the caller).
+            let _ = timeout;
+            self.park();
+        }
+        #[cfg(not(loom))]
+        {
+            let mut notified = crate::loom::lock(&self.notified);
+            if !*notified {
+                notified = self
+                    .condvar
+                    .wait_timeout(notified, timeout)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            *notified = false;
+        }
+    }
+
+    /// Wakes the sleeping thread, or makes its next `park` return.
+    fn unpark(&self) {
+        *crate::loom::lock(&self.notified) = true;
+        self.condvar.notify_one();
+    }
+}
+
+/// The latch of one fork; see the module docs.
+#[derive(Debug)]
+pub(crate) struct ForkLatch {
+    /// Published jobs that have not finished.
+    pending: AtomicUsize,
+    /// The forking thread's sleeper: owned by the thread (thread-local) or
+    /// by `owner`, alive at least while the forker waits on this latch.
+    waiter: *const Sleeper,
+    /// Keeps `waiter` alive when the thread has no thread-local one.
+    _owner: Option<Arc<Sleeper>>,
+}
+
+// SAFETY: `waiter` points to a `Sleeper` (Send + Sync) that an `Arc` owns;
+// the latch only clones that `Arc` (`set`), while the forker, which keeps it
+// alive, waits.
+unsafe impl Send for ForkLatch {}
+// SAFETY: as above; `pending` is atomic.
+unsafe impl Sync for ForkLatch {}
+
+impl ForkLatch {
+    /// A latch waiting for `jobs` jobs, owned by the calling thread.
+    pub(crate) fn new(jobs: usize) -> ForkLatch {
+        let (waiter, owner) = Sleeper::current();
+        ForkLatch {
+            pending: AtomicUsize::new(jobs),
+            waiter,
+            _owner: owner,
+        }
+    }
+
+    /// The forker's sleeper.
+    fn waiter(&self) -> &Sleeper {
+        // SAFETY: the sleeper lives while the forking thread does (or while
+        // `owner` does), and only the forker waits on its own latch.
+        unsafe { &*self.waiter }
+    }
+
+    /// True once every job finished; their writes are then visible.
+    pub(crate) fn probe(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// Returns once every job finished. While waiting, calls `help` (which
+    /// runs one other fork job and returns true, or returns false when it
+    /// found none), spins a little, then calls `before_sleep` with the
+    /// number of sleeps so far and sleeps, at most for the duration it
+    /// returns (`None`: until woken).
+    ///
+    /// Must be called by the thread that created the latch (its sleeper is
+    /// the one `set` wakes).
+    pub(crate) fn wait(
+        &self,
+        mut help: impl FnMut() -> bool,
+        mut before_sleep: impl FnMut(u32) -> Option<std::time::Duration>,
+    ) {
+        let mut idle = 0;
+        let mut sleeps = 0;
+        while !self.probe() {
+            if help() {
+                idle = 0;
+            } else if idle < SPIN_LIMIT {
+                idle += 1;
+                crate::loom::spin_loop();
+            } else {
+                let timeout = before_sleep(sleeps);
+                sleeps = sleeps.saturating_add(1);
+                if !self.probe() {
+                    match timeout {
+                        Some(timeout) => self.waiter().park_timeout(timeout),
+                        None => self.waiter().park(),
+                    }
+                }
+                idle = 0;
+            }
+        }
+    }
+}
+
+impl Latch for ForkLatch {
+    unsafe fn set(this: *const Self) {
+        // Take a reference count on the forker's sleeper *before* the
+        // decrement: afterwards the forker may return, and its thread exit
+        // and drop its own reference.
+        //
+        // SAFETY: the latch is alive until our decrement (contract), and
+        // its forker waits on it, so the sleeper it points to is alive and
+        // owned by an `Arc` (the thread's or `owner`): the count may be
+        // incremented through the pointer, and the new count is ours.
+        let waiter = unsafe {
+            let p = (*this).waiter;
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        };
+        // SAFETY: as above; the temporary reference ends with the RMW, after
+        // which nothing of the latch is touched.
+        let prev = unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) };
+        debug_assert!(prev > 0, "fork latch set more often than it has jobs");
+        if prev == 1 {
+            waiter.unpark();
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    /// Moves a raw pointer into a loom thread (the test keeps it alive).
+    struct SendPtr<T>(*const T);
+    // SAFETY: test-only; the pointee outlives every thread (see the tests).
+    unsafe impl<T> Send for SendPtr<T> {}
+
+    /// Two executors set the latch while the forker waits: the forker must
+    /// wake, and must see both jobs' writes.
+    #[test]
+    fn loom_fork_latch_joins_all_jobs() {
+        loom::model(|| {
+            let latch = Arc::new(ForkLatch::new(2));
+            let done = Arc::new(AtomicUsize::new(0));
+            let mut executors = Vec::new();
+            for _ in 0..2 {
+                let l = SendPtr(Arc::into_raw(latch.clone()));
+                let d = done.clone();
+                executors.push(thread::spawn(move || {
+                    let l = l;
+                    d.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: the Arc is reconstructed exactly once.
+                    let latch = unsafe { Arc::from_raw(l.0) };
+                    // SAFETY: the latch is alive (we hold an Arc).
+                    unsafe { ForkLatch::set(&*latch) };
+                }));
+            }
+            latch.wait(|| false, |_| None);
+            assert_eq!(
+                done.load(Ordering::Relaxed),
+                2,
+                "the wait returned before the jobs finished"
+            );
+            for t in executors {
+                t.join().unwrap();
+            }
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    struct SendPtr(*const ForkLatch);
+    // SAFETY: test-only, stands for a JobRef crossing to a thief.
+    unsafe impl Send for SendPtr {}
+
+    /// The forker's frame (holding the latch) ends as soon as `pending`
+    /// reaches zero, while the executor may still be inside `set`. Under
+    /// Miri (several seeds) this checks that `set` holds no reference to the
+    /// latch across the decrement.
+    fn one_fork() -> std::thread::JoinHandle<()> {
+        let latch = ForkLatch::new(1);
+        let p = SendPtr(&latch);
+        let t = std::thread::spawn(move || {
+            let p = p;
+            // SAFETY: as a stolen job: the forker waits for the latch.
+            unsafe { ForkLatch::set(p.0) }
+        });
+        latch.wait(|| false, |_| None);
+        t
+    }
+
+    #[test]
+    fn fork_latch_may_be_freed_right_after_the_last_set() {
+        for _ in 0..if cfg!(miri) { 8 } else { 1000 } {
+            one_fork().join().unwrap();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Fork/join within one poll: the machinery under async scopes,
+//! `ScopedJoinSet`, `join_all` and `join!`.
+//!
+//! The shape is rayon-core's:
+//!
+//! * [`job`]: a [`JobRef`] is a type-erased pointer to a job living in the
+//!   forker's stack frame, plus the function that runs it;
+//! * [`latch`]: a [`ForkLatch`] counts the forked jobs still running; the
+//!   executor of the last one sets it and wakes the forker;
+//! * [`join`]: [`join`] (two closures) and [`join_all`] (`job(0..n)`).
+//!
+//! # Where jobs go and who runs them
+//!
+//! On a worker of a multi-thread runtime the jobs are pushed onto the
+//! worker's fork deque (`multi_thread/worker.rs`); the forker runs one part
+//! inline and then pops back whatever nobody stole. Searching workers steal
+//! fork jobs before tasks, since a forker is waiting on them. A forker whose
+//! latch is still unset *helps*: it runs fork jobs (its own, then stolen
+//! ones), polls the I/O driver and timers if they are free, and only then
+//! sleeps. It never polls whole tasks on its own stack, and while it forks
+//! the worker's LIFO slot is off, so every task it wakes stays stealable.
+//!
+//! From a thread that is not a worker but runs inside a multi-thread
+//! runtime's `block_on`, [`join_all`] pushes to the runtime's fork injector;
+//! elsewhere (current-thread runtime, no runtime) both functions run their
+//! parts one after another on the calling thread.
+//!
+//! # Invariant
+//!
+//! Jobs borrow the forker's frame. A fork function never returns, nor
+//! unwinds, before its latch is set, i.e. before every job it published has
+//! finished executing (a guard whose `Drop` waits covers the unwind paths).
+
+mod job;
+mod join;
+pub(crate) mod latch;
+
+pub(crate) use job::JobRef;
+#[allow(
+    unused_imports,
+    reason = "`join` is the two-way entry point for scope code"
+)]
+pub(crate) use join::join;
+pub(crate) use join::join_all;
+pub(crate) use latch::ForkLatch;

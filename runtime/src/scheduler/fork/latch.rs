@@ -68,7 +68,7 @@ impl Sleeper {
             thread_local! {
                 static SLEEPER: Arc<Sleeper> = Arc::new(Sleeper::new());
             }
-            if let Ok(p) = SLEEPER.try_with(|s| Arc::as_ptr(s)) {
+            if let Ok(p) = SLEEPER.try_with(Arc::as_ptr) {
                 return (p, None);
             }
         }

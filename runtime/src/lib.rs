@@ -32,7 +32,7 @@
 //! |---|---|---|---|
 //! | [`spawn`] | `'static` only | yes | no |
 //! | [`scope()`] / [`ScopedJoinSet`] / [`join_all`] / [`join!`] | the caller's stack | yes, while the scope is polled | no |
-//! | [`Runtime::scope`] (blocking scope) | the caller's stack | yes, fully independent tasks | yes (a worker keeps running other tasks) |
+//! | [`Runtime::scope`] (blocking scope) | the caller's stack | yes, fully independent tasks | yes (a worker hands its core to another thread while it waits) |
 //!
 //! Scoped children make progress only while their parent is being polled:
 //! that is what makes them sound even if the scope future is leaked (see

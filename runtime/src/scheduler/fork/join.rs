@@ -249,6 +249,47 @@ mod tests {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
     }
 
+    /// `a` spawns a task; `b` (inline or stolen) waits for that task to run.
+    /// The task must not be stuck: not in the forker's LIFO slot (off while
+    /// it forks), nor in its run queue while the forker waits for a stolen
+    /// `b` and the other worker is busy with `b` (the forker hands its core
+    /// on after a short wait). Watchdog: the test thread aborts on a hang.
+    #[test]
+    fn join_whose_stolen_half_waits_for_a_task_of_the_forker() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if done_rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .is_err()
+            {
+                eprintln!("join_whose_stolen_half_waits_for_a_task_of_the_forker hung; aborting");
+                std::process::abort();
+            }
+        });
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        for _ in 0..if cfg!(miri) { 1 } else { 50 } {
+            rt.block_on(rt.spawn(async {
+                let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let f = flag.clone();
+                join(
+                    move || {
+                        drop(crate::spawn(async move { f.store(true, Ordering::SeqCst) }));
+                        // Long enough for the other worker to steal `b`.
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    },
+                    || {
+                        while !flag.load(Ordering::SeqCst) {
+                            std::thread::sleep(std::time::Duration::from_micros(50));
+                        }
+                    },
+                );
+            }))
+            .unwrap();
+        }
+        done_tx.send(()).unwrap();
+        watchdog.join().unwrap();
+    }
+
     #[test]
     fn join_all_runs_every_index_once() {
         let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();

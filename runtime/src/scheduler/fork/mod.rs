@@ -17,8 +17,18 @@
 //! fork jobs before tasks, since a forker is waiting on them. A forker whose
 //! latch is still unset *helps*: it runs fork jobs (its own, then stolen
 //! ones), polls the I/O driver and timers if they are free, and only then
-//! sleeps. It never polls whole tasks on its own stack, and while it forks
-//! the worker's LIFO slot is off, so every task it wakes stays stealable.
+//! sleeps (in short slices, driving I/O and timers between them). It never
+//! polls whole tasks on its own stack, and while it forks the worker's LIFO
+//! slot is off, so every task it wakes stays stealable. If it has slept a
+//! while and tasks wait in its queues, it hands its worker core to a new
+//! thread, as a blocking wait does.
+//!
+//! A fork wakes a parked worker only when it pays: when the worker's fork
+//! deque was empty (a wake for older jobs is under way otherwise), nobody
+//! is searching already, and the last wakes of this thread were not wasted
+//! (a wake after which every job came back unstolen starts an exponential
+//! backoff during which only workers that are already searching find the
+//! jobs).
 //!
 //! From a thread that is not a worker but runs inside a multi-thread
 //! runtime's `block_on`, [`join_all`] pushes to the runtime's fork injector;

@@ -152,7 +152,11 @@ impl Handle {
             });
         match spawned {
             Ok(thread) => {
-                crate::loom::lock(&self.threads).push(thread);
+                let mut threads = crate::loom::lock(&self.threads);
+                // Threads that handed their core on and exited need no
+                // join: forget their handles so the list stays short.
+                threads.retain(|t| !t.is_finished());
+                threads.push(thread);
                 Ok(())
             }
             Err(e) => {

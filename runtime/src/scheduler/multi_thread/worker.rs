@@ -103,6 +103,9 @@ pub(crate) struct Core {
     window_ticks: u32,
     /// Moving average of the time one busy tick takes, in nanoseconds.
     mean_tick_nanos: f64,
+    /// The worker parked during the current window: its time is not tick
+    /// time, so the window gives no sample.
+    parked_in_window: bool,
     /// The most recently woken task.
     lifo_slot: Option<Notified>,
     /// Local tasks; stolen through `Remote::steal`.
@@ -173,6 +176,7 @@ impl Core {
             window_start: std::time::Instant::now(),
             window_ticks: 0,
             mean_tick_nanos: 0.0,
+            parked_in_window: false,
             lifo_slot: None,
             run_queue,
             fork_queue,
@@ -257,24 +261,20 @@ impl Core {
             return;
         }
         let now = std::time::Instant::now();
-        let elapsed = now.duration_since(self.window_start).as_nanos() as f64;
-        let ticks = self.window_ticks.max(1);
-        let sample = elapsed / f64::from(ticks);
-        self.mean_tick_nanos = if self.mean_tick_nanos == 0.0 {
-            sample
-        } else {
-            TICK_TIME_EWMA_WEIGHT * sample + (1.0 - TICK_TIME_EWMA_WEIGHT) * self.mean_tick_nanos
-        };
-        let target = TARGET_GLOBAL_QUEUE_LATENCY.as_nanos() as f64;
-        let (min, max) = GLOBAL_QUEUE_INTERVAL_RANGE;
-        let interval = (target / self.mean_tick_nanos.max(1.0)) as u32;
-        self.global_queue_interval = interval.clamp(min, max);
-        self.restart_window(now);
-    }
-
-    /// Starts a new measuring window (after parking, whose time is not
-    /// tick time).
-    fn restart_window(&mut self, now: std::time::Instant) {
+        if !std::mem::take(&mut self.parked_in_window) {
+            let elapsed = now.duration_since(self.window_start).as_nanos() as f64;
+            let sample = elapsed / f64::from(self.window_ticks.max(1));
+            self.mean_tick_nanos = if self.mean_tick_nanos == 0.0 {
+                sample
+            } else {
+                TICK_TIME_EWMA_WEIGHT * sample
+                    + (1.0 - TICK_TIME_EWMA_WEIGHT) * self.mean_tick_nanos
+            };
+            let target = TARGET_GLOBAL_QUEUE_LATENCY.as_nanos() as f64;
+            let (min, max) = GLOBAL_QUEUE_INTERVAL_RANGE;
+            let interval = (target / self.mean_tick_nanos.max(1.0)) as u32;
+            self.global_queue_interval = interval.clamp(min, max);
+        }
         self.window_start = now;
         self.window_ticks = 0;
     }
@@ -471,7 +471,8 @@ fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
     if core.has_local_work() {
         cx.handle.notify_parked();
     }
-    core.restart_window(std::time::Instant::now());
+    // Parked time is not tick time; no clock read here (parks are hot).
+    core.parked_in_window = true;
     core
 }
 

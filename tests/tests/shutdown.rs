@@ -61,10 +61,16 @@ fn shutdown_timeout_does_not_wait_for_a_stuck_blocking_job() {
             let f = finished.clone();
             let cancelled = Arc::new(AtomicBool::new(false));
             let guard = OnDrop(cancelled.clone());
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
             rt.spawn_blocking(move || {
+                s.store(true, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(1500));
                 f.store(true, Ordering::SeqCst);
             });
+            // A job still queued at shutdown is cancelled, not run: this
+            // test is about one that is already running.
+            eventually(&started, "the blocking job starting");
             rt.spawn(async move {
                 let _guard = guard;
                 std::future::pending::<()>().await;

@@ -14,8 +14,9 @@ use crate::task::JoinHandle;
 ///
 /// Dropping the runtime shuts it down: workers stop after their current
 /// poll, every task that has not finished is dropped (exactly once, on the
-/// dropping thread), running blocking jobs are waited for, and the threads
-/// are joined.
+/// dropping thread — or on a shutdown thread when the runtime is dropped
+/// from inside one of its own tasks), queued blocking jobs are cancelled,
+/// running ones are waited for, and the threads are joined.
 ///
 /// ```
 /// let rt = tether::Runtime::new().unwrap();
@@ -202,47 +203,16 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Futures dropped during shutdown may call `spawn`; they get
-        // cancelled handles from this runtime rather than a panic.
-        let _current = crate::runtime::context::set_current(&self.handle.inner);
-        // Queued blocking jobs are cancelled before anything waits: a task
-        // blocked on one of them (in a blocking scope) is then released by
-        // the cancellation instead of by every job queued ahead of it.
-        self.handle.inner.blocking().close();
-        match &self.handle.inner {
-            scheduler::Handle::MultiThread(h) => {
-                h.begin_shutdown();
-                let finish = |h: &std::sync::Arc<multi_thread::Handle>| {
-                    h.join_threads();
-                    h.finish_shutdown();
-                    h.blocking.shutdown();
-                };
-                if multi_thread::worker::is_worker_of(h) {
-                    // Dropped inside the runtime (a task, or a fork job run
-                    // for another worker's fork): joining here could wait
-                    // for this very poll, or for a forker waiting on a job
-                    // this thread runs. The workers stop after their current
-                    // poll; a reaper thread joins them and cancels what is
-                    // left.
-                    let h = h.clone();
-                    let reaper = thread::Builder::new()
-                        .name("tether-runtime-shutdown".to_string())
-                        .spawn(move || finish(&h));
-                    if reaper.is_err() {
-                        // No thread to spare: tasks are cancelled now; the
-                        // workers exit on their own.
-                        cancel_now(&self.handle.inner);
-                    }
-                } else {
-                    finish(h);
-                }
-            }
-            scheduler::Handle::CurrentThread(h) => {
-                h.shutdown();
-                h.blocking.shutdown();
-            }
-        }
+        self.shutdown_with(None);
     }
+}
+
+/// Joins a multi-thread runtime's workers, cancels what is left and waits
+/// for the blocking pool: the part of a shutdown that may block.
+fn finish_multi_thread(h: &std::sync::Arc<multi_thread::Handle>) {
+    h.join_threads();
+    h.finish_shutdown();
+    h.blocking.shutdown();
 }
 
 /// Cancels every task of a multi-thread runtime at once (the fallback of
@@ -261,10 +231,67 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// How often [`Runtime::shutdown_timeout`] checks whether the threads it
-/// waits for have exited: short next to any useful timeout, long enough
-/// not to burn the core the exiting threads need.
-const SHUTDOWN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
+impl Runtime {
+    /// Shuts the runtime down. `None` (a drop) waits for every thread;
+    /// `Some(deadline)` waits until `deadline` at most (`Some(None)`: the
+    /// deadline overflowed, so no limit) and leaves the rest to a
+    /// background thread.
+    fn shutdown_with(&mut self, deadline: Option<Option<std::time::Instant>>) {
+        // Futures dropped during shutdown may call `spawn`; they get
+        // cancelled handles from this runtime rather than a panic.
+        let _current = crate::runtime::context::set_current(&self.handle.inner);
+        // Queued blocking jobs are cancelled before anything waits: a task
+        // blocked on one of them (in a blocking scope) is then released by
+        // the cancellation instead of by every job queued ahead of it.
+        self.handle.inner.blocking().close();
+        match &self.handle.inner {
+            scheduler::Handle::MultiThread(h) => {
+                h.begin_shutdown();
+                if let Some(deadline) = deadline {
+                    // Everything that may block moves to a thread this one
+                    // waits for until the deadline only.
+                    let h = h.clone();
+                    finish_in_background(deadline, move || {
+                        let _current = crate::runtime::context::set_current(
+                            &scheduler::Handle::MultiThread(h.clone()),
+                        );
+                        finish_multi_thread(&h);
+                    });
+                } else if multi_thread::worker::is_worker_of(h) {
+                    // Dropped inside the runtime (a task, or a fork job run
+                    // for another worker's fork): joining here could wait
+                    // for this very poll, or for a forker waiting on a job
+                    // this thread runs. The workers stop after their current
+                    // poll; a reaper thread joins them and cancels what is
+                    // left.
+                    let h = h.clone();
+                    let reaper = thread::Builder::new()
+                        .name("tether-runtime-shutdown".to_string())
+                        .spawn(move || finish_multi_thread(&h));
+                    if reaper.is_err() {
+                        // No thread to spare: tasks are cancelled now; the
+                        // workers exit on their own.
+                        cancel_now(&self.handle.inner);
+                    }
+                } else {
+                    finish_multi_thread(h);
+                }
+            }
+            scheduler::Handle::CurrentThread(h) => {
+                // Tasks of a current-thread runtime may be !Send: they are
+                // dropped here, on the thread that owns the runtime.
+                h.shutdown();
+                match deadline {
+                    Some(deadline) => {
+                        let blocking = h.blocking.clone();
+                        finish_in_background(deadline, move || blocking.shutdown());
+                    }
+                    None => h.blocking.shutdown(),
+                }
+            }
+        }
+    }
+}
 
 impl Runtime {
     /// Shuts the runtime down, waiting at most `timeout` for its threads.
@@ -293,51 +320,12 @@ impl Runtime {
     /// ```
     pub fn shutdown_timeout(self, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now().checked_add(timeout);
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped after these reads, so
-        // each field is moved out exactly once (Drop does not run).
-        let (handle, threads) =
-            unsafe { (std::ptr::read(&this.handle), std::ptr::read(&this.threads)) };
-        let _current = crate::runtime::context::set_current(&handle.inner);
-        match &handle.inner {
-            scheduler::Handle::MultiThread(h) => {
-                h.begin_shutdown();
-                let me = thread::current().id();
-                let threads: Vec<_> = threads
-                    .into_iter()
-                    .filter(|t| t.thread().id() != me)
-                    .collect();
-                if wait_until(deadline, || threads.iter().all(|t| t.is_finished())) {
-                    for t in threads {
-                        let _ = t.join();
-                    }
-                    h.finish_shutdown();
-                    let blocking = h.blocking.clone();
-                    finish_in_background(deadline, move || blocking.shutdown());
-                } else {
-                    // A worker is still inside a poll: cancelling the tasks
-                    // must wait for it, so all of that moves off this thread.
-                    let h = h.clone();
-                    finish_in_background(deadline, move || {
-                        let _current = crate::runtime::context::set_current(
-                            &scheduler::Handle::MultiThread(h.clone()),
-                        );
-                        for t in threads {
-                            let _ = t.join();
-                        }
-                        h.finish_shutdown();
-                        h.blocking.shutdown();
-                    });
-                }
-            }
-            scheduler::Handle::CurrentThread(h) => {
-                // Tasks of a current-thread runtime may be !Send: they are
-                // dropped here, on the thread that owns the runtime.
-                h.shutdown();
-                let blocking = h.blocking.clone();
-                finish_in_background(deadline, move || blocking.shutdown());
-            }
-        }
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.shutdown_with(Some(deadline));
+        // SAFETY: `this` is a `ManuallyDrop` that is never used again, so
+        // its handle is dropped exactly once (here) and `Runtime::drop`
+        // does not run a second shutdown.
+        unsafe { std::ptr::drop_in_place(&mut this.handle) };
     }
 
     /// Shuts the runtime down without waiting for anything: the same as
@@ -353,20 +341,6 @@ impl Runtime {
     /// ```
     pub fn shutdown_background(self) {
         self.shutdown_timeout(std::time::Duration::ZERO);
-    }
-}
-
-/// Calls `done` until it returns true or `deadline` passes (`None`: no
-/// deadline); returns its last answer.
-fn wait_until(deadline: Option<std::time::Instant>, mut done: impl FnMut() -> bool) -> bool {
-    loop {
-        if done() {
-            return true;
-        }
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            return false;
-        }
-        thread::sleep(SHUTDOWN_POLL_INTERVAL);
     }
 }
 

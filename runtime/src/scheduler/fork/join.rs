@@ -304,4 +304,67 @@ mod tests {
         .unwrap();
         assert!(hits.iter().all(|h| h.load(Ordering::SeqCst) == 1));
     }
+
+    /// A fork whose inline half blocks (a blocking scope hands the worker's
+    /// core on) while the runtime shuts down: the core, with the fork's
+    /// unstolen other half still in its deque, goes back to the runtime
+    /// instead of to a new worker, and nobody may run that half. The forker
+    /// must still finish (the shutdown joins it). Watchdog: aborts on a hang.
+    #[test]
+    fn fork_half_left_in_a_core_handed_off_at_shutdown_still_runs() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if done_rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .is_err()
+            {
+                eprintln!(
+                    "fork_half_left_in_a_core_handed_off_at_shutdown_still_runs hung; aborting"
+                );
+                std::process::abort();
+            }
+        });
+        fn shutting_down() -> bool {
+            crate::runtime::context::with_current(|h| match h {
+                crate::scheduler::Handle::MultiThread(h) => h.is_shutdown(),
+                _ => true,
+            })
+            .unwrap_or(true)
+        }
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        let handle = rt.handle().clone();
+        // Keep one worker busy until shutdown, so it cannot steal `b`.
+        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+        drop(rt.spawn(async move {
+            busy_tx.send(()).unwrap();
+            while !shutting_down() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }));
+        busy_rx.recv().unwrap();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let b_ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let b = b_ran.clone();
+        drop(rt.spawn(async move {
+            join(
+                move || {
+                    handle.scope(|s| {
+                        drop(s.spawn(std::future::pending::<()>()));
+                        go_tx.send(()).unwrap();
+                        while !shutting_down() {
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                    });
+                },
+                move || {
+                    b.fetch_add(1, Ordering::SeqCst);
+                },
+            );
+        }));
+        go_rx.recv().unwrap();
+        drop(rt);
+        assert_eq!(b_ran.load(Ordering::SeqCst), 1);
+        done_tx.send(()).unwrap();
+        watchdog.join().unwrap();
+    }
 }

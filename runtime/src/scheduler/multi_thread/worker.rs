@@ -746,9 +746,18 @@ impl Forker<'_> {
                 let start = cx.index + 1;
                 latch.wait(
                     || {
-                        let job = self
-                            .pop()
-                            .or_else(|| steal_fork_job(&cx.handle, cx.index, start));
+                        // Once this thread handed its core on (a blocking
+                        // wait inside a fork), its former deque is one more
+                        // victim: jobs this fork left there must not depend
+                        // on the core's new thread, which exits at once if
+                        // the runtime is shutting down (or never exists:
+                        // `hand_off_core` returns the core to the runtime
+                        // then).
+                        let me = match cx.core.try_borrow() {
+                            Ok(core) if core.is_none() => usize::MAX,
+                            _ => cx.index,
+                        };
+                        let job = self.pop().or_else(|| steal_fork_job(&cx.handle, me, start));
                         match job {
                             // SAFETY: popped or stolen exactly once; its
                             // forker waits for it.

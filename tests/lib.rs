@@ -33,6 +33,22 @@ pub fn multi_thread(workers: usize) -> Runtime {
         .expect("failed to build a multi-thread runtime")
 }
 
+/// Runs `f` to completion on a two-worker multi-thread runtime, failing
+/// (instead of hanging) if it takes longer than `limit`.
+///
+/// ```
+/// tether_tests::block_on_timed(std::time::Duration::from_secs(60), async {
+///     assert_eq!(tether::spawn(async { 3 }).await.unwrap(), 3);
+/// });
+/// ```
+pub fn block_on_timed<F: std::future::Future<Output = ()> + Send>(limit: Duration, f: F) {
+    multi_thread(2).block_on(async move {
+        tether::time::timeout(limit, f)
+            .await
+            .expect("test timed out: a wake-up was lost or the test hung");
+    });
+}
+
 /// A current-thread runtime.
 ///
 /// ```

@@ -42,15 +42,7 @@ impl Drop for TempDir {
 }
 
 fn run<F: Future<Output = ()> + Send>(f: F) {
-    let rt = tether::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        tether::time::timeout(WATCHDOG, f)
-            .await
-            .expect("test timed out");
-    });
+    tether_tests::block_on_timed(WATCHDOG, f);
 }
 
 #[test]

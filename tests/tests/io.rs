@@ -16,15 +16,7 @@ use tokio_util::codec::{Framed, LinesCodec};
 const WATCHDOG: Duration = Duration::from_secs(30);
 
 fn run<F: Future<Output = ()> + Send>(f: F) {
-    let rt = tether::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        tether::time::timeout(WATCHDOG, f)
-            .await
-            .expect("test timed out");
-    });
+    tether_tests::block_on_timed(WATCHDOG, f);
 }
 
 async fn pair() -> (TcpStream, TcpStream) {

@@ -16,15 +16,7 @@ use tether::sync::{
 const WATCHDOG: Duration = Duration::from_secs(30);
 
 fn run<F: Future<Output = ()> + Send>(f: F) {
-    let rt = tether::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        tether::time::timeout(WATCHDOG, f)
-            .await
-            .expect("test timed out: a wake-up was lost");
-    });
+    tether_tests::block_on_timed(WATCHDOG, f);
 }
 
 #[test]

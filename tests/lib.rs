@@ -195,3 +195,40 @@ impl Rendezvous {
         *self.arrived.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A fresh directory under the system temp dir, unique to this process and
+/// call (`name` says which test made it), removed with its contents on drop.
+///
+/// ```
+/// let dir = tether_tests::TempDir::new("doc");
+/// std::fs::write(dir.join("a"), b"x").unwrap();
+/// assert!(dir.0.join("a").exists());
+/// ```
+#[derive(Debug)]
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// Creates the directory (emptied first if a stale one exists).
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tether-test-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("failed to create a temp dir");
+        TempDir(dir)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -4,8 +4,7 @@
 
 use std::future::Future;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use tether::fs::{self, File, OpenOptions};
@@ -14,32 +13,7 @@ use tether::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, Buf
 /// Watchdog for every test: a lost wake-up fails instead of hanging CI.
 const WATCHDOG: Duration = Duration::from_secs(60);
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tether-fs-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tether_tests::TempDir;
 
 fn run<F: Future<Output = ()> + Send>(f: F) {
     tether_tests::block_on_timed(WATCHDOG, f);
@@ -47,7 +21,7 @@ fn run<F: Future<Output = ()> + Send>(f: F) {
 
 #[test]
 fn functions_round_trip() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let a = tmp.join("a.txt");
         fs::write(&a, "alpha").await.unwrap();
@@ -124,7 +98,7 @@ fn functions_round_trip() {
 
 #[test]
 fn dir_builder_and_open_options() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         fs::DirBuilder::new()
             .recursive(true)
@@ -169,7 +143,7 @@ fn dir_builder_and_open_options() {
 
 #[test]
 fn file_write_seek_read_and_lines() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("f");
         let mut f = OpenOptions::new()
@@ -200,7 +174,7 @@ fn file_write_seek_read_and_lines() {
 
 #[test]
 fn write_after_partial_read_lands_at_the_readers_position() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("f");
         fs::write(&path, "abcdefgh").await.unwrap();
@@ -242,7 +216,7 @@ fn write_after_partial_read_lands_at_the_readers_position() {
 
 #[test]
 fn large_transfers_cross_many_jobs() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("big");
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
@@ -264,7 +238,7 @@ fn large_transfers_cross_many_jobs() {
 
 #[test]
 fn failed_write_is_reported_by_the_next_write_or_flush() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("ro");
         fs::write(&path, "x").await.unwrap();
@@ -296,7 +270,7 @@ fn failed_write_is_reported_by_the_next_write_or_flush() {
 
 #[test]
 fn try_into_std_and_from_std() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("s");
         let f = File::from_std(std::fs::File::create(&path).unwrap());
@@ -316,7 +290,7 @@ fn try_into_std_and_from_std() {
 
 #[test]
 fn read_dir_lists_more_than_one_chunk() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         for i in 0..100 {
             fs::write(tmp.join(&format!("f{i:03}")), [i as u8])
@@ -349,7 +323,7 @@ fn read_dir_lists_more_than_one_chunk() {
 
 #[test]
 fn many_files_in_parallel_from_scoped_children() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     let dir: &Path = &tmp.0;
     run(async move {
         tether::scope(|s| async move {
@@ -378,7 +352,7 @@ fn many_files_in_parallel_from_scoped_children() {
 
 #[test]
 fn a_read_cancelled_mid_flight_loses_no_byte() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     run(async {
         let path = tmp.join("c");
         let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
@@ -407,7 +381,7 @@ fn a_read_cancelled_mid_flight_loses_no_byte() {
 
 #[test]
 fn file_on_the_current_thread_runtime() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("fs");
     let rt = tether::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

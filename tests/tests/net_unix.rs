@@ -3,29 +3,12 @@
 
 use std::io::ErrorKind;
 use std::net::Shutdown;
-use std::path::PathBuf;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tether::net::{UnixListener, UnixStream};
 use tether_tests::multi_thread;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("tether-net-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tether_tests::TempDir;
 
 #[test]
 fn listener_and_stream_round_trip() {

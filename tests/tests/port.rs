@@ -17,23 +17,7 @@ use std::time::Duration;
 
 use tether_tests::watchdog;
 
-/// A fresh directory for one run's files, removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("tether-port-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tether_tests::TempDir;
 
 #[test]
 fn relay_program_prints_the_same_on_tokio_and_tether() {

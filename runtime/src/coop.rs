@@ -9,19 +9,19 @@
 //!
 //! Outside a budgeted poll (a foreign executor, `block_on` without a
 //! runtime) the budget is unconstrained.
+//!
+//! The budget lives in the thread's runtime context
+//! ([`crate::runtime::context`], field `budget`): `None` is unconstrained,
+//! `Some(n)` leaves `n` units to the current poll.
 
-use std::cell::Cell;
 use std::task::{Context, Poll};
+
+use crate::runtime::context;
 
 /// Units a task may spend in one poll before its resources force a yield.
 /// 128 matches what mature runtimes found: large enough that the yield is
 /// rare for well-behaved tasks, small enough to keep tail latency bounded.
 pub(crate) const INITIAL_BUDGET: u8 = 128;
-
-thread_local! {
-    /// `None`: unconstrained. `Some(n)`: `n` units left in the current poll.
-    static BUDGET: Cell<Option<u8>> = const { Cell::new(None) };
-}
 
 /// Runs `f` with a fresh budget, restoring the previous budget afterwards
 /// (also if `f` unwinds).
@@ -39,10 +39,10 @@ fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
     struct Reset(Option<u8>);
     impl Drop for Reset {
         fn drop(&mut self) {
-            let _ = BUDGET.try_with(|b| b.set(self.0));
+            context::replace_budget(self.0);
         }
     }
-    let prev = BUDGET.with(|b| b.replace(budget));
+    let prev = context::replace_budget(budget);
     let _reset = Reset(prev);
     f()
 }
@@ -50,7 +50,7 @@ fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
 /// Whether the current poll still has budget left (always true outside a
 /// budgeted poll).
 pub(crate) fn has_budget_remaining() -> bool {
-    BUDGET.with(|b| b.get().is_none_or(|n| n > 0))
+    context::with_budget(|b| b.get().is_none_or(|n| n > 0))
 }
 
 /// Spends one unit of budget. Returns `Pending` (after waking the task so it
@@ -60,7 +60,7 @@ pub(crate) fn has_budget_remaining() -> bool {
 /// [`RestoreOnPending::made_progress`] being called, so an operation that
 /// ends up `Pending` anyway costs nothing.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    BUDGET.with(|b| match b.get() {
+    context::with_budget(|b| match b.get() {
         None => Poll::Ready(RestoreOnPending(None)),
         Some(0) => {
             cx.waker().wake_by_ref();
@@ -87,7 +87,7 @@ impl RestoreOnPending {
 impl Drop for RestoreOnPending {
     fn drop(&mut self) {
         if let Some(n) = self.0 {
-            let _ = BUDGET.try_with(|b| b.set(Some(n)));
+            context::replace_budget(Some(n));
         }
     }
 }

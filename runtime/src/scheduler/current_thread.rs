@@ -17,7 +17,6 @@ use std::time::Duration;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::scoped::Scoped;
 use local::LocalTasks;
 pub(crate) use local::spawn_local;
 
@@ -74,8 +73,9 @@ pub(crate) struct Handle {
     locals: Mutex<Vec<Arc<LocalTasks>>>,
 }
 
-/// The per-thread state while inside `block_on`.
-struct Context {
+/// The per-thread state of one run loop (`block_on`, or a blocking wait
+/// inside a poll).
+pub(crate) struct Context {
     /// The runtime.
     handle: Arc<Handle>,
     /// The core, while a task is polled.
@@ -99,13 +99,20 @@ impl Context {
     }
 }
 
-thread_local! {
-    /// The context of the `block_on` this thread is inside, if any.
-    static CURRENT: Scoped<Context> = const { Scoped::new() };
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
 }
 
+/// Runs `f` with the context of the run loop this thread is in, if it is
+/// the innermost scheduler loop of the thread's runtime context.
+#[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| c.with(f))
+    crate::runtime::context::with_scheduler(|cx| match cx {
+        Some(crate::scheduler::Context::CurrentThread(cx)) => f(Some(cx)),
+        _ => f(None),
+    })
 }
 
 /// Wakes the future of one run loop: sets its `woken` flag and interrupts
@@ -262,12 +269,15 @@ fn run_until_ready<F: Future>(
     core: Box<Core>,
     fut: std::pin::Pin<&mut F>,
 ) -> (Box<Core>, Option<F::Output>) {
-    let cx = Context {
+    let scheduler = super::Context::CurrentThread(Context {
         handle: handle.clone(),
         core: RefCell::new(Some(core)),
         local: RefCell::new(handle.find_local_tasks()),
+    });
+    let super::Context::CurrentThread(cx) = &scheduler else {
+        unreachable!("built as a current-thread context just above")
     };
-    let out = CURRENT.with(|c| c.set(&cx, || run_loop(&cx, handle, fut)));
+    let out = crate::runtime::context::set_scheduler(&scheduler, || run_loop(cx, handle, fut));
     let core = cx.core.borrow_mut().take().expect("core missing");
     (core, out)
 }

@@ -7,7 +7,7 @@ pub(crate) mod fork;
 pub(crate) mod latch;
 pub(crate) mod multi_thread;
 mod rand;
-mod scoped;
+pub(crate) mod scoped;
 
 use std::future::Future;
 
@@ -24,6 +24,18 @@ pub(crate) struct Intervals {
     pub(crate) event: Option<u32>,
     /// Ticks between forced looks at the global (injection) queue.
     pub(crate) global_queue: Option<u32>,
+}
+
+/// The per-thread state of the scheduler loop a thread runs, by flavour;
+/// the innermost one is kept in the thread's runtime context
+/// (`runtime::context::set_scheduler`).
+#[derive(Debug)]
+pub(crate) enum Context {
+    /// A worker of a multi-thread runtime.
+    MultiThread(multi_thread::worker::Context),
+    /// A current-thread run loop (`block_on`, or a blocking wait inside a
+    /// poll).
+    CurrentThread(current_thread::Context),
 }
 
 /// A runtime's scheduler, by flavour.

@@ -1,6 +1,7 @@
 //! [`Scoped`]: a thread-local reference to a value on some stack frame,
-//! valid exactly while that frame runs a closure. Each scheduler keeps its
-//! per-thread context (the worker's core and handle) this way.
+//! valid exactly while that frame runs a closure. The runtime context keeps
+//! the state of the innermost scheduler loop (a worker's core and handle,
+//! or a current-thread run loop's) this way; see `runtime::context`.
 
 use std::cell::Cell;
 use std::ptr;

@@ -348,7 +348,8 @@ impl<'a> OwnerSlot<'a> {
 }
 
 /// A number unique to the calling thread among live threads: the address of
-/// a thread-local.
+/// a thread-local. Its own thread-local, not a field of the runtime context:
+/// it has no destructor, so it works during thread teardown too.
 fn thread_mark() -> usize {
     thread_local! {
         static MARK: u8 = const { 0 };

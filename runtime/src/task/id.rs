@@ -3,12 +3,12 @@
 //!
 //! Ids come from one process-wide counter, so they are unique across
 //! runtimes as well as within one. The id of the task being polled lives in
-//! a thread-local that the task harness sets for the duration of a poll (and
+//! the thread's runtime context ([`crate::runtime::context`], field
+//! `task_id`), which the task harness sets for the duration of a poll (and
 //! of the drop of a cancelled future), restoring the previous value after,
 //! so nested polls (a blocking wait that runs other tasks) see the right
 //! id.
 
-use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 
@@ -56,11 +56,6 @@ impl fmt::Debug for Id {
     }
 }
 
-thread_local! {
-    /// The raw id of the task being polled on this thread; 0 for none.
-    static CURRENT: Cell<u64> = const { Cell::new(0) };
-}
-
 /// Makes `id` the current task id until dropped; restores the previous one.
 #[derive(Debug)]
 pub(crate) struct CurrentIdGuard {
@@ -70,13 +65,13 @@ pub(crate) struct CurrentIdGuard {
 
 /// Marks the task `id` as being polled on this thread.
 pub(crate) fn enter(id: u64) -> CurrentIdGuard {
-    let prev = CURRENT.try_with(|c| c.replace(id)).unwrap_or(0);
+    let prev = crate::runtime::context::replace_task_id(id);
     CurrentIdGuard { prev }
 }
 
 impl Drop for CurrentIdGuard {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.prev));
+        crate::runtime::context::replace_task_id(self.prev);
     }
 }
 
@@ -114,7 +109,7 @@ pub fn id() -> Id {
 /// # });
 /// ```
 pub fn try_id() -> Option<Id> {
-    match CURRENT.try_with(Cell::get).unwrap_or(0) {
+    match crate::runtime::context::task_id() {
         0 => None,
         id => Some(Id::from_u64(id)),
     }

@@ -54,6 +54,8 @@ macro_rules! __task_local_key {
     ($(#[$attr:meta])* $vis:vis $name:ident, $t:ty) => {
         $(#[$attr])*
         $vis static $name: $crate::task::LocalKey<$t> = {
+            // One thread-local per key (it holds a `$t`): not part of the
+            // runtime's one context thread-local.
             ::std::thread_local! {
                 static __TETHER_TASK_LOCAL: ::std::cell::RefCell<::std::option::Option<$t>> =
                     const { ::std::cell::RefCell::new(::std::option::Option::None) };

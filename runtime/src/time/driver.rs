@@ -39,7 +39,6 @@
 //! (see `shard.rs`). Only [`Handle::process`] holds more than one shard
 //! lock at a time, taking them in index order.
 
-use std::cell::Cell;
 use std::task::Waker;
 use std::time::Instant;
 
@@ -278,20 +277,8 @@ fn planned(tick: u64) -> usize {
     usize::try_from(tick).unwrap_or(NO_TIMER)
 }
 
-/// A small number unique to the calling thread (assigned in the order
-/// threads first ask), used to spread threads over shards.
+/// A small number unique to the calling thread, to spread threads over
+/// shards (kept in the thread's runtime context).
 fn thread_hint() -> usize {
-    /// Next number to hand out. Only a hint: not used for synchronisation.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    thread_local! {
-        static HINT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    HINT.try_with(|hint| {
-        if hint.get() == usize::MAX {
-            hint.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        }
-        hint.get()
-    })
-    // During thread teardown: any shard is correct, just less spread.
-    .unwrap_or(0)
+    crate::runtime::context::thread_hint()
 }

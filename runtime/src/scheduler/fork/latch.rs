@@ -65,6 +65,8 @@ impl Sleeper {
     fn current() -> (*const Sleeper, Option<Arc<Sleeper>>) {
         #[cfg(not(loom))]
         {
+            // Not runtime state, so not in `runtime::context`: a lazily
+            // built parking primitive, absent under loom.
             thread_local! {
                 static SLEEPER: Arc<Sleeper> = Arc::new(Sleeper::new());
             }

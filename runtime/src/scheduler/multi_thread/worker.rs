@@ -46,7 +46,6 @@ use crossbeam_deque::{Steal, Stealer, Worker};
 use super::Handle;
 use crate::scheduler::fork::{ForkLatch, JobRef};
 use crate::scheduler::rand::FastRand;
-use crate::scheduler::scoped::Scoped;
 use crate::task::Notified;
 use std::sync::Arc;
 
@@ -154,13 +153,14 @@ pub(crate) struct Context {
     fork_wake_backoff: Cell<u32>,
 }
 
-thread_local! {
-    /// The worker context of this thread, if it is a worker.
-    static CURRENT: Scoped<Context> = const { Scoped::new() };
-}
-
+/// Runs `f` with the worker context of this thread, if it is a worker (the
+/// innermost scheduler loop of the thread's runtime context).
+#[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| c.with(f))
+    crate::runtime::context::with_scheduler(|cx| match cx {
+        Some(crate::scheduler::Context::MultiThread(cx)) => f(Some(cx)),
+        _ => f(None),
+    })
 }
 
 impl Core {
@@ -348,18 +348,21 @@ fn steal_fork_job(handle: &Handle, me: usize, start: usize) -> Option<JobRef> {
 /// Runs a worker thread until the runtime shuts down, or until the thread
 /// hands its core to another thread (see [`block_on_nested`]).
 pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
-    let cx = Context {
+    let scheduler = crate::scheduler::Context::MultiThread(Context {
         index: core.index,
         handle: handle.clone(),
         core: RefCell::new(None),
         forking: Cell::new(0),
         fork_wake_skip: Cell::new(0),
         fork_wake_backoff: Cell::new(1),
+    });
+    let crate::scheduler::Context::MultiThread(cx) = &scheduler else {
+        unreachable!("built as a worker context just above")
     };
     let _enter = crate::runtime::context::enter_runtime(&crate::scheduler::Handle::MultiThread(
         handle.clone(),
     ));
-    let core = CURRENT.with(|c| c.set(&cx, || run_until_shutdown(&cx, core)));
+    let core = crate::runtime::context::set_scheduler(&scheduler, || run_until_shutdown(cx, core));
     if let Some(core) = core {
         crate::loom::lock(&handle.cores).push(core);
     }

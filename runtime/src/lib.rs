@@ -75,6 +75,7 @@ pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub(crate) mod util;
 
 use std::future::Future;
 

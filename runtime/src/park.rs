@@ -19,10 +19,8 @@ pub(crate) trait Unpark: Send + Sync + 'static {
 /// costs only the task behind the panicking waker (which is not woken). The
 /// panic hook has already reported it when it was raised; there is no
 /// caller to hand it to, as the wake-up happened on the driver's behalf.
-/// The payload follows the crate's policy for unwanted payloads
-/// ([`crate::task::forget_panic`]).
+/// The payload follows the crate's policy for payloads that are not
+/// resumed ([`crate::util::panic`]).
 pub(crate) fn wake_contained(waker: std::task::Waker) {
-    crate::task::forget_panic(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || waker.wake(),
-    )));
+    crate::util::panic::contain(|| waker.wake());
 }

@@ -28,11 +28,11 @@ use std::task::{Context, Poll};
 
 use pin_project::{pin_project, pinned_drop};
 
-use super::child::Payload;
 use crate::loom::sync::{Arc, Mutex};
 use crate::runtime::Handle;
 use crate::scheduler::latch::CountLatch;
 use crate::task::{JoinError, JoinHandle};
+use crate::util::panic::{Payload, discard_payload};
 
 /// Spawns children that may borrow `'env` data; see
 /// [`Handle::scope`](crate::Handle::scope).
@@ -96,13 +96,22 @@ impl<T> Member<'_, T> {
     }
 }
 
-/// Keeps the first panic of the scope. Later payloads are forgotten, not
-/// dropped: a payload's destructor may itself panic.
+/// Keeps the first panic of the scope. A later payload is discarded
+/// (`util::panic`), after the lock is released: its destructor is user
+/// code.
 fn record_panic(slot: &Mutex<Option<Payload>>, p: Payload) {
-    let mut first = crate::loom::lock(slot);
-    match *first {
-        None => *first = Some(p),
-        Some(_) => std::mem::forget(p),
+    let extra = {
+        let mut first = crate::loom::lock(slot);
+        match *first {
+            None => {
+                *first = Some(p);
+                None
+            }
+            Some(_) => Some(p),
+        }
+    };
+    if let Some(p) = extra {
+        discard_payload(p);
     }
 }
 
@@ -148,7 +157,12 @@ impl<F: Future> Future for ScopedTask<'_, F> {
         let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
         let res = match (res, dropped) {
             (Ok(_), Err(p)) => Err(p),
-            (r, _) => r,
+            (Err(first), Err(p)) => {
+                // The poll's own panic is the one reported.
+                discard_payload(p);
+                Err(first)
+            }
+            (r, Ok(())) => r,
         };
         if let Some(mut m) = this.member.take() {
             m.finish(res);
@@ -162,9 +176,7 @@ impl<F: Future> PinnedDrop for ScopedTask<'_, F> {
     fn drop(self: Pin<&mut Self>) {
         let mut this = self.project();
         // Cancelled (runtime shutdown or abort): drop the future first.
-        crate::task::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| {
-            this.future.set(None)
-        })));
+        crate::util::panic::contain(|| this.future.set(None));
         drop(this.member.take());
     }
 }
@@ -443,9 +455,10 @@ impl Handle {
         let child_panic = crate::loom::lock(&scope.panic).take();
         match (res, child_panic) {
             (Err(p), child) => {
-                // One payload is re-raised; the other is forgotten (its
-                // destructor may panic).
-                std::mem::forget(child);
+                // The closure's panic is re-raised; a child's is discarded.
+                if let Some(child) = child {
+                    discard_payload(child);
+                }
                 panic::resume_unwind(p)
             }
             (Ok(_), Some(p)) => panic::resume_unwind(p),

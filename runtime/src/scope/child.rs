@@ -49,7 +49,6 @@
 //! * After completion every wake is a no-op.
 
 use std::alloc::Layout;
-use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
@@ -90,42 +89,9 @@ pub(crate) const UNADOPTED: usize = usize::MAX;
 /// rather than risk an overflow into a use after free.
 const MAX_REFS: usize = isize::MAX as usize;
 
-/// A panic payload carried from the thread that polled a child.
-pub(crate) type Payload = Box<dyn Any + Send + 'static>;
-
-/// The one payload policy of `scope/`: a panic payload that will not be
-/// resumed (a second child panic, a panicking waker) is *dropped*, inside
-/// `catch_unwind`. If its destructor panics, the new payload is dropped the
-/// same way, a bounded number of times; only a payload still panicking after
-/// that is forgotten (it could panic again without end). So nothing leaks
-/// unless destructors keep panicking.
-pub(crate) fn discard_payload(payload: Payload) {
-    let mut payload = payload;
-    // A destructor that panics with a payload whose destructor panics
-    // again... is followed a few times (so ordinary nested payloads are
-    // freed), then the last one is forgotten.
-    for _ in 0..MAX_NESTED_PAYLOAD_DROPS {
-        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            Ok(()) => return,
-            Err(inner) => payload = inner,
-        }
-    }
-    std::mem::forget(payload);
-}
-
-/// How many nested panicking payload destructors [`discard_payload`]
-/// follows before it forgets the last payload: one covers the realistic case
-/// (a payload whose destructor panics with a plain message); a few more cost
-/// nothing.
-const MAX_NESTED_PAYLOAD_DROPS: usize = 4;
-
-/// Keeps the first payload in `slot` and discards any later one.
-pub(crate) fn keep_first(slot: &mut Option<Payload>, payload: Payload) {
-    match slot {
-        None => *slot = Some(payload),
-        Some(_) => discard_payload(payload),
-    }
-}
+/// Panic payloads follow the crate's one policy (`util::panic`): the
+/// first is carried to the owner, later ones are discarded.
+pub(crate) use crate::util::panic::{Payload, discard_payload, keep_first};
 
 /// Type-specific operations on a child, erased so the owner can keep
 /// children of different future types in one slab.
@@ -633,7 +599,12 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
     let drop_res = unsafe { drop_future::<F>(ptr) };
     let result = match (result, drop_res) {
         (Ok(_), Err(p)) => Err(JoinError::panic(child.id(), p)),
-        (r, _) => r,
+        (Err(e), Err(p)) => {
+            // The poll's own panic is the one reported.
+            discard_payload(p);
+            Err(e)
+        }
+        (r, Ok(())) => r,
     };
     // SAFETY: I1, exclusive access to the output as above.
     unsafe { complete(ptr, result) };

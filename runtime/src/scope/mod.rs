@@ -54,7 +54,8 @@
 //!   scope's `poll` after the session joined and after the body and the other
 //!   children were cancelled. A panic that will not be resumed (a second
 //!   one, a panicking waker's) is dropped, never allowed to unwind through
-//!   the engine (`child::discard_payload`: the one payload policy). (A [`ScopedJoinSet`] reports it as the child's
+//!   the engine (`util::panic::discard_payload`: the crate's one payload
+//!   policy). (A [`ScopedJoinSet`] reports it as the child's
 //!   [`JoinError`](crate::JoinError) instead.)
 //! * **I6 — escaped handles are inert.** A [`Scope`] cloned out of its scope
 //!   cannot start work after the scope ended: `spawn` drops the future at

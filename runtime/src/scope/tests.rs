@@ -955,6 +955,88 @@ mod unwinds {
             "the scope released the parent waker"
         );
     }
+
+    /// A panic payload that counts its drops and panics in its destructor.
+    struct PayloadBomb(Arc<AtomicUsize>);
+    impl Drop for PayloadBomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("payload destructor");
+        }
+    }
+
+    /// A future that panics when polled and whose destructor then panics
+    /// with a [`PayloadBomb`].
+    struct PanicsTwice(Arc<AtomicUsize>);
+    impl Future for PanicsTwice {
+        type Output = ();
+        fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            panic!("child's own panic");
+        }
+    }
+    impl Drop for PanicsTwice {
+        fn drop(&mut self) {
+            panic::panic_any(PayloadBomb(self.0.clone()));
+        }
+    }
+
+    /// The payload of a child future's destructor, raised after the
+    /// child's poll panicked, is dropped (not forgotten, not unwound): the
+    /// scope re-raises the poll's panic.
+    #[test]
+    fn payload_of_a_panicking_child_destructor_is_dropped() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let res = poll_bounded(scope(|s| async move {
+            s.spawn(PanicsTwice(d));
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"child's own panic"));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    /// The same through the blocking scope, for its three extra-payload
+    /// sites: a child future's destructor after its poll panicked, a second
+    /// child panic, and a child panic beside the closure's own.
+    #[test]
+    #[cfg_attr(miri, ignore = "starts a runtime")]
+    fn blocking_scope_drops_extra_payloads() {
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+
+        let d = drops.clone();
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            rt.scope(|s| {
+                s.spawn(PanicsTwice(d));
+            })
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"child's own panic"));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+        let (d1, d2) = (drops.clone(), drops.clone());
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            rt.scope(|s| {
+                s.spawn_blocking(move || panic::panic_any(PayloadBomb(d1)));
+                s.spawn_blocking(move || panic::panic_any(PayloadBomb(d2)));
+            })
+        }));
+        // One payload was discarded; the other is re-raised.
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        crate::util::panic::discard_payload(res.unwrap_err());
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+
+        let d = drops.clone();
+        let res = panic::catch_unwind(AssertUnwindSafe(|| {
+            rt.scope(|s| {
+                s.spawn_blocking(move || panic::panic_any(PayloadBomb(d)));
+                panic!("the closure's panic");
+            })
+        }));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"the closure's panic"));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+    }
 }
 
 /// Leak in the middle of a session's work: the scope's poll ran out of

@@ -52,19 +52,23 @@ impl<F: Future, S: Schedule> Harness<F, S> {
     /// the `JoinHandle` of a complete task). The old stage is dropped *in
     /// place*: the future is pinned in the cell and must not move before it
     /// is dropped (it may point into itself). A panic from its destructor is
-    /// swallowed: it must not unwind through the scheduler.
+    /// discarded (`util::panic`): it must not unwind through the scheduler.
     fn set_stage(&self, stage: Stage<F>) {
-        self.cell().stage.with_mut(|ptr| {
+        let dropped = self.cell().stage.with_mut(|ptr| {
             // SAFETY: exclusive ownership of the stage per the caller
             // contract; `drop_in_place` leaves the slot logically
             // uninitialised (also if it unwinds), and `write` refills it
             // without reading or dropping the old value.
-            super::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-                ptr::drop_in_place(ptr)
-            })));
+            let dropped =
+                panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(ptr) }));
             // SAFETY: as above.
             unsafe { ptr::write(ptr, stage) };
+            dropped
         });
+        // Discarded once the stage is whole again.
+        if let Err(payload) = dropped {
+            crate::util::panic::discard_payload(payload);
+        }
     }
 
     /// Polls a task whose `Notified` reference the caller hands over.
@@ -154,9 +158,7 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
         let snapshot = self.header().state.transition_to_complete();
         // Nothing here may unwind into the scheduler.
-        super::forget_panic(panic::catch_unwind(AssertUnwindSafe(|| {
-            self.notify_join_handle(snapshot)
-        })));
+        crate::util::panic::contain(|| self.notify_join_handle(snapshot));
 
         let refs = match released {
             Some(owned) => {

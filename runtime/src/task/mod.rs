@@ -174,12 +174,3 @@ where
         (JoinHandle::new(raw), Notified::from_raw(raw))
     }
 }
-
-/// Disposes of the result of a `catch_unwind` whose panic must not
-/// propagate: the payload is forgotten rather than dropped, because a
-/// payload's own destructor may panic too.
-pub(crate) fn forget_panic<T>(result: std::thread::Result<T>) {
-    if let Err(payload) = result {
-        std::mem::forget(payload);
-    }
-}

@@ -539,3 +539,45 @@ fn timers_fire_in_deadline_order_across_shards() {
     assert_eq!(*log.lock().unwrap(), (0..100).collect::<Vec<_>>());
     assert_eq!(handle.registered(), 0);
 }
+
+/// A panic payload that counts its drops and panics in its destructor.
+struct PayloadBomb(Arc<AtomicUsize>);
+
+impl Drop for PayloadBomb {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("payload destructor");
+    }
+}
+
+/// A waker that panics with a [`PayloadBomb`].
+struct BombWaker(Arc<AtomicUsize>);
+
+impl Wake for BombWaker {
+    fn wake(self: Arc<Self>) {
+        std::panic::panic_any(PayloadBomb(self.0.clone()));
+    }
+}
+
+/// A waker run by the driver that panics with a payload whose destructor
+/// panics too: the payload is dropped (not forgotten), nothing unwinds out
+/// of `process`, and the other timer of the batch is still woken.
+#[test]
+fn panicking_waker_with_panicking_payload_is_contained() {
+    let handle = Handle::new(Arc::new(TestUnpark::default()));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + ms(1);
+    let mut bad = Sleep::new(handle.clone(), deadline);
+    let mut good = Sleep::new(handle.clone(), deadline);
+    let bomb = Waker::from(Arc::new(BombWaker(drops.clone())));
+    let counted = Arc::new(CountWaker::default());
+    assert!(poll_once(&mut bad, &bomb).is_pending());
+    assert!(poll_once(&mut good, &Waker::from(counted.clone())).is_pending());
+    drop(bomb);
+    thread::sleep(ms(3));
+    handle.process();
+    assert_eq!(counted.0.load(Ordering::SeqCst), 1, "the other timer woken");
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the payload was dropped");
+    assert_eq!(poll_once(&mut bad, Waker::noop()), Poll::Ready(()));
+    assert_eq!(poll_once(&mut good, Waker::noop()), Poll::Ready(()));
+}

@@ -1,0 +1,3 @@
+//! Small helpers shared across the crate.
+
+pub(crate) mod panic;

@@ -35,9 +35,11 @@ pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
     with_budget(None, f)
 }
 
+#[inline]
 fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
     struct Reset(Option<u8>);
     impl Drop for Reset {
+        #[inline]
         fn drop(&mut self) {
             context::replace_budget(self.0);
         }
@@ -50,7 +52,7 @@ fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
 /// Whether the current poll still has budget left (always true outside a
 /// budgeted poll).
 pub(crate) fn has_budget_remaining() -> bool {
-    context::with_budget(|b| b.get().is_none_or(|n| n > 0))
+    context::budget().is_none_or(|n| n > 0)
 }
 
 /// Spends one unit of budget. Returns `Pending` (after waking the task so it
@@ -60,17 +62,17 @@ pub(crate) fn has_budget_remaining() -> bool {
 /// [`RestoreOnPending::made_progress`] being called, so an operation that
 /// ends up `Pending` anyway costs nothing.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
-    context::with_budget(|b| match b.get() {
+    match context::budget() {
         None => Poll::Ready(RestoreOnPending(None)),
         Some(0) => {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
         Some(n) => {
-            b.set(Some(n - 1));
+            context::replace_budget(Some(n - 1));
             Poll::Ready(RestoreOnPending(Some(n)))
         }
-    })
+    }
 }
 
 /// Gives a spent budget unit back unless the operation made progress.

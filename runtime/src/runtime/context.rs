@@ -124,6 +124,7 @@ thread_local! {
 ///
 /// The handle is borrowed, not cloned, so `f` must not change the current
 /// runtime (nothing that `spawn` or a timer registration does).
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&scheduler::Handle) -> R) -> Option<R> {
     CONTEXT
         .try_with(|c| c.current.borrow().as_ref().map(f))
@@ -242,26 +243,23 @@ pub(crate) fn set_scheduler<R>(cx: &scheduler::Context, f: impl FnOnce() -> R) -
 /// during thread teardown).
 #[inline]
 pub(crate) fn with_scheduler<R>(f: impl FnOnce(Option<&scheduler::Context>) -> R) -> R {
-    let mut f = Some(f);
-    CONTEXT
-        .try_with(|c| {
-            // `f` is only taken here or, if this closure never ran, below.
-            let f = f.take().expect("scheduler context closure taken twice");
-            c.scheduler.with(f)
-        })
-        .unwrap_or_else(|_| (f.take().expect("scheduler context closure taken twice"))(None))
+    let cx = CONTEXT
+        .try_with(|c| c.scheduler.get())
+        .unwrap_or(std::ptr::null());
+    // SAFETY: a non-null pointer was stored by a `set_scheduler` of this
+    // thread that is still running (it restores the previous pointer before
+    // it returns, also on unwind), so this call, and `f`, run inside it and
+    // the value it lent outlives them.
+    f(unsafe { cx.as_ref() })
 }
 
 // ----- cooperative budget ----------------------------------------------
 
-/// Runs `f` with this thread's budget cell (see [`crate::coop`]); during
-/// thread teardown, with a fresh unconstrained one.
+/// This thread's budget (see [`crate::coop`]); unconstrained during thread
+/// teardown.
 #[inline]
-pub(crate) fn with_budget<R>(f: impl FnOnce(&Cell<Option<u8>>) -> R) -> R {
-    let mut f = Some(f);
-    CONTEXT
-        .try_with(|c| (f.take().expect("budget closure taken twice"))(&c.budget))
-        .unwrap_or_else(|_| (f.take().expect("budget closure taken twice"))(&Cell::new(None)))
+pub(crate) fn budget() -> Option<u8> {
+    CONTEXT.try_with(|c| c.budget.get()).unwrap_or(None)
 }
 
 /// Replaces this thread's budget, returning the previous one.
@@ -314,7 +312,7 @@ mod tests {
         assert!(current().is_none());
         assert!(!is_in_runtime());
         assert!(with_scheduler(|cx| cx.is_none()));
-        assert_eq!(with_budget(Cell::get), None);
+        assert_eq!(budget(), None);
         assert_eq!(task_id(), 0);
     }
 
@@ -330,7 +328,40 @@ mod tests {
 
         let prev = replace_budget(Some(3));
         assert_eq!(replace_budget(prev), Some(3));
-        assert_eq!(with_budget(Cell::get), None);
+        assert_eq!(budget(), None);
+    }
+
+    /// The address of the innermost scheduler loop's context, if any.
+    fn scheduler_addr() -> Option<usize> {
+        with_scheduler(|cx| cx.map(|cx| cx as *const scheduler::Context as usize))
+    }
+
+    /// `block_on` of a current-thread runtime sets its loop's context; a
+    /// blocking scope waiting inside it runs a nested loop whose context
+    /// shadows the outer one (tasks it runs see the inner one) and restores
+    /// the outer one afterwards; everything is gone after `block_on`.
+    #[test]
+    fn scheduler_context_nests_and_restores() {
+        let rt = crate::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(scheduler_addr(), None);
+        rt.block_on(async {
+            let outer = scheduler_addr();
+            assert!(with_scheduler(|cx| matches!(
+                cx,
+                Some(scheduler::Context::CurrentThread(_))
+            )));
+            let spawned = crate::spawn(async { scheduler_addr() }).await.unwrap();
+            assert_eq!(spawned, outer, "a task polled by the same loop");
+            let inner = crate::Handle::current()
+                .scope(|s| s.spawn(async { scheduler_addr() }).join().unwrap());
+            assert!(inner.is_some());
+            assert_ne!(inner, outer, "the nested loop has its own context");
+            assert_eq!(scheduler_addr(), outer, "restored after the nested loop");
+        });
+        assert_eq!(scheduler_addr(), None);
+        assert!(!is_in_runtime());
     }
 
     #[test]
@@ -352,7 +383,7 @@ mod tests {
                 // Touch the context first so it exists and is torn down
                 // before or after this one; either order must be fine.
                 let _ = task_id();
-                let _ = with_budget(Cell::get);
+                let _ = budget();
                 let _ = with_scheduler(|cx| cx.is_none());
                 let _ = thread_hint();
                 let _ = is_in_runtime();

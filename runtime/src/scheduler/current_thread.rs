@@ -109,9 +109,11 @@ impl std::fmt::Debug for Context {
 /// the innermost scheduler loop of the thread's runtime context.
 #[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    crate::runtime::context::with_scheduler(|cx| match cx {
-        Some(crate::scheduler::Context::CurrentThread(cx)) => f(Some(cx)),
-        _ => f(None),
+    crate::runtime::context::with_scheduler(|cx| {
+        f(match cx {
+            Some(crate::scheduler::Context::CurrentThread(cx)) => Some(cx),
+            _ => None,
+        })
     })
 }
 

@@ -38,11 +38,10 @@ impl<T> Scoped<T> {
         f()
     }
 
-    /// Runs `f` with the current value, if any.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        let p = self.inner.get();
-        // SAFETY: a non-null pointer was stored by an active `set` whose
-        // `value: &T` outlives that call, and is reset before `set` returns.
-        f(unsafe { p.as_ref() })
+    /// The current value, or null. A non-null pointer stays valid while the
+    /// `set` that stored it runs, so for as long as any code it calls runs.
+    #[inline]
+    pub(crate) fn get(&self) -> *const T {
+        self.inner.get()
     }
 }

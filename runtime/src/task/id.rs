@@ -64,12 +64,14 @@ pub(crate) struct CurrentIdGuard {
 }
 
 /// Marks the task `id` as being polled on this thread.
+#[inline]
 pub(crate) fn enter(id: u64) -> CurrentIdGuard {
     let prev = crate::runtime::context::replace_task_id(id);
     CurrentIdGuard { prev }
 }
 
 impl Drop for CurrentIdGuard {
+    #[inline]
     fn drop(&mut self) {
         crate::runtime::context::replace_task_id(self.prev);
     }

@@ -37,6 +37,8 @@ const MAX_NESTED_PAYLOAD_DROPS: usize = 4;
 
 /// Disposes of a payload that will not be resumed (see the module docs):
 /// drops it without letting its destructor unwind.
+#[cold]
+#[inline(never)]
 pub(crate) fn discard_payload(payload: Payload) {
     let mut payload = payload;
     for _ in 0..MAX_NESTED_PAYLOAD_DROPS {
@@ -59,6 +61,7 @@ pub(crate) fn keep_first(slot: &mut Option<Payload>, payload: Payload) {
 /// Runs `f`, containing a panic: returns `None` after discarding the
 /// payload. For code run on behalf of nobody who could take the panic (a
 /// waker run by a driver, a destructor run by the scheduler).
+#[inline]
 pub(crate) fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => Some(v),

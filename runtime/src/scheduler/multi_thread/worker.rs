@@ -157,9 +157,11 @@ pub(crate) struct Context {
 /// innermost scheduler loop of the thread's runtime context).
 #[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    crate::runtime::context::with_scheduler(|cx| match cx {
-        Some(crate::scheduler::Context::MultiThread(cx)) => f(Some(cx)),
-        _ => f(None),
+    crate::runtime::context::with_scheduler(|cx| {
+        f(match cx {
+            Some(crate::scheduler::Context::MultiThread(cx)) => Some(cx),
+            _ => None,
+        })
     })
 }
 

@@ -51,6 +51,16 @@
 //!   Tasks polled by a nested loop name themselves and restore the id of
 //!   the task that is waiting; the waiting task's own future (polled by that
 //!   loop) keeps that task's id.
+//! - **`task_locals`**: how many task-local values ([`crate::task_local!`])
+//!   are swapped in on this thread right now. Incremented by
+//!   `LocalKey::scope`/`sync_scope` while their value is in the key's slot,
+//!   decremented when it is swapped out (also on unwind), so nesting counts
+//!   up and down. While it is non-zero the thread does not fork
+//!   (`worker::with_forker` offers no forker): a task-local value lives in a
+//!   thread-local of the polling thread, so scoped children and `join!`
+//!   branches polled inside its scope must be polled on this thread to see
+//!   it, and a thread that waits in a fork may run *other* owners' children,
+//!   which must not see this value.
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
@@ -99,6 +109,8 @@ struct Context {
     budget: Cell<Option<u8>>,
     /// The raw id of the task being polled on this thread; 0 for none.
     task_id: Cell<u64>,
+    /// Task-local values swapped in on this thread (see the module docs).
+    task_locals: Cell<u32>,
     /// See [`thread_hint`]; `usize::MAX` until assigned.
     thread_hint: Cell<usize>,
 }
@@ -112,6 +124,7 @@ thread_local! {
             scheduler: Scoped::new(),
             budget: Cell::new(None),
             task_id: Cell::new(0),
+            task_locals: Cell::new(0),
             thread_hint: Cell::new(usize::MAX),
         }
     };
@@ -282,6 +295,34 @@ pub(crate) fn replace_task_id(id: u64) -> u64 {
 #[inline]
 pub(crate) fn task_id() -> u64 {
     CONTEXT.try_with(|c| c.task_id.get()).unwrap_or(0)
+}
+
+// ----- task-local values ---------------------------------------------
+
+/// Counts one task-local value as swapped in until dropped (see the module
+/// docs, `task_locals`).
+#[derive(Debug)]
+pub(crate) struct TaskLocalGuard(());
+
+/// Marks a task-local value as swapped in on this thread.
+pub(crate) fn enter_task_local() -> TaskLocalGuard {
+    let _ = CONTEXT.try_with(|c| c.task_locals.set(c.task_locals.get().saturating_add(1)));
+    TaskLocalGuard(())
+}
+
+impl Drop for TaskLocalGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.task_locals.set(c.task_locals.get().saturating_sub(1)));
+    }
+}
+
+/// True while a task-local value is swapped in on this thread: code polled
+/// now must stay on this thread to see it.
+#[inline]
+pub(crate) fn task_locals_active() -> bool {
+    CONTEXT
+        .try_with(|c| c.task_locals.get() != 0)
+        .unwrap_or(false)
 }
 
 // ----- thread hint -----------------------------------------------------

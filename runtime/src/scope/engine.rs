@@ -292,9 +292,12 @@ fn into_inner<T>(m: Mutex<T>) -> T {
 }
 
 /// How many helper pull loops may run beside the owner's: one per other
-/// worker of the current multi-thread runtime; none elsewhere.
+/// worker of the current multi-thread runtime; none elsewhere, nor inside a
+/// task-local scope.
 fn max_helpers() -> usize {
-    if cfg!(loom) {
+    // Under loom, or while a task-local value is in place on this thread
+    // (children must be polled where they can see it; see `task_local`).
+    if cfg!(loom) || crate::runtime::context::task_locals_active() {
         return 0;
     }
     crate::runtime::context::with_current(|h| h.num_workers())

@@ -4,8 +4,17 @@
 //! set by [`LocalKey::scope`] for exactly the polls (and the drop) of the
 //! future it wraps, by swapping the value into a thread-local slot before
 //! each poll and back out after it. Futures nested inside that future —
-//! including scoped children polled within it — see the value; tasks it
-//! spawns do not (they are polled on their own).
+//! including scoped children and `join!` branches polled within it — see
+//! the value; tasks it spawns do not (they are polled on their own).
+//!
+//! The value lives in a thread-local of the polling thread, so while one is
+//! set, a scope or `join!` inside it polls its children on that thread
+//! only: it does not fork helpers onto other workers (they would not see
+//! the value, and a worker helping there could run other owners' children
+//! with this value in place). Children of a scope inside a task-local
+//! scope are therefore concurrent but not parallel; set the task-local
+//! inside each child instead (`KEY.scope(v, child)`) to keep them
+//! parallel.
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -171,6 +180,8 @@ impl<T: 'static> LocalKey<T> {
             key: &self.slot,
             slot,
         };
+        // While the value is in place, nothing forks off this thread.
+        let _counted = crate::runtime::context::enter_task_local();
         Ok(f())
     }
 

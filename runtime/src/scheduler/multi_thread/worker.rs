@@ -609,6 +609,11 @@ impl std::fmt::Debug for Context {
 /// could help: not a worker holding its core (nor, with `allow_remote`, a
 /// thread in a multi-thread runtime's `block_on`), or a single worker.
 pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_>>) -> R) -> R {
+    // A task-local value is in place on this thread: what is polled inside
+    // its scope must stay here (see `runtime::context`, `task_locals`).
+    if crate::runtime::context::task_locals_active() {
+        return f(None);
+    }
     with_current(|cx| match cx {
         Some(cx) => {
             let has_core = matches!(cx.core.try_borrow(), Ok(core) if core.is_some());

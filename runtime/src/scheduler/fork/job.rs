@@ -252,7 +252,7 @@ mod tests {
             // SAFETY: executed exactly once, while the forker waits.
             unsafe { stolen.0.execute() }
         });
-        job.latch.wait(&super::latch::NoServe, || false, |_| None);
+        job.latch.wait(&crate::scheduler::fork::NoServe, || false, |_| None);
         match job.into_result() {
             JobResult::Ok(v) => assert_eq!(v, [1, 2, 3]),
             _ => panic!("the job's result is missing"),
@@ -276,7 +276,7 @@ mod tests {
             // SAFETY: executed exactly once, while the forker waits.
             unsafe { stolen.0.execute() }
         });
-        latch.wait(&super::latch::NoServe, || false, |_| None);
+        latch.wait(&crate::scheduler::fork::NoServe, || false, |_| None);
         let payload = job.take_panic().expect("the panic was carried back");
         assert_eq!(payload.downcast_ref::<usize>(), Some(&7));
         t.join().unwrap();

@@ -56,8 +56,8 @@ use std::task::Waker;
 
 use super::child::RawChild;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::scheduler::fork::Unparker;
 use crate::loom::sync::{Arc, Mutex};
+use crate::scheduler::fork::Unparker;
 
 /// See the module docs.
 #[derive(Debug)]

@@ -189,12 +189,7 @@ fn keep_first(first: &mut Option<super::job::Payload>, p: super::job::Payload) {
     }
 }
 
-fn join_all_forked(
-    forker: &Forker<'_>,
-    n: usize,
-    job: &(dyn Fn(usize) + Sync),
-    serve: &dyn Serve,
-) {
+fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
     let latch = ForkLatch::new(n - 1);
     let jobs: Vec<IndexJob<'_>> = (1..n).map(|i| IndexJob::new(job, i, &latch)).collect();
     let fork = forker.enter();

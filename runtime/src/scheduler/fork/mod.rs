@@ -54,7 +54,10 @@ pub(crate) use job::JobRef;
     reason = "`join` is the two-way entry point for scope code"
 )]
 pub(crate) use join::join;
-#[allow(unused_imports, reason = "the plain n-way fork, for tests and future callers")]
+#[allow(
+    unused_imports,
+    reason = "the plain n-way fork, for tests and future callers"
+)]
 pub(crate) use join::join_all;
 pub(crate) use join::{join_all_serving, join_serving};
 pub(crate) use latch::{ForkLatch, NoServe, Serve, Unparker};

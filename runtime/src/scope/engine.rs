@@ -53,7 +53,7 @@ use slab::Slab;
 
 use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 use crate::scheduler::fork::{Serve, Unparker};
 
@@ -649,7 +649,8 @@ impl Session<'_> {
     /// a push wakes it, and so does the end of the last poll in flight
     /// (`InFlight`). The registration comes before the last look at the
     /// count and the queues, and the poll's end decrements the count before
-    /// it looks for sleepers (all SeqCst), so neither wake is lost. While it
+    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style),
+    /// so neither wake is lost. While it
     /// sleeps, tasks woken on this worker stay stealable (the LIFO slot is
     /// off), and if tasks wait in its queues it stops lingering so the
     /// worker loop runs them.
@@ -670,6 +671,8 @@ impl Session<'_> {
             spins = 0;
             let wake = Unparker::current();
             self.shared.register_sleeper(&wake);
+            // Pairs with the fence in `InFlight::drop` (see above).
+            fence(Ordering::SeqCst);
             let sleep = !self.should_stop()
                 && self.in_flight.load(Ordering::SeqCst) != 0
                 && !self.shared.has_ready_for(false);
@@ -721,6 +724,9 @@ impl<'s, 'a> InFlight<'s, 'a> {
 impl Drop for InFlight<'_, '_> {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Pairs with the fence in `linger`: either this thread sees the
+            // sleeper's registration, or the sleeper sees the count at zero.
+            fence(Ordering::SeqCst);
             self.0.shared.wake_sleepers();
         }
     }
@@ -771,6 +777,7 @@ pub(crate) mod loom_support {
     //! Entry points for the loom models: a session whose helper loops run on
     //! loom threads instead of fork jobs.
     use super::*;
+    use crate::scheduler::fork::ForkLatch;
 
     /// A session over `shared` with no budget and no forks.
     fn session<'a>(
@@ -841,6 +848,106 @@ pub(crate) mod loom_support {
         }
         mine.extend(std::mem::take(&mut *theirs.lock().unwrap()));
         engine.books.settle(&shared, &mut mine, owner);
+    }
+
+    /// A session of `engine` shared with loom threads through
+    /// [`SessionPtr`], with the owner role free (as while the owner's
+    /// thread waits in a fork join). Runs `f` on this thread, then settles
+    /// the session's completions with `owner`. `f` must join every thread
+    /// it gave the pointer to.
+    pub(crate) fn with_session(
+        engine: &mut Engine<'static>,
+        owner: &mut dyn Owner,
+        f: impl FnOnce(&SessionPtr),
+    ) {
+        let shared = engine.shared.clone();
+        let repolls = AtomicUsize::new(0);
+        let mut done = {
+            let s = session(
+                &shared,
+                engine.body,
+                OwnerSlot::new(owner, &mut engine.books),
+                &repolls,
+            );
+            s.owner_busy.store(false, Ordering::Relaxed);
+            f(&SessionPtr(std::ptr::from_ref(&s).cast()));
+            let Session { done, .. } = s;
+            into_inner(done)
+        };
+        engine.books.settle(&shared, &mut done, owner);
+    }
+
+    /// A session of [`with_session`], for a thread that `with_session`'s
+    /// caller joins before it returns.
+    #[derive(Clone, Copy)]
+    pub(crate) struct SessionPtr(*const ());
+
+    // SAFETY: a `Session` is `Sync` in what its pull loops use (atomics,
+    // mutexes, the owner slot checked by thread); the pointer is used only
+    // while the session lives (see `with_session`).
+    unsafe impl Send for SessionPtr {}
+
+    /// A child entry handed to another thread.
+    pub(crate) struct SendChild(pub(crate) RawChild);
+
+    // SAFETY: test-only: the entry is used by exactly one thread.
+    unsafe impl Send for SendChild {}
+
+    impl SessionPtr {
+        /// # Safety
+        ///
+        /// The session is alive (see [`with_session`]).
+        unsafe fn get(&self) -> &Session<'static> {
+            // SAFETY: caller contract.
+            unsafe { &*self.0.cast::<Session<'static>>() }
+        }
+
+        /// Pops the oldest ready child (the caller polls it through
+        /// `run_first` or `run`).
+        pub(crate) fn pop(&self) -> Option<SendChild> {
+            // SAFETY: `with_session`'s closure holds the pointer.
+            let s = unsafe { self.get() };
+            let mut one = VecDeque::new();
+            s.shared.pop_batch(&mut one, |_| 1);
+            one.pop_front().map(SendChild)
+        }
+
+        /// Polls `child` on this thread (one poll in flight).
+        pub(crate) fn run(&self, child: SendChild) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            let mut done = Vec::new();
+            s.run(child.0, &mut done);
+            s.flush(&mut done);
+        }
+
+        /// A helper pull loop that lingers while a poll is in flight.
+        pub(crate) fn helper_loop(&self) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            s.pull(false, None, MAX_FORK_DEPTH, true);
+        }
+
+        /// A helper pull loop starting with `first`, then sets `latch`, as
+        /// a stolen fork job does.
+        ///
+        /// # Safety
+        ///
+        /// `latch` is alive and waits for this job.
+        pub(crate) unsafe fn job(&self, first: SendChild, latch: *const ForkLatch) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            s.pull(false, Some(first.0), MAX_FORK_DEPTH, false);
+            // SAFETY: caller contract.
+            unsafe { <ForkLatch as crate::scheduler::fork::latch::Latch>::set(latch) };
+        }
+
+        /// Waits for `latch` as a forker does, serving the session.
+        pub(crate) fn wait(&self, latch: &ForkLatch) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            latch.wait(s, || false, |_| None);
+        }
     }
 
     /// An owner role nobody uses (helper loops never take it).

@@ -213,9 +213,10 @@ impl Shared {
     pub(crate) fn register_sleeper(&self, wake: &Unparker) {
         let mut sleepers = crate::loom::lock(&self.sleepers);
         sleepers.push(wake.clone());
-        // SeqCst: a lingering helper (`engine`) loads the session's count of
-        // polls in flight after this store, and the last poll's end
-        // decrements that count before `wake_sleepers` loads this flag.
+        // A lingering helper (`engine`) loads the session's count of polls
+        // in flight after this store, and the last poll's end decrements
+        // that count before `wake_sleepers` loads this flag: both sides put
+        // a SeqCst fence in between.
         self.has_sleepers.store(true, Ordering::SeqCst);
     }
 

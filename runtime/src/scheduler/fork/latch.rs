@@ -402,6 +402,75 @@ mod tests {
         t
     }
 
+    /// Work for the waiter arrives from the executor while the job is still
+    /// running: the waiter serves it (woken from its sleep through the
+    /// `Unparker` it registered), and only then does the job finish.
+    #[derive(Default)]
+    struct Arrives {
+        work: std::sync::atomic::AtomicBool,
+        served: std::sync::atomic::AtomicBool,
+        slot: std::sync::Mutex<Option<Unparker>>,
+    }
+
+    impl Serve for Arrives {
+        fn serve(&self) -> bool {
+            let got = self.work.swap(false, Ordering::SeqCst);
+            if got {
+                self.served.store(true, Ordering::SeqCst);
+            }
+            got
+        }
+        fn prepare_sleep(&self, wake: &Unparker) -> bool {
+            *self.slot.lock().unwrap() = Some(wake.clone());
+            if self.work.load(Ordering::SeqCst) {
+                *self.slot.lock().unwrap() = None;
+                return false;
+            }
+            true
+        }
+        fn end_sleep(&self, _: &Unparker) {
+            *self.slot.lock().unwrap() = None;
+        }
+    }
+
+    #[test]
+    fn fork_wait_serves_work_that_arrives_while_it_sleeps() {
+        for _ in 0..if cfg!(miri) { 4 } else { 200 } {
+            let latch = ForkLatch::new(1);
+            let serve = Arrives::default();
+            let (p, s) = (SendPtr(&latch), &serve);
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    let p = p;
+                    s.work.store(true, Ordering::SeqCst);
+                    let wake = s.slot.lock().unwrap().take();
+                    if let Some(wake) = wake {
+                        wake.unpark();
+                    }
+                    while !s.served.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    // SAFETY: as a stolen job: the forker waits for the latch.
+                    unsafe { ForkLatch::set(p.0) }
+                });
+                latch.wait(&serve, || false, |_| None);
+            });
+            assert!(serve.served.load(Ordering::SeqCst));
+        }
+    }
+
+    /// A thread's `Unparker` (borrowed from its thread-local sleeper) wakes
+    /// it from another thread, also after the other thread dropped its copy.
+    #[test]
+    fn current_unparker_wakes_its_thread() {
+        let me = Unparker::current();
+        let other = me.clone();
+        let t = std::thread::spawn(move || other.unpark());
+        me.park_timeout(std::time::Duration::from_secs(60));
+        t.join().unwrap();
+        assert!(me.same(&Unparker::current()));
+    }
+
     #[test]
     fn fork_latch_may_be_freed_right_after_the_last_set() {
         for _ in 0..if cfg!(miri) { 8 } else { 1000 } {

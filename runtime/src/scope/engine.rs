@@ -23,9 +23,18 @@
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body panicked): then it takes no new
-//!    child. `fork::join` returns only after both closures returned
+//!    child. A helper loop that finds nothing ready while another loop is
+//!    inside a child poll *lingers* instead (`Session::linger`): it waits
+//!    for a push onto the queues or for the end of the last poll in flight,
+//!    so a sibling woken during a long poll on the owner's thread is polled
+//!    at once. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
-//!    session is in flight**.
+//!    session is in flight**. While a thread waits in such a join for loops
+//!    still in flight, it keeps serving the session (the session is the
+//!    join's `fork::Serve`): it polls children woken meanwhile in a loop
+//!    that does not fork, taking the owner role if it is the owner's thread
+//!    and the role is free, and a push onto the queues wakes it from its
+//!    sleep (`shared`'s "Serving while waiting").
 //! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
 //!    only), hands completed children to the [`Owner`], and checks whether
 //!    it is finished. Otherwise it re-enables parent wakes and looks at the

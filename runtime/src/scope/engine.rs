@@ -720,23 +720,30 @@ impl Session<'_> {
 }
 
 /// Counts one poll in flight (see `Session::linger`); its end wakes the
-/// lingering helpers when it was the last.
-struct InFlight<'s, 'a>(&'s Session<'a>);
+/// lingering helpers when it was the last. Only counted while the session
+/// has helpers (only they linger, and the loop that forks one reserves it
+/// before its next poll): a session without helpers pays nothing.
+struct InFlight<'s, 'a>(Option<&'s Session<'a>>);
 
 impl<'s, 'a> InFlight<'s, 'a> {
     fn new(session: &'s Session<'a>) -> Self {
+        if session.helpers.load(Ordering::Relaxed) == 0 {
+            return InFlight(None);
+        }
         session.in_flight.fetch_add(1, Ordering::SeqCst);
-        InFlight(session)
+        InFlight(Some(session))
     }
 }
 
 impl Drop for InFlight<'_, '_> {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if let Some(session) = self.0
+            && session.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+        {
             // Pairs with the fence in `linger`: either this thread sees the
             // sleeper's registration, or the sleeper sees the count at zero.
             fence(Ordering::SeqCst);
-            self.0.shared.wake_sleepers();
+            session.shared.wake_sleepers();
         }
     }
 }
@@ -879,6 +886,8 @@ pub(crate) mod loom_support {
                 &repolls,
             );
             s.owner_busy.store(false, Ordering::Relaxed);
+            // As if one helper was forked (polls in flight are counted).
+            s.helpers.store(1, Ordering::Relaxed);
             f(&SessionPtr(std::ptr::from_ref(&s).cast()));
             let Session { done, .. } = s;
             into_inner(done)

@@ -23,9 +23,18 @@
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body panicked): then it takes no new
-//!    child. `fork::join` returns only after both closures returned
+//!    child. A helper loop that finds nothing ready while another loop is
+//!    inside a child poll *lingers* instead (`Session::linger`): it waits
+//!    for a push onto the queues or for the end of the last poll in flight,
+//!    so a sibling woken during a long poll on the owner's thread is polled
+//!    at once. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
-//!    session is in flight**.
+//!    session is in flight**. While a thread waits in such a join for loops
+//!    still in flight, it keeps serving the session (the session is the
+//!    join's `fork::Serve`): it polls children woken meanwhile in a loop
+//!    that does not fork, taking the owner role if it is the owner's thread
+//!    and the role is free, and a push onto the queues wakes it from its
+//!    sleep (`shared`'s "Serving while waiting").
 //! 4. The owner adopts children spawned meanwhile into its slab (bookkeeping
 //!    only), hands completed children to the [`Owner`], and checks whether
 //!    it is finished. Otherwise it re-enables parent wakes and looks at the
@@ -53,8 +62,9 @@ use slab::Slab;
 
 use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
+use crate::scheduler::fork::{Serve, Unparker};
 
 /// Re-polls (polls of a child that was polled before) one poll of the owner
 /// may run, per live child: 16 lets bursts of sibling wake-ups (pipelines,
@@ -72,6 +82,15 @@ const MAX_FORK_DEPTH: u32 = 8;
 /// per batch). A loop takes at most a share of the queue (half of it per
 /// running loop), so a short queue is still spread over the helpers.
 const MAX_BATCH: usize = 16;
+
+/// Spin rounds a lingering helper loop (see `Session::linger`) looks for
+/// work before it sleeps: most child polls are short, and the wake of a
+/// sleeping thread costs more than they do.
+const LINGER_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+
+/// Longest sleep of a lingering helper between checks of its worker's
+/// queues (tasks queued there wait for it to stop lingering).
+const LINGER_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
@@ -251,8 +270,10 @@ impl<'env> Engine<'env> {
             max_helpers: max_helpers(),
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
+            owner_busy: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
         };
-        session.pull(true, None, 0);
+        session.pull(true, None, 0, false);
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -365,27 +386,31 @@ fn thread_mark() -> usize {
 /// worker (the cheap two-way fork); `fork::join_all` elsewhere, which can
 /// also fork from a thread inside a multi-thread runtime's `block_on` (as in
 /// `#[tether::main]`) through the runtime's fork injector.
-pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve) {
     if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
-        crate::scheduler::fork::join(a, b);
+        crate::scheduler::fork::join_serving(a, b, serve);
         return;
     }
     // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
     // and job 1 run once each).
     let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
-    crate::scheduler::fork::join_all(2, &|job| {
-        if job == 0 {
-            let a = crate::loom::lock(&a).take();
-            if let Some(a) = a {
-                a();
+    crate::scheduler::fork::join_all_serving(
+        2,
+        &|job| {
+            if job == 0 {
+                let a = crate::loom::lock(&a).take();
+                if let Some(a) = a {
+                    a();
+                }
+            } else {
+                let b = crate::loom::lock(&b).take();
+                if let Some(b) = b {
+                    b();
+                }
             }
-        } else {
-            let b = crate::loom::lock(&b).take();
-            if let Some(b) = b {
-                b();
-            }
-        }
-    });
+        },
+        serve,
+    );
 }
 
 /// The state of one session, shared by its pull loops (see the module docs).
@@ -410,6 +435,13 @@ struct Session<'a> {
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
     has_done: AtomicBool,
+    /// The owner role is held: a pull loop with the role is running (it
+    /// may be inside a child's or the body's poll, or forking), so nobody
+    /// else on the owner's thread may take it. Only the owner's thread
+    /// touches this (see `fork` and `serve`).
+    owner_busy: AtomicBool,
+    /// Child (or body) polls in progress, on any thread of the session.
+    in_flight: AtomicUsize,
 }
 
 impl Session<'_> {
@@ -421,8 +453,9 @@ impl Session<'_> {
     /// One pull loop (see the module docs). `owner_role`: this loop may
     /// poll the body and `!Send` children (it runs on the owner's thread
     /// and no other loop there holds the role). `first`: an entry already
-    /// popped, polled first.
-    fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32) {
+    /// popped, polled first. `linger`: when nothing is ready, wait for work
+    /// while another loop is inside a child poll ([`Session::linger`]).
+    fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32, linger: bool) {
         let mut done = Vec::new();
         // Entries popped from the ready queue but not yet polled (a batch).
         let mut mine: VecDeque<RawChild> = VecDeque::new();
@@ -466,6 +499,7 @@ impl Session<'_> {
                             }
                             break;
                         }
+                        None if linger && self.linger() => continue,
                         None => break,
                     }
                 }
@@ -549,25 +583,39 @@ impl Session<'_> {
         // wait for the end of the join).
         let mine = || {
             let role = owner_role && self.owner.on_owner_thread();
-            self.pull(role, Some(child), depth + 1);
+            self.pull(role, Some(child), depth + 1, !role);
+            if role {
+                // While this thread waits for the helpers, the role is free
+                // for the loops it runs meanwhile (`serve`).
+                self.owner_busy.store(false, Ordering::Relaxed);
+            }
         };
         let helper = || {
             let _release = Release(&self.helpers);
-            self.pull(false, None, depth + 1);
+            self.pull(false, None, depth + 1, true);
         };
         // I1: both fork functions return only after every part returned or
         // unwound, so no pull loop outlives the session.
         if helpers == 1 {
-            fork2(mine, helper);
+            fork2(mine, helper, self);
         } else {
-            crate::scheduler::fork::join_all(helpers + 1, &|job| {
-                if job == 0 { mine() } else { helper() }
-            });
+            crate::scheduler::fork::join_all_serving(
+                helpers + 1,
+                &|job| if job == 0 { mine() } else { helper() },
+                self,
+            );
         }
+    }
+
+    /// True if the calling thread may take the owner role now: it is the
+    /// owner's thread and no loop holds the role.
+    fn owner_role_free(&self) -> bool {
+        self.owner.on_owner_thread() && !self.owner_busy.load(Ordering::Relaxed)
     }
 
     /// Polls a `Send` child from an entry this loop owns.
     fn run(&self, child: RawChild, done: &mut Vec<RawChild>) {
+        let _in_flight = InFlight::new(self);
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -581,6 +629,7 @@ impl Session<'_> {
 
     /// Polls the body or a `!Send` child (owner's thread, owner role).
     fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
+        let _in_flight = InFlight::new(self);
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -602,6 +651,60 @@ impl Session<'_> {
         self.after_poll(child, done);
     }
 
+    /// Called by a helper loop that found nothing ready: if another loop
+    /// of the session is inside a child poll, waits for work instead of
+    /// ending (a sibling woken by that poll, or by a timer or I/O meanwhile,
+    /// is then polled at once, not after the poll). Returns true when work
+    /// is ready, false when the loop should end: no poll in flight, or the
+    /// session takes no new child.
+    ///
+    /// It spins a little, then sleeps registered as a sleeper of the hub:
+    /// a push wakes it, and so does the end of the last poll in flight
+    /// (`InFlight`). The registration comes before the last look at the
+    /// count and the queues, and the poll's end decrements the count before
+    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style),
+    /// so neither wake is lost. While it
+    /// sleeps, tasks woken on this worker stay stealable (the LIFO slot is
+    /// off), and if tasks wait in its queues it stops lingering so the
+    /// worker loop runs them.
+    fn linger(&self) -> bool {
+        let mut spins = 0;
+        loop {
+            if self.should_stop() || self.in_flight.load(Ordering::SeqCst) == 0 {
+                return false;
+            }
+            if self.shared.has_ready_for(false) {
+                return true;
+            }
+            if spins < LINGER_SPINS {
+                spins += 1;
+                crate::loom::spin_loop();
+                continue;
+            }
+            spins = 0;
+            let wake = Unparker::current();
+            self.shared.register_sleeper(&wake);
+            // Pairs with the fence in `InFlight::drop` (see above).
+            fence(Ordering::SeqCst);
+            let sleep = !self.should_stop()
+                && self.in_flight.load(Ordering::SeqCst) != 0
+                && !self.shared.has_ready_for(false);
+            let go = if sleep {
+                crate::scheduler::multi_thread::worker::with_forker(false, |forker| {
+                    let _lifo_off = forker.as_ref().map(|f| f.enter());
+                    wake.park_timeout(LINGER_SLEEP);
+                    !forker.as_ref().is_some_and(|f| f.has_queued_work())
+                })
+            } else {
+                true
+            };
+            self.shared.unregister_sleeper(&wake);
+            if !go {
+                return false;
+            }
+        }
+    }
+
     /// Records a completion and ends the run.
     fn after_poll(&self, child: RawChild, done: &mut Vec<RawChild>) {
         let state = child.state();
@@ -620,11 +723,81 @@ impl Session<'_> {
     }
 }
 
+/// Counts one poll in flight (see `Session::linger`); its end wakes the
+/// lingering helpers when it was the last. Only counted while the session
+/// has helpers (only they linger, and the loop that forks one reserves it
+/// before its next poll): a session without helpers pays nothing.
+struct InFlight<'s, 'a>(Option<&'s Session<'a>>);
+
+impl<'s, 'a> InFlight<'s, 'a> {
+    fn new(session: &'s Session<'a>) -> Self {
+        if session.helpers.load(Ordering::Relaxed) == 0 {
+            return InFlight(None);
+        }
+        session.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Some(session))
+    }
+}
+
+impl Drop for InFlight<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0
+            && session.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            // Pairs with the fence in `linger`: either this thread sees the
+            // sleeper's registration, or the sleeper sees the count at zero.
+            fence(Ordering::SeqCst);
+            session.shared.wake_sleepers();
+        }
+    }
+}
+
+/// While a thread of the session waits in a fork join for pull loops still
+/// in flight (one may be stuck in a long child poll), it keeps serving the
+/// session: children woken meanwhile are polled at once, by a pull loop
+/// that does not fork (bounded stack) and takes the owner role if this is
+/// the owner's thread and the role is free. Its sleep is cut short by any
+/// push onto the queues (`shared`'s "Serving while waiting"). I1 holds: the
+/// join returns only after these loops returned.
+impl Serve for Session<'_> {
+    fn serve(&self) -> bool {
+        if self.should_stop() {
+            return false;
+        }
+        let owner_role = self.owner_role_free();
+        if !self.shared.has_ready_for(owner_role) {
+            return false;
+        }
+        if owner_role {
+            self.owner_busy.store(true, Ordering::Relaxed);
+        }
+        self.pull(owner_role, None, MAX_FORK_DEPTH, false);
+        if owner_role {
+            self.owner_busy.store(false, Ordering::Relaxed);
+        }
+        true
+    }
+
+    fn prepare_sleep(&self, wake: &Unparker) -> bool {
+        self.shared.register_sleeper(wake);
+        if !self.should_stop() && self.shared.has_ready_for(self.owner_role_free()) {
+            self.shared.unregister_sleeper(wake);
+            return false;
+        }
+        true
+    }
+
+    fn end_sleep(&self, wake: &Unparker) {
+        self.shared.unregister_sleeper(wake);
+    }
+}
+
 #[cfg(all(test, loom))]
 pub(crate) mod loom_support {
     //! Entry points for the loom models: a session whose helper loops run on
     //! loom threads instead of fork jobs.
     use super::*;
+    use crate::scheduler::fork::ForkLatch;
 
     /// A session over `shared` with no budget and no forks.
     fn session<'a>(
@@ -644,6 +817,8 @@ pub(crate) mod loom_support {
             max_helpers: 0,
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
+            owner_busy: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -671,7 +846,7 @@ pub(crate) mod loom_support {
                     OwnerSlot::new(&mut no_owner, &mut books),
                     &repolls,
                 );
-                s.pull(false, None, 0);
+                s.pull(false, None, 0, false);
                 let Session { done, .. } = s;
                 theirs.lock().unwrap().extend(into_inner(done));
             }));
@@ -684,7 +859,7 @@ pub(crate) mod loom_support {
                 OwnerSlot::new(owner, &mut engine.books),
                 &repolls,
             );
-            s.pull(true, None, 0);
+            s.pull(true, None, 0, false);
             let Session { done, .. } = s;
             into_inner(done)
         };
@@ -693,6 +868,108 @@ pub(crate) mod loom_support {
         }
         mine.extend(std::mem::take(&mut *theirs.lock().unwrap()));
         engine.books.settle(&shared, &mut mine, owner);
+    }
+
+    /// A session of `engine` shared with loom threads through
+    /// [`SessionPtr`], with the owner role free (as while the owner's
+    /// thread waits in a fork join). Runs `f` on this thread, then settles
+    /// the session's completions with `owner`. `f` must join every thread
+    /// it gave the pointer to.
+    pub(crate) fn with_session(
+        engine: &mut Engine<'static>,
+        owner: &mut dyn Owner,
+        f: impl FnOnce(&SessionPtr),
+    ) {
+        let shared = engine.shared.clone();
+        let repolls = AtomicUsize::new(0);
+        let mut done = {
+            let s = session(
+                &shared,
+                engine.body,
+                OwnerSlot::new(owner, &mut engine.books),
+                &repolls,
+            );
+            s.owner_busy.store(false, Ordering::Relaxed);
+            // As if one helper was forked (polls in flight are counted).
+            s.helpers.store(1, Ordering::Relaxed);
+            f(&SessionPtr(std::ptr::from_ref(&s).cast()));
+            let Session { done, .. } = s;
+            into_inner(done)
+        };
+        engine.books.settle(&shared, &mut done, owner);
+    }
+
+    /// A session of [`with_session`], for a thread that `with_session`'s
+    /// caller joins before it returns.
+    #[derive(Clone, Copy)]
+    pub(crate) struct SessionPtr(*const ());
+
+    // SAFETY: a `Session` is `Sync` in what its pull loops use (atomics,
+    // mutexes, the owner slot checked by thread); the pointer is used only
+    // while the session lives (see `with_session`).
+    unsafe impl Send for SessionPtr {}
+
+    /// A child entry handed to another thread.
+    pub(crate) struct SendChild(pub(crate) RawChild);
+
+    // SAFETY: test-only: the entry is used by exactly one thread.
+    unsafe impl Send for SendChild {}
+
+    impl SessionPtr {
+        /// # Safety
+        ///
+        /// The session is alive (see [`with_session`]).
+        unsafe fn get(&self) -> &Session<'static> {
+            // SAFETY: caller contract.
+            unsafe { &*self.0.cast::<Session<'static>>() }
+        }
+
+        /// Pops the oldest ready child (the caller polls it through
+        /// `run_first` or `run`).
+        pub(crate) fn pop(&self) -> Option<SendChild> {
+            // SAFETY: `with_session`'s closure holds the pointer.
+            let s = unsafe { self.get() };
+            let mut one = VecDeque::new();
+            s.shared.pop_batch(&mut one, |_| 1);
+            one.pop_front().map(SendChild)
+        }
+
+        /// Polls `child` on this thread (one poll in flight).
+        pub(crate) fn run(&self, child: SendChild) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            let mut done = Vec::new();
+            s.run(child.0, &mut done);
+            s.flush(&mut done);
+        }
+
+        /// A helper pull loop that lingers while a poll is in flight.
+        pub(crate) fn helper_loop(&self) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            s.pull(false, None, MAX_FORK_DEPTH, true);
+        }
+
+        /// A helper pull loop starting with `first`, then sets `latch`, as
+        /// a stolen fork job does.
+        ///
+        /// # Safety
+        ///
+        /// `latch` is alive and waits for this job.
+        pub(crate) unsafe fn job(&self, first: SendChild, latch: *const ForkLatch) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            s.pull(false, Some(first.0), MAX_FORK_DEPTH, false);
+            // SAFETY: caller contract.
+            unsafe { <ForkLatch as crate::scheduler::fork::latch::Latch>::set(latch) };
+        }
+
+        /// Waits for `latch` as a forker does, serving the session.
+        pub(crate) fn wait(&self, latch: &ForkLatch) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            latch.wait(s, || false, |_| None);
+        }
     }
 
     /// An owner role nobody uses (helper loops never take it).

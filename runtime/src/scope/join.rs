@@ -265,6 +265,7 @@ fn poll_par<A, B>(
             move || {
                 let _ = b.poll(&mut Context::from_waker(waker));
             },
+            &crate::scheduler::fork::NoServe,
         );
     } else if a_pending {
         let _ = a.poll(cx);

@@ -213,8 +213,9 @@ mod session {
     use loom::thread;
 
     use super::model;
+    use crate::scheduler::fork::ForkLatch;
     use crate::scope::child::RawChild;
-    use crate::scope::engine::loom_support::session_with_helpers;
+    use crate::scope::engine::loom_support::{session_with_helpers, with_session};
     use crate::scope::engine::{Engine, Owner};
 
     /// Collects completions like a join set.
@@ -398,4 +399,143 @@ mod session {
             t.join().unwrap();
         });
     }
+
+    /// A child that wakes `sibling` and then blocks (inside its poll) until
+    /// the sibling finished: a long poll that only ends if another thread
+    /// of the session serves the sibling meanwhile.
+    struct Long {
+        started: Arc<(Mutex<bool>, loom::sync::Condvar)>,
+        sibling: Arc<AtomicBool>,
+        sibling_slot: Arc<Mutex<Option<Waker>>>,
+        sibling_done: Arc<(Mutex<bool>, loom::sync::Condvar)>,
+    }
+
+    impl Future for Long {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+            *self.started.0.lock().unwrap() = true;
+            self.started.1.notify_all();
+            self.sibling.store(true, Ordering::SeqCst);
+            let w = self.sibling_slot.lock().unwrap().take();
+            if let Some(w) = w {
+                w.wake();
+            }
+            let mut done = self.sibling_done.0.lock().unwrap();
+            while !*done {
+                done = self.sibling_done.1.wait(done).unwrap();
+            }
+            Poll::Ready(1)
+        }
+    }
+
+    /// `WaitFlag` that signals when it completes.
+    struct Sibling {
+        inner: WaitFlag,
+        done: Arc<(Mutex<bool>, loom::sync::Condvar)>,
+    }
+
+    impl Future for Sibling {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            let r = Pin::new(&mut self.inner).poll(cx);
+            if r.is_ready() {
+                *self.done.0.lock().unwrap() = true;
+                self.done.1.notify_all();
+            }
+            r
+        }
+    }
+
+    type Signal = Arc<(Mutex<bool>, loom::sync::Condvar)>;
+
+    /// An engine whose sibling was polled once (its waker is in the slot)
+    /// and whose long child is ready.
+    fn long_and_sibling() -> (Engine<'static>, Collect, Signal) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let done: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+        let started: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+        let mut engine = Engine::new();
+        insert(
+            &mut engine,
+            Sibling {
+                inner: WaitFlag {
+                    flag: flag.clone(),
+                    slot: slot.clone(),
+                },
+                done: done.clone(),
+            },
+        );
+        let mut owner = Collect::default();
+        session_with_helpers(&mut engine, &mut owner, 0);
+        assert!(owner.done.is_empty());
+        insert(
+            &mut engine,
+            Long {
+                started: started.clone(),
+                sibling: flag,
+                sibling_slot: slot,
+                sibling_done: done,
+            },
+        );
+        (engine, owner, started)
+    }
+
+    /// The owner's thread waits in a fork join for a helper stuck in a long
+    /// poll, which wakes a sibling: the waiting owner must serve it (its
+    /// sleep registered on the hub vs the wake's push; a lost wake-up is a
+    /// deadlock).
+    #[test]
+    fn loom_fork_wait_serves_a_sibling_woken_during_a_long_poll() {
+        model(|| {
+            let (mut engine, mut owner, _) = long_and_sibling();
+            with_session(&mut engine, &mut owner, |s| {
+                let long = s.pop().expect("the long child is ready");
+                let latch = Arc::new(ForkLatch::new(1));
+                let (job_session, job_latch) = (*s, LatchPtr(Arc::as_ptr(&latch)));
+                let helper = thread::spawn(move || {
+                    let job_latch = job_latch;
+                    // SAFETY: the latch outlives the job: we wait for it and
+                    // join this thread before dropping it.
+                    unsafe { job_session.job(long, job_latch.0) }
+                });
+                s.wait(&latch);
+                helper.join().unwrap();
+            });
+            owner.done.sort();
+            assert_eq!(owner.done, [1, 7]);
+        });
+    }
+
+    /// The owner's thread is in a long poll that wakes a sibling; a helper
+    /// loop that found nothing ready lingers and must serve it, then end
+    /// when the long poll ended (a lost wake-up either way is a deadlock).
+    #[test]
+    fn loom_lingering_helper_serves_a_sibling_woken_during_a_long_poll() {
+        model(|| {
+            let (mut engine, mut owner, started) = long_and_sibling();
+            with_session(&mut engine, &mut owner, |s| {
+                let long = s.pop().expect("the long child is ready");
+                let helper_session = *s;
+                let helper = thread::spawn(move || {
+                    {
+                        let mut st = started.0.lock().unwrap();
+                        while !*st {
+                            st = started.1.wait(st).unwrap();
+                        }
+                    }
+                    helper_session.helper_loop();
+                });
+                s.run(long);
+                helper.join().unwrap();
+            });
+            owner.done.sort();
+            assert_eq!(owner.done, [1, 7]);
+        });
+    }
+
+    /// Moves a latch pointer into a loom thread (the model keeps it alive).
+    struct LatchPtr(*const ForkLatch);
+    // SAFETY: test-only; the latch outlives the thread (see the model).
+    unsafe impl Send for LatchPtr {}
 }

@@ -13,6 +13,9 @@
 //!   thread polls it right away.
 //! * `notified`: "the parent has already been woken (or is polling right
 //!   now)", so a burst of child wakes costs at most one wake of the parent.
+//! * `sleepers`: threads of a running session that sleep in a fork wait
+//!   (for a pull loop stuck in a long child poll) and want to serve the
+//!   queues meanwhile; every push wakes them (see "Serving while waiting").
 //!
 //! # Lost wake-ups
 //!
@@ -22,6 +25,19 @@
 //! ([`Shared::end_poll`]). Either the waker's push is ordered before that
 //! last look (the owner sees it), or the waker's swap comes after the
 //! owner's swap, reads false and wakes the parent.
+//!
+//! # Serving while waiting
+//!
+//! A session's thread that waits for another pull loop of the session
+//! keeps pulling ready children (`engine`'s `Serve` for the session), and
+//! before it sleeps registers an [`Unparker`] here
+//! ([`Shared::register_sleeper`]), *then* looks at the queues once more.
+//! A push publishes its entry under the queue's lock, *then* looks for
+//! sleepers ([`Shared::wake_sleepers`]). Both looks happen after a lock of
+//! the same queue, so either the sleeper's look comes after the push (it
+//! sees the entry and does not sleep) or its registration happened before
+//! the pusher's lock (the pusher sees it and unparks it). A push with no
+//! sleeper costs one atomic load.
 //!
 //! # Closing
 //!
@@ -41,6 +57,7 @@ use std::task::Waker;
 use super::child::RawChild;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
+use crate::scheduler::fork::Unparker;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -55,6 +72,10 @@ pub(crate) struct Shared {
     notified: AtomicBool,
     /// The waker of the task polling the owner.
     parent: Mutex<Option<Waker>>,
+    /// Session threads sleeping in a fork wait; see the module docs.
+    sleepers: Mutex<Vec<Unparker>>,
+    /// Hint: `sleepers` is not empty.
+    has_sleepers: AtomicBool,
 }
 
 /// A ready queue; see the module docs.
@@ -84,6 +105,8 @@ impl Shared {
             // Nobody to wake before the first poll registers a waker.
             notified: AtomicBool::new(true),
             parent: Mutex::new(None),
+            sleepers: Mutex::new(Vec::new()),
+            has_sleepers: AtomicBool::new(false),
         })
     }
 
@@ -115,6 +138,7 @@ impl Shared {
             unsafe { child.drop_entry() };
             return;
         }
+        self.wake_sleepers();
         self.notify();
     }
 
@@ -138,10 +162,13 @@ impl Shared {
         if entries.is_empty() {
             return;
         }
-        let mut q = crate::loom::lock(&self.ready);
-        while let Some(child) = entries.pop_back() {
-            q.entries.push_front(child);
+        {
+            let mut q = crate::loom::lock(&self.ready);
+            while let Some(child) = entries.pop_back() {
+                q.entries.push_front(child);
+            }
         }
+        self.wake_sleepers();
     }
 
     /// Pops the oldest ready body or `!Send` child (owner's thread only).
@@ -171,6 +198,52 @@ impl Shared {
             }
         }
         self.notified.store(true, Ordering::Release);
+    }
+
+    /// True if the ready queue holds an entry, or with `local`, the
+    /// owner-only queue does.
+    pub(crate) fn has_ready_for(&self, local: bool) -> bool {
+        !crate::loom::lock(&self.ready).entries.is_empty()
+            || (local && !crate::loom::lock(&self.local).entries.is_empty())
+    }
+
+    /// Registers a session thread about to sleep; see "Serving while
+    /// waiting" in the module docs. The caller looks at the queues
+    /// afterwards.
+    pub(crate) fn register_sleeper(&self, wake: &Unparker) {
+        let mut sleepers = crate::loom::lock(&self.sleepers);
+        sleepers.push(wake.clone());
+        // A lingering helper (`engine`) loads the session's count of polls
+        // in flight after this store, and the last poll's end decrements
+        // that count before `wake_sleepers` loads this flag: both sides put
+        // a SeqCst fence in between.
+        self.has_sleepers.store(true, Ordering::SeqCst);
+    }
+
+    /// Withdraws a registration, if a push has not taken it already.
+    pub(crate) fn unregister_sleeper(&self, wake: &Unparker) {
+        let mut sleepers = crate::loom::lock(&self.sleepers);
+        sleepers.retain(|w| !w.same(wake));
+        if sleepers.is_empty() {
+            self.has_sleepers.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Wakes every registered sleeper; called after a push (see "Serving
+    /// while waiting": the push's queue lock orders this load after any
+    /// registration whose look at the queues missed the push).
+    pub(crate) fn wake_sleepers(&self) {
+        if !self.has_sleepers.load(Ordering::SeqCst) {
+            return;
+        }
+        let sleepers = {
+            let mut sleepers = crate::loom::lock(&self.sleepers);
+            self.has_sleepers.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *sleepers)
+        };
+        for wake in sleepers {
+            wake.unpark();
+        }
     }
 
     /// True if a ready queue holds an entry.
@@ -206,6 +279,7 @@ impl Shared {
                 .entries
                 .push_back(child);
         }
+        self.wake_sleepers();
         self.notify();
         Ok(())
     }

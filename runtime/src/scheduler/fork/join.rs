@@ -4,7 +4,7 @@
 use std::panic;
 
 use super::job::{IndexJob, JobRef, JobResult, StackJob};
-use super::latch::ForkLatch;
+use super::latch::{ForkLatch, NoServe, Serve};
 use crate::scheduler::multi_thread::worker::{self, Forker};
 
 /// Runs `a` and `b`, possibly in parallel, and returns both results.
@@ -28,8 +28,20 @@ where
     RA: Send,
     RB: Send,
 {
+    join_serving(a, b, &NoServe)
+}
+
+/// [`join`], whose caller, if it waits for a stolen `b`, calls `serve`
+/// meanwhile and is woken by it (see `latch`'s "Serving while waiting").
+pub(crate) fn join_serving<A, B, RA, RB>(a: A, b: B, serve: &dyn Serve) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
     worker::with_forker(false, move |forker| match forker {
-        Some(forker) => join_forked(&forker, a, b),
+        Some(forker) => join_forked(&forker, a, b, serve),
         None => join_sequential(a, b),
     })
 }
@@ -48,7 +60,7 @@ where
     }
 }
 
-fn join_forked<A, B, RA, RB>(forker: &Forker<'_>, a: A, b: B) -> (RA, RB)
+fn join_forked<A, B, RA, RB>(forker: &Forker<'_>, a: A, b: B, serve: &dyn Serve) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
     B: FnOnce() -> RB + Send,
@@ -65,6 +77,7 @@ where
     let wait = WaitFor {
         forker,
         latch: &job_b.latch,
+        serve,
         armed: true,
     };
     let woke = forker.push(job_b_ref);
@@ -119,6 +132,8 @@ struct WaitFor<'a, 'f> {
     forker: &'a Forker<'f>,
     /// The latch of the published jobs.
     latch: &'a ForkLatch,
+    /// What else to do while waiting.
+    serve: &'a dyn Serve,
     /// False once the jobs were taken back, so there is nothing to wait for.
     armed: bool,
 }
@@ -126,7 +141,7 @@ struct WaitFor<'a, 'f> {
 impl Drop for WaitFor<'_, '_> {
     fn drop(&mut self) {
         if self.armed {
-            self.forker.wait(self.latch);
+            self.forker.wait(self.latch, self.serve);
         }
     }
 }
@@ -136,9 +151,22 @@ impl Drop for WaitFor<'_, '_> {
 /// returned or unwound. If any call panicked, the first panic is resumed on
 /// the calling thread after all calls finished; further payloads are
 /// forgotten, not dropped (a payload's destructor may itself panic).
+#[allow(
+    dead_code,
+    reason = "the plain n-way fork; scope code forks through `join_all_serving`"
+)]
 pub(crate) fn join_all(n: usize, job: &(dyn Fn(usize) + Sync)) {
+    join_all_serving(n, job, &NoServe);
+}
+
+/// [`join_all`], whose caller, while it waits for stolen jobs, calls
+/// `serve` and is woken by it (see `latch`'s "Serving while waiting").
+pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
     if n >= 2
-        && worker::with_forker(true, |forker| forker.map(|f| join_all_forked(&f, n, job))).is_some()
+        && worker::with_forker(true, |forker| {
+            forker.map(|f| join_all_forked(&f, n, job, serve))
+        })
+        .is_some()
     {
         return;
     }
@@ -161,7 +189,7 @@ fn keep_first(first: &mut Option<super::job::Payload>, p: super::job::Payload) {
     }
 }
 
-fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync)) {
+fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
     let latch = ForkLatch::new(n - 1);
     let jobs: Vec<IndexJob<'_>> = (1..n).map(|i| IndexJob::new(job, i, &latch)).collect();
     let fork = forker.enter();
@@ -170,6 +198,7 @@ fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync)) 
     let wait = WaitFor {
         forker,
         latch: &latch,
+        serve,
         armed: true,
     };
     // Pushed last-first, so this thread pops job 1 first and thieves take

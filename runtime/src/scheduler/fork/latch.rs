@@ -13,6 +13,18 @@
 //! `Arc`, so an unpark after the frame ended is harmless). A notification
 //! that arrives before the forker sleeps is remembered, so no wake-up is
 //! lost.
+//!
+//! # Serving while waiting
+//!
+//! A forker may have more to do than fork jobs while it waits: a scope's
+//! session goes on while one of its pull loops is stuck in a long child
+//! poll. [`ForkLatch::wait`] takes a [`Serve`]: it is asked for work before
+//! fork jobs, and before the thread sleeps it gets an [`Unparker`] for the
+//! thread, to be called when work for it arrives. `Serve::prepare_sleep`
+//! registers the unparker *before* it looks for work one last time, and the
+//! producer publishes work *before* it looks for registered unparkers, so
+//! either the waiter sees the work or the producer sees the waiter (the
+//! sleeper remembers an unpark that comes before the park).
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
@@ -114,9 +126,87 @@ impl Sleeper {
     }
 
     /// Wakes the sleeping thread, or makes its next `park` return.
-    fn unpark(&self) {
+    pub(crate) fn unpark(&self) {
         *crate::loom::lock(&self.notified) = true;
         self.condvar.notify_one();
+    }
+}
+
+/// Wakes a thread waiting on a [`ForkLatch`] (see "Serving while waiting"
+/// in the module docs). Holding one keeps the sleeper alive; an unpark after
+/// the wait ended only makes that thread's next sleep return early (every
+/// sleep is in a loop that re-checks its condition).
+#[derive(Debug, Clone)]
+pub(crate) struct Unparker(Arc<Sleeper>);
+
+impl Unparker {
+    /// The calling thread's unparker (its fork-wait sleeper).
+    pub(crate) fn current() -> Unparker {
+        let (p, owned) = Sleeper::current();
+        match owned {
+            Some(owned) => Unparker(owned),
+            // SAFETY: the thread-local `Arc` owning `p` is alive (we run on
+            // its thread), so a new strong count may be taken through it.
+            None => Unparker(unsafe {
+                Arc::increment_strong_count(p);
+                Arc::from_raw(p)
+            }),
+        }
+    }
+
+    /// Sleeps until unparked, at most for `timeout`; returns at once if an
+    /// unpark came first. Only the thread this unparker wakes may call it.
+    pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
+        self.0.park_timeout(timeout);
+    }
+
+    /// Wakes the thread, or makes its next sleep return at once.
+    pub(crate) fn unpark(&self) {
+        self.0.unpark();
+    }
+
+    /// True if both wake the same thread.
+    pub(crate) fn same(&self, other: &Unparker) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Work a waiting forker takes on besides fork jobs; see "Serving while
+/// waiting" in the module docs.
+pub(crate) trait Serve: Sync {
+    /// Runs work that arrived for the waiting thread; true if it ran some.
+    fn serve(&self) -> bool;
+
+    /// The waiting thread is about to sleep: registers `wake` to be called
+    /// when work for [`Serve::serve`] arrives, then looks for such work. If
+    /// there is some, withdraws the registration and returns false (the
+    /// thread does not sleep).
+    fn prepare_sleep(&self, wake: &Unparker) -> bool;
+
+    /// The sleep ended: withdraws `wake`'s registration if it is still there.
+    fn end_sleep(&self, wake: &Unparker);
+
+    /// False if work never arrives (no unparker is needed).
+    fn may_wake(&self) -> bool {
+        true
+    }
+}
+
+/// Nothing to serve: a plain fork wait (`ForkLatch::wait` then creates no
+/// unparker).
+#[derive(Debug)]
+pub(crate) struct NoServe;
+
+impl Serve for NoServe {
+    fn serve(&self) -> bool {
+        false
+    }
+    fn prepare_sleep(&self, _: &Unparker) -> bool {
+        true
+    }
+    fn end_sleep(&self, _: &Unparker) {}
+    fn may_wake(&self) -> bool {
+        false
     }
 }
 
@@ -157,28 +247,41 @@ impl ForkLatch {
         unsafe { &*self.waiter }
     }
 
+    /// An unparker for the forking thread's sleeper.
+    fn unparker(&self) -> Unparker {
+        // SAFETY: the sleeper is alive and owned by an `Arc` (the thread's
+        // or `_owner`) while the forker waits on this latch, which is the
+        // only time this is called (from `wait`, on the forking thread).
+        Unparker(unsafe {
+            Arc::increment_strong_count(self.waiter);
+            Arc::from_raw(self.waiter)
+        })
+    }
+
     /// True once every job finished; their writes are then visible.
     pub(crate) fn probe(&self) -> bool {
         self.pending.load(Ordering::Acquire) == 0
     }
 
-    /// Returns once every job finished. While waiting, calls `help` (which
-    /// runs one other fork job and returns true, or returns false when it
-    /// found none), spins a little, then calls `before_sleep` with the
-    /// number of sleeps so far and sleeps, at most for the duration it
-    /// returns (`None`: until woken).
+    /// Returns once every job finished. While waiting, calls
+    /// `serve.serve()` and `help` (which runs one other fork job and returns
+    /// true, or returns false when it found none), spins a little, then
+    /// calls `before_sleep` with the number of sleeps so far and sleeps, at
+    /// most for the duration it returns (`None`: until woken by the last
+    /// job or by work for `serve`).
     ///
     /// Must be called by the thread that created the latch (its sleeper is
     /// the one `set` wakes).
     pub(crate) fn wait(
         &self,
+        serve: &dyn Serve,
         mut help: impl FnMut() -> bool,
         mut before_sleep: impl FnMut(u32) -> Option<std::time::Duration>,
     ) {
         let mut idle = 0;
         let mut sleeps = 0;
         while !self.probe() {
-            if help() {
+            if serve.serve() || help() {
                 idle = 0;
             } else if idle < SPIN_LIMIT {
                 idle += 1;
@@ -186,11 +289,22 @@ impl ForkLatch {
             } else {
                 let timeout = before_sleep(sleeps);
                 sleeps = sleeps.saturating_add(1);
-                if !self.probe() {
+                let wake = serve.may_wake().then(|| self.unparker());
+                let sleep = match &wake {
+                    Some(wake) => serve.prepare_sleep(wake),
+                    None => true,
+                };
+                if sleep && !self.probe() {
+                    // `prepare_sleep` registered the unparker before its
+                    // last look for work, and `set` unparks after its
+                    // decrement: the park returns in either case.
                     match timeout {
                         Some(timeout) => self.waiter().park_timeout(timeout),
                         None => self.waiter().park(),
                     }
+                }
+                if let (true, Some(wake)) = (sleep, &wake) {
+                    serve.end_sleep(wake);
                 }
                 idle = 0;
             }
@@ -253,7 +367,7 @@ mod loom_tests {
                     unsafe { ForkLatch::set(&*latch) };
                 }));
             }
-            latch.wait(|| false, |_| None);
+            latch.wait(&NoServe, || false, |_| None);
             assert_eq!(
                 done.load(Ordering::Relaxed),
                 2,
@@ -286,8 +400,77 @@ mod tests {
             // SAFETY: as a stolen job: the forker waits for the latch.
             unsafe { ForkLatch::set(p.0) }
         });
-        latch.wait(|| false, |_| None);
+        latch.wait(&NoServe, || false, |_| None);
         t
+    }
+
+    /// Work for the waiter arrives from the executor while the job is still
+    /// running: the waiter serves it (woken from its sleep through the
+    /// `Unparker` it registered), and only then does the job finish.
+    #[derive(Default)]
+    struct Arrives {
+        work: std::sync::atomic::AtomicBool,
+        served: std::sync::atomic::AtomicBool,
+        slot: std::sync::Mutex<Option<Unparker>>,
+    }
+
+    impl Serve for Arrives {
+        fn serve(&self) -> bool {
+            let got = self.work.swap(false, Ordering::SeqCst);
+            if got {
+                self.served.store(true, Ordering::SeqCst);
+            }
+            got
+        }
+        fn prepare_sleep(&self, wake: &Unparker) -> bool {
+            *self.slot.lock().unwrap() = Some(wake.clone());
+            if self.work.load(Ordering::SeqCst) {
+                *self.slot.lock().unwrap() = None;
+                return false;
+            }
+            true
+        }
+        fn end_sleep(&self, _: &Unparker) {
+            *self.slot.lock().unwrap() = None;
+        }
+    }
+
+    #[test]
+    fn fork_wait_serves_work_that_arrives_while_it_sleeps() {
+        for _ in 0..if cfg!(miri) { 4 } else { 200 } {
+            let latch = ForkLatch::new(1);
+            let serve = Arrives::default();
+            let (p, s) = (SendPtr(&latch), &serve);
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    let p = p;
+                    s.work.store(true, Ordering::SeqCst);
+                    let wake = s.slot.lock().unwrap().take();
+                    if let Some(wake) = wake {
+                        wake.unpark();
+                    }
+                    while !s.served.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    // SAFETY: as a stolen job: the forker waits for the latch.
+                    unsafe { ForkLatch::set(p.0) }
+                });
+                latch.wait(&serve, || false, |_| None);
+            });
+            assert!(serve.served.load(Ordering::SeqCst));
+        }
+    }
+
+    /// A thread's `Unparker` (borrowed from its thread-local sleeper) wakes
+    /// it from another thread, also after the other thread dropped its copy.
+    #[test]
+    fn current_unparker_wakes_its_thread() {
+        let me = Unparker::current();
+        let other = me.clone();
+        let t = std::thread::spawn(move || other.unpark());
+        me.park_timeout(std::time::Duration::from_secs(60));
+        t.join().unwrap();
+        assert!(me.same(&Unparker::current()));
     }
 
     #[test]

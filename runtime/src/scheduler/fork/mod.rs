@@ -17,7 +17,10 @@
 //! fork jobs before tasks, since a forker is waiting on them. A forker whose
 //! latch is still unset *helps*: it runs fork jobs (its own, then stolen
 //! ones), polls the I/O driver and timers if they are free, and only then
-//! sleeps (in short slices, driving I/O and timers between them). It never
+//! sleeps (in short slices, driving I/O and timers between them). A fork
+//! made through [`join_serving`] or [`join_all_serving`] also serves its
+//! caller while it waits (a scope's session: children woken meanwhile), and
+//! is woken from its sleep when such work arrives (`latch`). It never
 //! polls whole tasks on its own stack, and while it forks the worker's LIFO
 //! slot is off, so every task it wakes stays stealable. If it has slept a
 //! while and tasks wait in its queues, it hands its worker core to a new
@@ -51,5 +54,10 @@ pub(crate) use job::JobRef;
     reason = "`join` is the two-way entry point for scope code"
 )]
 pub(crate) use join::join;
+#[allow(
+    unused_imports,
+    reason = "the plain n-way fork, for tests and future callers"
+)]
 pub(crate) use join::join_all;
-pub(crate) use latch::ForkLatch;
+pub(crate) use join::{join_all_serving, join_serving};
+pub(crate) use latch::{ForkLatch, NoServe, Serve, Unparker};

@@ -44,7 +44,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use super::Handle;
-use crate::scheduler::fork::{ForkLatch, JobRef};
+use crate::scheduler::fork::{ForkLatch, JobRef, Serve};
 use crate::scheduler::rand::FastRand;
 use crate::task::Notified;
 use std::sync::Arc;
@@ -736,6 +736,20 @@ impl Forker<'_> {
         }
     }
 
+    /// True if tasks (or fork jobs) wait in this worker's queues. A thread
+    /// that holds its core while it waits for something else should stop
+    /// waiting and let its worker loop run them.
+    pub(crate) fn has_queued_work(&self) -> bool {
+        match self {
+            Forker::Worker(cx) => cx
+                .core
+                .try_borrow()
+                .ok()
+                .is_some_and(|core| core.as_ref().is_some_and(|core| core.has_local_work())),
+            Forker::Remote(_) => false,
+        }
+    }
+
     /// Takes back the most recently published job of this thread, if
     /// nobody stole it.
     pub(crate) fn pop(&self) -> Option<JobRef> {
@@ -745,16 +759,18 @@ impl Forker<'_> {
         }
     }
 
-    /// Returns once `latch` is set, helping meanwhile: runs fork jobs of this
-    /// thread, then stolen ones; before sleeping, polls the I/O driver and
-    /// timers if nobody else holds them. Never runs whole tasks. A worker
+    /// Returns once `latch` is set, helping meanwhile: serves `serve` (the
+    /// forker's own work, see `fork::Serve`), runs fork jobs of this thread,
+    /// then stolen ones; before sleeping, polls the I/O driver and timers if
+    /// nobody else holds them. Never runs whole tasks. A worker
     /// that has slept [`FORK_WAIT_BEFORE_HAND_OFF`] while tasks wait in its
     /// queues hands its core to a new thread, as a blocking wait does.
-    pub(crate) fn wait(&self, latch: &ForkLatch) {
+    pub(crate) fn wait(&self, latch: &ForkLatch, serve: &dyn Serve) {
         match self {
             Forker::Worker(cx) => {
                 let start = cx.index + 1;
                 latch.wait(
+                    serve,
                     || {
                         // Once this thread handed its core on (a blocking
                         // wait inside a fork), its former deque is one more
@@ -798,6 +814,7 @@ impl Forker<'_> {
                 );
             }
             Forker::Remote(handle) => latch.wait(
+                serve,
                 || match self.pop() {
                     Some(job) => {
                         // SAFETY: stolen exactly once from the injector; its

@@ -1,0 +1,202 @@
+//! A scope keeps serving its children while one of them is inside a long
+//! poll: a sibling woken meanwhile is polled before that poll ends, both
+//! when the long poll runs on a helper (the owner, waiting for the helper,
+//! serves) and when it runs on the owner (a helper that found nothing to do
+//! lingers and serves).
+//!
+//! The long poll spins until the sibling has finished, with a deadline: a
+//! sibling left waiting until the end of the poll shows up as a flag that
+//! was never set (no timing is asserted). Every test runs under a watchdog.
+
+use std::future::poll_fn;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Mutex, mpsc};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use tether::runtime::Builder;
+
+/// How long a long poll waits for its sibling before it gives up.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Generous: each case finishes in well under a second when it works.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Runs `f` on its own thread; aborts the process if it has not finished
+/// within [`WATCHDOG`]. Panics of `f` are re-raised.
+fn watchdog(name: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        let _ = tx.send(());
+        r
+    });
+    if rx.recv_timeout(WATCHDOG).is_err() {
+        eprintln!("watchdog: `{name}` hung for {WATCHDOG:?}; aborting");
+        std::process::abort();
+    }
+    if let Err(p) = t.join().unwrap() {
+        panic::resume_unwind(p);
+    }
+}
+
+/// Spins until `done` is set or the deadline passed.
+fn spin_until(done: &AtomicBool) {
+    let start = Instant::now();
+    while !done.load(SeqCst) && start.elapsed() < DEADLINE {
+        std::thread::yield_now();
+    }
+}
+
+/// A child's wake slot: pending until `set`, then ready.
+#[derive(Default)]
+struct Flag {
+    set: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+    /// The child has registered its waker at least once.
+    registered: AtomicBool,
+}
+
+impl Flag {
+    fn fire(&self) {
+        self.set.store(true, SeqCst);
+        let w = self.waker.lock().unwrap().take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            self.registered.store(true, SeqCst);
+            if self.set.load(SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Runs `scope_fut` on a two-worker runtime: awaited in `block_on` (the
+/// owner is the calling thread, helpers run on the workers), or inside a
+/// spawned task (the owner is a worker).
+fn run_scope<F>(in_task: bool, scope_fut: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    if in_task {
+        rt.block_on(rt.spawn(scope_fut)).unwrap();
+    } else {
+        rt.block_on(scope_fut);
+    }
+}
+
+/// The children, in spawn order: `first` (popped alone by the owner's
+/// loop, which then forks a helper), `long` (taken by the helper) and
+/// `sibling`. `first` waits until `long` started; `long` waits a little (so
+/// the owner's loop has found nothing left and waits for the helper),
+/// wakes `sibling`, and spins until `sibling` finished.
+fn long_poll_on_helper(in_task: bool) -> bool {
+    let served_during = std::sync::Arc::new(AtomicBool::new(false));
+    let out = served_during.clone();
+    run_scope(in_task, async move {
+        let long_started = AtomicBool::new(false);
+        let long_inside = AtomicBool::new(false);
+        let sibling_done = AtomicBool::new(false);
+        let wake = Flag::default();
+        let (long_started, long_inside, sibling_done, wake) =
+            (&long_started, &long_inside, &sibling_done, &wake);
+        let out = &out;
+        tether::scope(|s| async move {
+            s.spawn(async move {
+                spin_until(long_started);
+            });
+            s.spawn(async move {
+                long_inside.store(true, SeqCst);
+                long_started.store(true, SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+                wake.fire();
+                spin_until(sibling_done);
+                long_inside.store(false, SeqCst);
+            });
+            s.spawn(async move {
+                wake.wait().await;
+                out.store(long_inside.load(SeqCst), SeqCst);
+                sibling_done.store(true, SeqCst);
+            });
+        })
+        .await;
+    });
+    served_during.load(SeqCst)
+}
+
+/// The children: `long` (popped alone by the owner's loop, which forks a
+/// helper) and `sibling` (taken by the helper, pending). `long` waits until
+/// `sibling` registered its waker and the helper found nothing left, wakes
+/// `sibling`, and spins until it finished: the helper must have lingered.
+fn long_poll_on_owner(in_task: bool) -> bool {
+    let served_during = std::sync::Arc::new(AtomicBool::new(false));
+    let out = served_during.clone();
+    run_scope(in_task, async move {
+        let long_inside = AtomicBool::new(false);
+        let sibling_done = AtomicBool::new(false);
+        let wake = Flag::default();
+        let (long_inside, sibling_done, wake) = (&long_inside, &sibling_done, &wake);
+        let out = &out;
+        tether::scope(|s| async move {
+            s.spawn(async move {
+                long_inside.store(true, SeqCst);
+                spin_until(&wake.registered);
+                std::thread::sleep(Duration::from_millis(50));
+                wake.fire();
+                spin_until(sibling_done);
+                long_inside.store(false, SeqCst);
+            });
+            s.spawn(async move {
+                wake.wait().await;
+                out.store(long_inside.load(SeqCst), SeqCst);
+                sibling_done.store(true, SeqCst);
+            });
+        })
+        .await;
+    });
+    served_during.load(SeqCst)
+}
+
+#[test]
+fn sibling_woken_while_a_helper_is_in_a_long_poll_is_served() {
+    for in_task in [false, true] {
+        watchdog(
+            "sibling_woken_while_a_helper_is_in_a_long_poll",
+            move || {
+                assert!(
+                    long_poll_on_helper(in_task),
+                    "the sibling waited for the helper's long poll to end (in_task: {in_task})"
+                );
+            },
+        );
+    }
+}
+
+#[test]
+fn sibling_woken_while_the_owner_is_in_a_long_poll_is_served() {
+    for in_task in [false, true] {
+        watchdog(
+            "sibling_woken_while_the_owner_is_in_a_long_poll",
+            move || {
+                assert!(
+                    long_poll_on_owner(in_task),
+                    "the sibling waited for the owner's long poll to end (in_task: {in_task})"
+                );
+            },
+        );
+    }
+}

@@ -58,6 +58,7 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
+use crossbeam_utils::CachePadded;
 use slab::Slab;
 
 use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
@@ -271,7 +272,7 @@ impl<'env> Engine<'env> {
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Default::default(),
         };
         session.pull(true, None, 0, false);
         let Session { done, .. } = session;
@@ -440,8 +441,11 @@ struct Session<'a> {
     /// else on the owner's thread may take it. Only the owner's thread
     /// touches this (see `fork` and `serve`).
     owner_busy: AtomicBool,
-    /// Child (or body) polls in progress, on any thread of the session.
-    in_flight: AtomicUsize,
+    /// Child (or body) polls in progress: `[0]` on the owner's thread,
+    /// `[1]` on the others. Two padded counters, not one, so the owner's
+    /// polls and a helper's do not bounce one cache line between them on
+    /// every poll (a fan-out of small children pays that per child).
+    in_flight: [CachePadded<AtomicUsize>; 2],
 }
 
 impl Session<'_> {
@@ -456,6 +460,8 @@ impl Session<'_> {
     /// popped, polled first. `linger`: when nothing is ready, wait for work
     /// while another loop is inside a child poll ([`Session::linger`]).
     fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32, linger: bool) {
+        // Which in-flight counter this loop's polls use (see `in_flight`).
+        let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
         let mut done = Vec::new();
         // Entries popped from the ready queue but not yet polled (a batch).
         let mut mine: VecDeque<RawChild> = VecDeque::new();
@@ -515,7 +521,7 @@ impl Session<'_> {
                     return;
                 }
             }
-            self.run(child, &mut done);
+            self.run(child, &mut done, side);
             if owner_role {
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
@@ -614,8 +620,8 @@ impl Session<'_> {
     }
 
     /// Polls a `Send` child from an entry this loop owns.
-    fn run(&self, child: RawChild, done: &mut Vec<RawChild>) {
-        let _in_flight = InFlight::new(self);
+    fn run(&self, child: RawChild, done: &mut Vec<RawChild>, side: usize) {
+        let _in_flight = InFlight::new(self, side);
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -629,7 +635,7 @@ impl Session<'_> {
 
     /// Polls the body or a `!Send` child (owner's thread, owner role).
     fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
-        let _in_flight = InFlight::new(self);
+        let _in_flight = InFlight::new(self, 0);
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -670,7 +676,7 @@ impl Session<'_> {
     fn linger(&self) -> bool {
         let mut spins = 0;
         loop {
-            if self.should_stop() || self.in_flight.load(Ordering::SeqCst) == 0 {
+            if self.should_stop() || !self.polls_in_flight() {
                 return false;
             }
             if self.shared.has_ready_for(false) {
@@ -686,9 +692,8 @@ impl Session<'_> {
             self.shared.register_sleeper(&wake);
             // Pairs with the fence in `InFlight::drop` (see above).
             fence(Ordering::SeqCst);
-            let sleep = !self.should_stop()
-                && self.in_flight.load(Ordering::SeqCst) != 0
-                && !self.shared.has_ready_for(false);
+            let sleep =
+                !self.should_stop() && self.polls_in_flight() && !self.shared.has_ready_for(false);
             let go = if sleep {
                 crate::scheduler::multi_thread::worker::with_forker(false, |forker| {
                     let _lifo_off = forker.as_ref().map(|f| f.enter());
@@ -703,6 +708,11 @@ impl Session<'_> {
                 return false;
             }
         }
+    }
+
+    /// True if a pull loop of the session is inside a poll.
+    fn polls_in_flight(&self) -> bool {
+        self.in_flight.iter().any(|n| n.load(Ordering::SeqCst) != 0)
     }
 
     /// Records a completion and ends the run.
@@ -727,22 +737,22 @@ impl Session<'_> {
 /// lingering helpers when it was the last. Only counted while the session
 /// has helpers (only they linger, and the loop that forks one reserves it
 /// before its next poll): a session without helpers pays nothing.
-struct InFlight<'s, 'a>(Option<&'s Session<'a>>);
+struct InFlight<'s, 'a>(Option<(&'s Session<'a>, usize)>);
 
 impl<'s, 'a> InFlight<'s, 'a> {
-    fn new(session: &'s Session<'a>) -> Self {
+    fn new(session: &'s Session<'a>, side: usize) -> Self {
         if session.helpers.load(Ordering::Relaxed) == 0 {
             return InFlight(None);
         }
-        session.in_flight.fetch_add(1, Ordering::SeqCst);
-        InFlight(Some(session))
+        session.in_flight[side].fetch_add(1, Ordering::SeqCst);
+        InFlight(Some((session, side)))
     }
 }
 
 impl Drop for InFlight<'_, '_> {
     fn drop(&mut self) {
-        if let Some(session) = self.0
-            && session.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+        if let Some((session, side)) = self.0
+            && session.in_flight[side].fetch_sub(1, Ordering::SeqCst) == 1
         {
             // Pairs with the fence in `linger`: either this thread sees the
             // sleeper's registration, or the sleeper sees the count at zero.
@@ -818,7 +828,7 @@ pub(crate) mod loom_support {
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Default::default(),
         }
     }
 
@@ -939,7 +949,7 @@ pub(crate) mod loom_support {
             // SAFETY: as above.
             let s = unsafe { self.get() };
             let mut done = Vec::new();
-            s.run(child.0, &mut done);
+            s.run(child.0, &mut done, 1);
             s.flush(&mut done);
         }
 

@@ -3,6 +3,8 @@
 
 use std::panic;
 
+use crate::util::panic::keep_first;
+
 use super::job::{IndexJob, JobRef, JobResult, StackJob};
 use super::latch::{ForkLatch, NoServe, Serve};
 use crate::scheduler::multi_thread::worker::{self, Forker};
@@ -117,7 +119,7 @@ where
         (Ok(ra), Ok(rb)) => (ra, rb),
         (Err(p), rb) => {
             if let Err(other) = rb {
-                std::mem::forget(other);
+                crate::util::panic::discard_payload(other);
             }
             panic::resume_unwind(p)
         }
@@ -150,7 +152,8 @@ impl Drop for WaitFor<'_, '_> {
 /// workers of the current runtime, and returns only after every call has
 /// returned or unwound. If any call panicked, the first panic is resumed on
 /// the calling thread after all calls finished; further payloads are
-/// forgotten, not dropped (a payload's destructor may itself panic).
+/// discarded by the crate's policy (`util::panic`: dropped, without letting
+/// a panicking destructor unwind).
 #[allow(
     dead_code,
     reason = "the plain n-way fork; scope code forks through `join_all_serving`"
@@ -178,14 +181,6 @@ pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &d
     }
     if let Some(p) = first_panic {
         panic::resume_unwind(p);
-    }
-}
-
-/// Keeps the first panic payload; forgets later ones (see [`join_all`]).
-fn keep_first(first: &mut Option<super::job::Payload>, p: super::job::Payload) {
-    match first {
-        None => *first = Some(p),
-        Some(_) => std::mem::forget(p),
     }
 }
 

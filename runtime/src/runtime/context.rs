@@ -50,7 +50,9 @@
 //!   poll and around the drop of a future or output, restored afterwards.
 //!   Tasks polled by a nested loop name themselves and restore the id of
 //!   the task that is waiting; the waiting task's own future (polled by that
-//!   loop) keeps that task's id.
+//!   loop) keeps that task's id. A fork job carries the id of the task that
+//!   forked it ([`with_task_id`]), so scoped children and `join!` branches
+//!   polled on another worker name their owner's task.
 //! - **`task_locals`**: how many task-local values ([`crate::task_local!`])
 //!   are swapped in on this thread right now. Incremented by
 //!   `LocalKey::scope`/`sync_scope` while their value is in the key's slot,
@@ -289,6 +291,23 @@ pub(crate) fn replace_budget(budget: Option<u8>) -> Option<u8> {
 #[inline]
 pub(crate) fn replace_task_id(id: u64) -> u64 {
     CONTEXT.try_with(|c| c.task_id.replace(id)).unwrap_or(0)
+}
+
+/// Runs `f` as part of the task `id` (0: none): `task::id()` inside it
+/// names that task. The previous id comes back when `f` returns or unwinds.
+/// Fork jobs use it, so work forked off a task's poll and run by another
+/// worker still belongs to that task.
+#[inline]
+pub(crate) fn with_task_id<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    /// Restores the previous id.
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            replace_task_id(self.0);
+        }
+    }
+    let _restore = Restore(replace_task_id(id));
+    f()
 }
 
 /// The raw id of the task being polled on this thread; 0 for none.

@@ -1165,3 +1165,87 @@ fn task_local_is_seen_by_join_branches() {
     }));
     assert_eq!(outside.unwrap(), [None, None]);
 }
+
+/// `task::id()` inside a scoped child is the id of the task that owns the
+/// scope, also when a helper worker polls the child (a helper thread may be
+/// waiting in a fork of another task, or idle with no task at all).
+#[test]
+fn children_see_the_owner_task_id_on_every_worker() {
+    let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let seen = seen.clone();
+        tasks.push(rt.spawn(async move {
+            let me = crate::task::id();
+            for _ in 0..if cfg!(miri) { 1 } else { 20 } {
+                scope(|s| {
+                    let seen = &seen;
+                    async move {
+                        for _ in 0..8 {
+                            s.spawn(async move {
+                                // Long enough for an idle worker to steal.
+                                std::thread::sleep(std::time::Duration::from_micros(200));
+                                let got = crate::task::try_id();
+                                seen.lock()
+                                    .unwrap()
+                                    .push((me, got, std::thread::current().id()));
+                            });
+                        }
+                    }
+                })
+                .await;
+            }
+        }));
+    }
+    for t in tasks {
+        rt.block_on(t).unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let wrong: Vec<_> = seen
+        .iter()
+        .filter(|(me, got, _)| *got != Some(*me))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} children saw another id: {:?}",
+        wrong.len(),
+        seen.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    if !cfg!(miri) {
+        let threads: std::collections::HashSet<_> = seen.iter().map(|(_, _, t)| *t).collect();
+        assert!(
+            threads.len() >= 2,
+            "children were never polled on a helper worker"
+        );
+    }
+}
+
+/// `join!` branches forked to another worker name the joining task too.
+#[test]
+fn join_branches_see_the_task_id_on_every_worker() {
+    async fn probe() -> (Option<crate::task::Id>, std::thread::ThreadId) {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+        (crate::task::try_id(), std::thread::current().id())
+    }
+    let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+    let (me, seen) = rt
+        .block_on(rt.spawn(async {
+            let mut seen = Vec::new();
+            for _ in 0..if cfg!(miri) { 1 } else { 50 } {
+                let (a, b, c) = crate::join!(probe(), probe(), probe());
+                seen.extend([a, b, c]);
+            }
+            (crate::task::id(), seen)
+        }))
+        .unwrap();
+    assert!(seen.iter().all(|(id, _)| *id == Some(me)), "{seen:?}");
+    if !cfg!(miri) {
+        let threads: std::collections::HashSet<_> = seen.iter().map(|(_, t)| *t).collect();
+        assert!(
+            threads.len() >= 2,
+            "no branch was ever forked to another worker"
+        );
+    }
+}

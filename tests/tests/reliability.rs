@@ -295,3 +295,81 @@ fn runtime_drop_releases_a_blocking_scope_waiting_on_a_queued_job() {
         assert_eq!(result_rx.recv().unwrap(), Err(true));
     });
 }
+
+/// A scoped echo server awaited directly in `block_on` (its sessions fork
+/// from the `block_on` thread, which polls the driver while it waits for
+/// its helpers) under connection churn, blocking clients on plain threads:
+/// every byte comes back. The release-mode soak bench once stalled in this
+/// shape for good: a worker that found the driver locked by such a
+/// non-blocking poll slept on its condvar, and once both workers had, nobody
+/// blocked in the driver (the protocol itself is unit-tested in
+/// `scheduler::multi_thread::park`; this debug-mode test did not reproduce
+/// the stall, it guards the shape).
+#[test]
+fn scoped_server_in_block_on_never_loses_the_driver() {
+    use std::io::Read;
+    const CLIENTS: usize = 32;
+    const CONNECTIONS_PER_CLIENT: usize = 40;
+    const MESSAGES: usize = 20;
+    watchdog(Duration::from_secs(60), || {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let clients = std::thread::spawn(move || {
+            let addr: std::net::SocketAddr = addr_rx.recv().unwrap();
+            let threads: Vec<_> = (0..CLIENTS)
+                .map(|c| {
+                    std::thread::spawn(move || {
+                        for k in 0..CONNECTIONS_PER_CLIENT {
+                            let mut conn = std::net::TcpStream::connect(addr).unwrap();
+                            conn.set_nodelay(true).unwrap();
+                            for m in 0..MESSAGES {
+                                let len = 1 + (c * 131 + k * 17 + m * 7) % 3000;
+                                let msg: Vec<u8> = (0..len).map(|i| (i + m) as u8).collect();
+                                conn.write_all(&msg).unwrap();
+                                let mut back = vec![0; len];
+                                conn.read_exact(&mut back).unwrap();
+                                assert_eq!(back, msg);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+        let served = AtomicUsize::new(0);
+        rt.block_on(async {
+            use tether::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = tether::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let served = &served;
+            tether::scope(|s| async move {
+                while served.load(SeqCst) < CLIENTS * CONNECTIONS_PER_CLIENT {
+                    let (mut conn, _) = listener.accept().await.unwrap();
+                    served.fetch_add(1, SeqCst);
+                    s.spawn(async move {
+                        let mut buf = vec![0; 4096];
+                        loop {
+                            match conn.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if conn.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            })
+            .await;
+        });
+        clients.join().unwrap();
+        assert_eq!(served.load(SeqCst), CLIENTS * CONNECTIONS_PER_CLIENT);
+    });
+}

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst, fence};
 use std::sync::Arc;
 
 use crate::loom::sync::{Condvar, Mutex};
@@ -31,6 +31,13 @@ pub(crate) struct SharedDriver {
     driver: Mutex<Option<crate::driver::Driver>>,
     /// The shared half, used to wake the thread blocked in the driver.
     pub(crate) handle: crate::driver::Handle,
+    /// Set by a parker that found the driver locked and went to sleep on
+    /// its condvar instead. A thread that held the lock only to poll
+    /// ([`SharedDriver::poll_nonblocking`]) clears it after unlocking and
+    /// reports it, so its caller wakes a parked worker to take the driver:
+    /// otherwise every worker could end up on its condvar with nobody left
+    /// blocking in the driver, and I/O and timers would stall for good.
+    missed: AtomicBool,
 }
 
 impl SharedDriver {
@@ -41,17 +48,32 @@ impl SharedDriver {
         SharedDriver {
             driver: Mutex::new(driver),
             handle,
+            missed: AtomicBool::new(false),
         }
     }
 
     /// Polls the driver without blocking, if no one else is in it, so a busy
     /// runtime still sees I/O and timers.
-    pub(crate) fn poll_nonblocking(&self) {
+    ///
+    /// Returns true if a worker tried to park in the driver meanwhile and
+    /// slept on its condvar instead: the caller must then wake a parked
+    /// worker ([`Handle::notify_parked`](super::handle::Handle)), which
+    /// parks again and takes the driver. (This thread does not block in the
+    /// driver: it goes back to its own work.)
+    #[must_use = "a parked worker must be woken to take the driver"]
+    pub(crate) fn poll_nonblocking(&self) -> bool {
         if let Ok(mut guard) = self.driver.try_lock()
             && let Some(driver) = guard.as_mut()
         {
             driver.park(&self.handle, Some(Duration::ZERO));
+            drop(guard);
+            // Pairs with the fence in `Parker::park`: either the parker's
+            // second `try_lock` finds the driver free, or this load sees
+            // its `missed`.
+            fence(SeqCst);
+            return self.missed.swap(false, SeqCst);
         }
+        false
     }
 }
 
@@ -85,13 +107,33 @@ impl Parker {
         if self.try_consume_notification() {
             return;
         }
-        if let Ok(mut guard) = self.shared.driver.try_lock()
-            && let Some(driver) = guard.as_mut()
-        {
-            self.park_driver(driver);
+        if self.try_park_driver() {
+            return;
+        }
+        // The driver is busy. Its holder may only be polling it and about
+        // to leave: tell it (`missed`), then look once more, so that either
+        // this thread gets the driver or the holder wakes a worker to take
+        // it (see `SharedDriver::poll_nonblocking`).
+        self.shared.missed.store(true, SeqCst);
+        fence(SeqCst);
+        if self.try_park_driver() {
             return;
         }
         self.park_condvar();
+    }
+
+    /// Parks in the driver if it is free and present; false otherwise.
+    fn try_park_driver(&self) -> bool {
+        match self.shared.driver.try_lock() {
+            Ok(mut guard) => match guard.as_mut() {
+                Some(driver) => {
+                    self.park_driver(driver);
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        }
     }
 
     fn try_consume_notification(&self) -> bool {
@@ -151,6 +193,39 @@ impl Parker {
             PARKED_DRIVER => self.shared.handle.unpark(),
             actual => panic!("inconsistent park state: {actual}"),
         }
+    }
+}
+
+#[cfg(all(test, not(loom), not(miri)))]
+mod tests {
+    use super::*;
+
+    /// A worker that finds the driver locked by a non-blocking poll sleeps
+    /// on its condvar; the poller learns it when it unlocks, so its caller
+    /// can wake that worker to take the driver (before, both workers could
+    /// end up on their condvars with nobody in the driver: I/O stalled).
+    #[test]
+    fn a_non_blocking_poll_reports_a_worker_that_missed_the_driver() {
+        let (driver, handle) = crate::driver::Driver::new().unwrap();
+        let shared = Arc::new(SharedDriver::new(Some(driver), handle));
+        let parker = Arc::new(Parker::new(shared.clone()));
+        // Nobody missed it yet.
+        assert!(!shared.poll_nonblocking());
+
+        // Hold the driver as a non-blocking poll does, while a worker parks.
+        let guard = shared.driver.try_lock().unwrap();
+        let p = parker.clone();
+        let sleeper = std::thread::spawn(move || p.park());
+        while parker.state.load(SeqCst) != PARKED_CONDVAR {
+            std::thread::yield_now();
+        }
+        drop(guard);
+        // The next non-blocking poll reports it (once), and the wake it
+        // leads to ends the worker's sleep.
+        assert!(shared.poll_nonblocking());
+        assert!(!shared.poll_nonblocking());
+        parker.unpark();
+        sleeper.join().unwrap();
     }
 }
 

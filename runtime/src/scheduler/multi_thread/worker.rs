@@ -384,7 +384,11 @@ fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
         core.window_ticks += 1;
         if core.tick % cx.handle.event_interval == 0 {
             core.tune_global_queue_interval(&cx.handle);
-            core = with_core_in_context(cx, core, || cx.handle.driver.poll_nonblocking())?;
+            core = with_core_in_context(cx, core, || {
+                if cx.handle.driver.poll_nonblocking() {
+                    cx.handle.notify_parked();
+                }
+            })?;
         }
         let work = match core.next_local_work(&cx.handle) {
             Some(work) => Some(work),
@@ -793,7 +797,9 @@ impl Forker<'_> {
                         true
                     },
                     |sleeps| {
-                        cx.handle.driver.poll_nonblocking();
+                        if cx.handle.driver.poll_nonblocking() {
+                            cx.handle.notify_parked();
+                        }
                         let queued = cx
                             .core
                             .try_borrow()
@@ -825,7 +831,9 @@ impl Forker<'_> {
                     None => false,
                 },
                 |_| {
-                    handle.driver.poll_nonblocking();
+                    if handle.driver.poll_nonblocking() {
+                        handle.notify_parked();
+                    }
                     None
                 },
             ),

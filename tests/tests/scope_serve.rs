@@ -9,37 +9,19 @@
 //! was never set (no timing is asserted). Every test runs under a watchdog.
 
 use std::future::poll_fn;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tether::runtime::Builder;
+use tether_tests::watchdog;
 
 /// How long a long poll waits for its sibling before it gives up.
 const DEADLINE: Duration = Duration::from_secs(5);
 
 /// Generous: each case finishes in well under a second when it works.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// Runs `f` on its own thread; aborts the process if it has not finished
-/// within [`WATCHDOG`]. Panics of `f` are re-raised.
-fn watchdog(name: &str, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(());
-        r
-    });
-    if rx.recv_timeout(WATCHDOG).is_err() {
-        eprintln!("watchdog: `{name}` hung for {WATCHDOG:?}; aborting");
-        std::process::abort();
-    }
-    if let Err(p) = t.join().unwrap() {
-        panic::resume_unwind(p);
-    }
-}
 
 /// Spins until `done` is set or the deadline passed.
 fn spin_until(done: &AtomicBool) {
@@ -174,14 +156,10 @@ fn long_poll_on_owner(in_task: bool) -> bool {
 #[test]
 fn sibling_woken_while_a_helper_is_in_a_long_poll_is_served() {
     for in_task in [false, true] {
-        watchdog(
-            "sibling_woken_while_a_helper_is_in_a_long_poll",
-            move || {
-                assert!(
-                    long_poll_on_helper(in_task),
-                    "the sibling waited for the helper's long poll to end (in_task: {in_task})"
-                );
-            },
+        let _watchdog = watchdog("sibling_woken_while_a_helper_is_in_a_long_poll", WATCHDOG);
+        assert!(
+            long_poll_on_helper(in_task),
+            "the sibling waited for the helper's long poll to end (in_task: {in_task})"
         );
     }
 }
@@ -189,14 +167,10 @@ fn sibling_woken_while_a_helper_is_in_a_long_poll_is_served() {
 #[test]
 fn sibling_woken_while_the_owner_is_in_a_long_poll_is_served() {
     for in_task in [false, true] {
-        watchdog(
-            "sibling_woken_while_the_owner_is_in_a_long_poll",
-            move || {
-                assert!(
-                    long_poll_on_owner(in_task),
-                    "the sibling waited for the owner's long poll to end (in_task: {in_task})"
-                );
-            },
+        let _watchdog = watchdog("sibling_woken_while_the_owner_is_in_a_long_poll", WATCHDOG);
+        assert!(
+            long_poll_on_owner(in_task),
+            "the sibling waited for the owner's long poll to end (in_task: {in_task})"
         );
     }
 }

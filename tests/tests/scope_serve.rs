@@ -9,8 +9,8 @@
 //! was never set (no timing is asserted). Every test runs under a watchdog.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -173,4 +173,39 @@ fn sibling_woken_while_the_owner_is_in_a_long_poll_is_served() {
             "the sibling waited for the owner's long poll to end (in_task: {in_task})"
         );
     }
+}
+
+/// Nested scopes inside the children of a scope awaited in `block_on`: a
+/// nested fork wait may pop the outer session's helper job onto its own
+/// stack, beneath the outer poll it would linger for. It must not wait for
+/// that poll (it cannot end before the helper does): the helper gives up
+/// instead of hanging.
+#[test]
+fn a_helper_popped_beneath_its_own_sessions_poll_does_not_hang() {
+    let _watchdog = watchdog("a_helper_popped_beneath_its_own_sessions_poll", WATCHDOG);
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let total = std::sync::atomic::AtomicUsize::new(0);
+    let total = &total;
+    for _ in 0..200 {
+        rt.block_on(tether::scope(|s| async move {
+            for _ in 0..4 {
+                s.spawn(async move {
+                    tether::scope(|inner| async move {
+                        for _ in 0..4 {
+                            inner.spawn(async move {
+                                tether::task::yield_now().await;
+                                total.fetch_add(1, SeqCst);
+                            });
+                        }
+                    })
+                    .await;
+                });
+            }
+        }));
+    }
+    assert_eq!(total.load(SeqCst), 200 * 16);
 }

@@ -63,6 +63,13 @@
 //!   branches polled inside its scope must be polled on this thread to see
 //!   it, and a thread that waits in a fork may run *other* owners' children,
 //!   which must not see this value.
+//! - **`child_polls`**: how many scoped-child polls are in progress on this
+//!   thread (nested: a child's poll may run a nested scope's session).
+//!   Counted by the scope engine around each child poll, restored on
+//!   unwind. A helper pull loop that starts while it is non-zero runs on top
+//!   of a poll (it was popped or stolen by a fork wait inside that poll), so
+//!   it must not linger for polls in flight: one of them may be the poll
+//!   beneath it, which cannot end first.
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
@@ -113,6 +120,8 @@ struct Context {
     task_id: Cell<u64>,
     /// Task-local values swapped in on this thread (see the module docs).
     task_locals: Cell<u32>,
+    /// Scoped-child polls in progress on this thread (see the module docs).
+    child_polls: Cell<u32>,
     /// See [`thread_hint`]; `usize::MAX` until assigned.
     thread_hint: Cell<usize>,
 }
@@ -127,6 +136,7 @@ thread_local! {
             budget: Cell::new(None),
             task_id: Cell::new(0),
             task_locals: Cell::new(0),
+            child_polls: Cell::new(0),
             thread_hint: Cell::new(usize::MAX),
         }
     };
@@ -341,6 +351,35 @@ impl Drop for TaskLocalGuard {
 pub(crate) fn task_locals_active() -> bool {
     CONTEXT
         .try_with(|c| c.task_locals.get() != 0)
+        .unwrap_or(false)
+}
+
+// ----- scoped-child polls ---------------------------------------------
+
+/// Counts one scoped-child poll in progress until dropped (see the module
+/// docs, `child_polls`).
+#[derive(Debug)]
+pub(crate) struct ChildPollGuard(());
+
+/// Marks a scoped-child poll as in progress on this thread.
+#[inline]
+pub(crate) fn enter_child_poll() -> ChildPollGuard {
+    let _ = CONTEXT.try_with(|c| c.child_polls.set(c.child_polls.get().saturating_add(1)));
+    ChildPollGuard(())
+}
+
+impl Drop for ChildPollGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.child_polls.set(c.child_polls.get().saturating_sub(1)));
+    }
+}
+
+/// True while a scoped-child poll is in progress on this thread.
+#[inline]
+pub(crate) fn in_child_poll() -> bool {
+    CONTEXT
+        .try_with(|c| c.child_polls.get() != 0)
         .unwrap_or(false)
 }
 

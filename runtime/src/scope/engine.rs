@@ -93,6 +93,15 @@ const LINGER_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 /// queues (tasks queued there wait for it to stop lingering).
 const LINGER_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// Sleeps in a row, each ended without a ready child, after which a
+/// lingering helper gives up anyway. Helpers that run on top of a poll do
+/// not linger at all (see `fork`): the poll beneath could be the one they
+/// wait for. This bound is the second line of defence, should a helper
+/// ever wait for its own stack some other way: a bounded detour (about a
+/// quarter of a second) instead of a hang. (Unbounded under loom, whose
+/// sleeps end only by wakes.)
+const LINGER_MAX_IDLE_SLEEPS: u32 = if cfg!(loom) { u32::MAX } else { 250 };
+
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
 const FLUSH_BATCH: usize = 32;
@@ -596,9 +605,18 @@ impl Session<'_> {
                 self.owner_busy.store(false, Ordering::Relaxed);
             }
         };
+        let forking_thread = thread_mark();
         let helper = || {
             let _release = Release(&self.helpers);
-            self.pull(false, None, depth + 1, true);
+            // A helper run on the forking thread itself was popped back
+            // (nobody stole it) after this loop, or popped by a fork wait
+            // inside a child's poll; and one run on top of any child poll
+            // (a nested fork wait popped or stole it) may sit on the very
+            // poll it would wait for. Either way lingering could only wait
+            // for this thread's own stack.
+            let linger =
+                thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
+            self.pull(false, None, depth + 1, linger);
         };
         // I1: both fork functions return only after every part returned or
         // unwound, so no pull loop outlives the session.
@@ -622,6 +640,7 @@ impl Session<'_> {
     /// Polls a `Send` child from an entry this loop owns.
     fn run(&self, child: RawChild, done: &mut Vec<RawChild>, side: usize) {
         let _in_flight = InFlight::new(self, side);
+        let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -636,6 +655,7 @@ impl Session<'_> {
     /// Polls the body or a `!Send` child (owner's thread, owner role).
     fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
         let _in_flight = InFlight::new(self, 0);
+        let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
@@ -675,6 +695,7 @@ impl Session<'_> {
     /// worker loop runs them.
     fn linger(&self) -> bool {
         let mut spins = 0;
+        let mut idle_sleeps = 0;
         loop {
             if self.should_stop() || !self.polls_in_flight() {
                 return false;
@@ -688,6 +709,10 @@ impl Session<'_> {
                 continue;
             }
             spins = 0;
+            if idle_sleeps >= LINGER_MAX_IDLE_SLEEPS {
+                return false;
+            }
+            idle_sleeps += 1;
             let wake = Unparker::current();
             self.shared.register_sleeper(&wake);
             // Pairs with the fence in `InFlight::drop` (see above).

@@ -1098,6 +1098,10 @@ crate::task_local! {
 /// value (a helper worker waiting in its own fork could run the other
 /// scope's children), nor none at all (a worker that stole a helper job).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "stealing on a multi-thread runtime reaches crossbeam-epoch, whose intrusive list Miri's Stacked Borrows rejects"
+)]
 fn task_local_is_seen_by_children_polled_on_helper_workers() {
     let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -1141,6 +1145,10 @@ fn task_local_is_seen_by_children_polled_on_helper_workers() {
 /// not forked to another worker while it is in place), and branches of a
 /// `join!` outside any task-local scope see none.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "stealing on a multi-thread runtime reaches crossbeam-epoch, whose intrusive list Miri's Stacked Borrows rejects"
+)]
 fn task_local_is_seen_by_join_branches() {
     /// A branch long enough for an idle worker to steal it, if forked
     /// (named, not an inline `async` block, so `join!` may fork it).
@@ -1170,6 +1178,10 @@ fn task_local_is_seen_by_join_branches() {
 /// scope, also when a helper worker polls the child (a helper thread may be
 /// waiting in a fork of another task, or idle with no task at all).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "stealing on a multi-thread runtime reaches crossbeam-epoch, whose intrusive list Miri's Stacked Borrows rejects"
+)]
 fn children_see_the_owner_task_id_on_every_worker() {
     let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -1224,6 +1236,10 @@ fn children_see_the_owner_task_id_on_every_worker() {
 
 /// `join!` branches forked to another worker name the joining task too.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "stealing on a multi-thread runtime reaches crossbeam-epoch, whose intrusive list Miri's Stacked Borrows rejects"
+)]
 fn join_branches_see_the_task_id_on_every_worker() {
     async fn probe() -> (Option<crate::task::Id>, std::thread::ThreadId) {
         std::thread::sleep(std::time::Duration::from_micros(200));

@@ -51,7 +51,7 @@
 //!   Tasks polled by a nested loop name themselves and restore the id of
 //!   the task that is waiting; the waiting task's own future (polled by that
 //!   loop) keeps that task's id. A fork job carries the id of the task that
-//!   forked it ([`with_task_id`]), so scoped children and `join!` branches
+//!   forked it ([`crate::task::id::enter`] around the job), so scoped children and `join!` branches
 //!   polled on another worker name their owner's task.
 //! - **`task_locals`**: how many task-local values ([`crate::task_local!`])
 //!   are swapped in on this thread right now. Incremented by
@@ -303,84 +303,65 @@ pub(crate) fn replace_task_id(id: u64) -> u64 {
     CONTEXT.try_with(|c| c.task_id.replace(id)).unwrap_or(0)
 }
 
-/// Runs `f` as part of the task `id` (0: none): `task::id()` inside it
-/// names that task. The previous id comes back when `f` returns or unwinds.
-/// Fork jobs use it, so work forked off a task's poll and run by another
-/// worker still belongs to that task.
-#[inline]
-pub(crate) fn with_task_id<R>(id: u64, f: impl FnOnce() -> R) -> R {
-    /// Restores the previous id.
-    struct Restore(u64);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            replace_task_id(self.0);
-        }
-    }
-    let _restore = Restore(replace_task_id(id));
-    f()
-}
-
 /// The raw id of the task being polled on this thread; 0 for none.
 #[inline]
 pub(crate) fn task_id() -> u64 {
     CONTEXT.try_with(|c| c.task_id.get()).unwrap_or(0)
 }
 
-// ----- task-local values ---------------------------------------------
+// ----- nesting counters ------------------------------------------------
 
-/// Counts one task-local value as swapped in until dropped (see the module
-/// docs, `task_locals`).
+/// Counts one level of a nesting counter of the context (`task_locals`,
+/// `child_polls`) until dropped; dropping restores it, also on unwind.
 #[derive(Debug)]
-pub(crate) struct TaskLocalGuard(());
+pub(crate) struct DepthGuard(fn(&Context) -> &Cell<u32>);
 
-/// Marks a task-local value as swapped in on this thread.
-pub(crate) fn enter_task_local() -> TaskLocalGuard {
-    let _ = CONTEXT.try_with(|c| c.task_locals.set(c.task_locals.get().saturating_add(1)));
-    TaskLocalGuard(())
+impl DepthGuard {
+    #[inline]
+    fn enter(field: fn(&Context) -> &Cell<u32>) -> DepthGuard {
+        let _ = CONTEXT.try_with(|c| field(c).set(field(c).get().saturating_add(1)));
+        DepthGuard(field)
+    }
 }
 
-impl Drop for TaskLocalGuard {
+impl Drop for DepthGuard {
+    #[inline]
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|c| c.task_locals.set(c.task_locals.get().saturating_sub(1)));
+        let field = self.0;
+        let _ = CONTEXT.try_with(|c| field(c).set(field(c).get().saturating_sub(1)));
     }
+}
+
+/// True while the counter `field` is above zero on this thread.
+#[inline]
+fn depth_above_zero(field: fn(&Context) -> &Cell<u32>) -> bool {
+    CONTEXT.try_with(|c| field(c).get() != 0).unwrap_or(false)
+}
+
+/// Marks a task-local value as swapped in on this thread (see the module
+/// docs, `task_locals`).
+pub(crate) fn enter_task_local() -> DepthGuard {
+    DepthGuard::enter(|c| &c.task_locals)
 }
 
 /// True while a task-local value is swapped in on this thread: code polled
 /// now must stay on this thread to see it.
 #[inline]
 pub(crate) fn task_locals_active() -> bool {
-    CONTEXT
-        .try_with(|c| c.task_locals.get() != 0)
-        .unwrap_or(false)
+    depth_above_zero(|c| &c.task_locals)
 }
 
-// ----- scoped-child polls ---------------------------------------------
-
-/// Counts one scoped-child poll in progress until dropped (see the module
+/// Marks a scoped-child poll as in progress on this thread (see the module
 /// docs, `child_polls`).
-#[derive(Debug)]
-pub(crate) struct ChildPollGuard(());
-
-/// Marks a scoped-child poll as in progress on this thread.
 #[inline]
-pub(crate) fn enter_child_poll() -> ChildPollGuard {
-    let _ = CONTEXT.try_with(|c| c.child_polls.set(c.child_polls.get().saturating_add(1)));
-    ChildPollGuard(())
-}
-
-impl Drop for ChildPollGuard {
-    #[inline]
-    fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|c| c.child_polls.set(c.child_polls.get().saturating_sub(1)));
-    }
+pub(crate) fn enter_child_poll() -> DepthGuard {
+    DepthGuard::enter(|c| &c.child_polls)
 }
 
 /// True while a scoped-child poll is in progress on this thread.
 #[inline]
 pub(crate) fn in_child_poll() -> bool {
-    CONTEXT
-        .try_with(|c| c.child_polls.get() != 0)
-        .unwrap_or(false)
+    depth_above_zero(|c| &c.child_polls)
 }
 
 // ----- thread hint -----------------------------------------------------

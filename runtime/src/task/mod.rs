@@ -40,7 +40,7 @@ mod consume_budget;
 mod core;
 mod error;
 mod harness;
-mod id;
+pub(crate) mod id;
 mod join;
 mod join_set;
 mod list;

@@ -71,7 +71,10 @@ where
 {
     // Wherever `b` runs, it runs as part of the forking task.
     let task = crate::runtime::context::task_id();
-    let job_b = StackJob::new(move || crate::runtime::context::with_task_id(task, b));
+    let job_b = StackJob::new(move || {
+        let _id = crate::task::id::enter(task);
+        b()
+    });
     // SAFETY: `job_b` lives in this frame, which does not end (nor unwind)
     // before the reference was executed: either we pop it back below (and
     // run the closure ourselves), or `WaitFor` waits for its latch. The
@@ -189,7 +192,10 @@ pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &d
 fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
     // Wherever a job runs, it runs as part of the forking task.
     let task = crate::runtime::context::task_id();
-    let job = &|i| crate::runtime::context::with_task_id(task, || job(i));
+    let job = &|i| {
+        let _id = crate::task::id::enter(task);
+        job(i)
+    };
     let latch = ForkLatch::new(n - 1);
     let jobs: Vec<IndexJob<'_>> = (1..n).map(|i| IndexJob::new(job, i, &latch)).collect();
     let fork = forker.enter();

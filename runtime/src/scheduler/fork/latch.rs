@@ -126,7 +126,7 @@ impl Sleeper {
     }
 
     /// Wakes the sleeping thread, or makes its next `park` return.
-    pub(crate) fn unpark(&self) {
+    fn unpark(&self) {
         *crate::loom::lock(&self.notified) = true;
         self.condvar.notify_one();
     }
@@ -146,11 +146,23 @@ impl Unparker {
         match owned {
             Some(owned) => Unparker(owned),
             // SAFETY: the thread-local `Arc` owning `p` is alive (we run on
-            // its thread), so a new strong count may be taken through it.
-            None => Unparker(unsafe {
-                Arc::increment_strong_count(p);
-                Arc::from_raw(p)
-            }),
+            // its thread).
+            None => unsafe { Unparker::from_sleeper(p) },
+        }
+    }
+
+    /// A new owner of the sleeper at `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` comes from `Arc::as_ptr` of an `Arc<Sleeper>` that is alive for
+    /// the duration of this call.
+    unsafe fn from_sleeper(p: *const Sleeper) -> Unparker {
+        // SAFETY: per the contract, an `Arc` owns `p` now, so a new strong
+        // count may be taken through it and handed to the new `Arc`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Unparker(Arc::from_raw(p))
         }
     }
 
@@ -252,10 +264,7 @@ impl ForkLatch {
         // SAFETY: the sleeper is alive and owned by an `Arc` (the thread's
         // or `_owner`) while the forker waits on this latch, which is the
         // only time this is called (from `wait`, on the forking thread).
-        Unparker(unsafe {
-            Arc::increment_strong_count(self.waiter);
-            Arc::from_raw(self.waiter)
-        })
+        unsafe { Unparker::from_sleeper(self.waiter) }
     }
 
     /// True once every job finished; their writes are then visible.

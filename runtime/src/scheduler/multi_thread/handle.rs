@@ -263,6 +263,16 @@ impl Handle {
         }
     }
 
+    /// Polls the driver without blocking if nobody is in it (a busy or
+    /// waiting thread still sees I/O and timers), then wakes a parked
+    /// worker if one tried to park in the driver meanwhile, so that someone
+    /// blocks in it again (see `SharedDriver::poll_nonblocking`).
+    pub(super) fn poll_driver_nonblocking(&self) {
+        if self.driver.poll_nonblocking() {
+            self.notify_parked();
+        }
+    }
+
     /// Wakes a parked worker if any queue holds work (called by the last
     /// searcher before it parks).
     pub(super) fn notify_if_work_pending(&self) {

@@ -57,8 +57,8 @@ impl SharedDriver {
     ///
     /// Returns true if a worker tried to park in the driver meanwhile and
     /// slept on its condvar instead: the caller must then wake a parked
-    /// worker ([`Handle::notify_parked`](super::handle::Handle)), which
-    /// parks again and takes the driver. (This thread does not block in the
+    /// worker, which parks again and takes the driver (callers go through
+    /// `Handle::poll_driver_nonblocking`, which does both). (This thread does not block in the
     /// driver: it goes back to its own work.)
     #[must_use = "a parked worker must be woken to take the driver"]
     pub(crate) fn poll_nonblocking(&self) -> bool {

@@ -384,11 +384,7 @@ fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
         core.window_ticks += 1;
         if core.tick % cx.handle.event_interval == 0 {
             core.tune_global_queue_interval(&cx.handle);
-            core = with_core_in_context(cx, core, || {
-                if cx.handle.driver.poll_nonblocking() {
-                    cx.handle.notify_parked();
-                }
-            })?;
+            core = with_core_in_context(cx, core, || cx.handle.poll_driver_nonblocking())?;
         }
         let work = match core.next_local_work(&cx.handle) {
             Some(work) => Some(work),
@@ -797,9 +793,7 @@ impl Forker<'_> {
                         true
                     },
                     |sleeps| {
-                        if cx.handle.driver.poll_nonblocking() {
-                            cx.handle.notify_parked();
-                        }
+                        cx.handle.poll_driver_nonblocking();
                         let queued = cx
                             .core
                             .try_borrow()
@@ -831,9 +825,7 @@ impl Forker<'_> {
                     None => false,
                 },
                 |_| {
-                    if handle.driver.poll_nonblocking() {
-                        handle.notify_parked();
-                    }
+                    handle.poll_driver_nonblocking();
                     None
                 },
             ),

@@ -852,7 +852,35 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
     table.finish();
 }
 
+/// Profiling mode: `TETHER_BENCH_PROFILE=<server>:<connections>:<runs>`
+/// (a server name of the tables) runs only that server's fixed-count echo
+/// run, `runs` times, and prints each total, so a profiler sees one server:
+///
+/// ```text
+/// TETHER_BENCH_PROFILE=tether_scope:64:20 \
+///     perf record -g target/release/deps/echo_latency-<hash>
+/// ```
+fn profile(spec: &str) {
+    let mut parts = spec.split(':');
+    let server = parts
+        .next()
+        .and_then(|name| SERVERS.into_iter().find(|s| s.name() == name));
+    let mut number = || parts.next().and_then(|n| n.parse::<usize>().ok());
+    let (Some(server), Some(connections), Some(runs)) = (server, number(), number()) else {
+        panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>");
+    };
+    let client = client_runtime();
+    for _ in 0..runs {
+        let run = echo_once(&client, server, connections, MESSAGES, false);
+        eprintln!("{}: {}", server.name(), fmt_duration(run.total));
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("TETHER_BENCH_PROFILE") {
+        profile(&spec);
+        return;
+    }
     let args = BenchArgs::from_env();
     let sections = [
         "echo/64",

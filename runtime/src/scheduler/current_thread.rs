@@ -393,38 +393,58 @@ impl Schedule for Arc<Handle> {
 }
 
 /// Parks a plain thread until its waker fires.
+///
+/// A wake is a flag plus `Thread::unpark`, which makes a system call only
+/// if the thread is asleep: most wakes of a thread that is running (a scope
+/// owner that asks to be polled again, a child woken while its owner polls)
+/// cost one atomic swap. The flag, not the thread's park token, carries the
+/// wake: code polled on this thread may park and unpark the thread for its
+/// own reasons (std's channels do) and take the token, never the flag.
 #[derive(Debug)]
 pub(crate) struct ThreadWake {
     /// Set by a wake, cleared by `park`.
-    notified: std::sync::Mutex<bool>,
-    /// Signalled by a wake.
-    condvar: std::sync::Condvar,
+    notified: std::sync::atomic::AtomicBool,
+    /// The thread that parks: the one that created this value.
+    thread: std::thread::Thread,
 }
 
 impl ThreadWake {
+    /// A parker for the calling thread (only that thread may `park`).
     pub(crate) fn new() -> ThreadWake {
         ThreadWake {
-            notified: std::sync::Mutex::new(false),
-            condvar: std::sync::Condvar::new(),
+            notified: std::sync::atomic::AtomicBool::new(false),
+            thread: std::thread::current(),
         }
     }
 
-    /// Sleeps until woken (returns at once if a wake is pending).
+    /// Sleeps until woken (returns at once if a wake is pending). Called
+    /// only on the thread that created `self`.
     pub(crate) fn park(&self) {
-        let mut notified = self.notified.lock().unwrap_or_else(|e| e.into_inner());
-        while !*notified {
-            notified = self
-                .condvar
-                .wait(notified)
-                .unwrap_or_else(|e| e.into_inner());
+        debug_assert_eq!(self.thread.id(), std::thread::current().id());
+        // Acquire: what the waker wrote before its wake is visible to the
+        // poll that follows.
+        while !self
+            .notified
+            .swap(false, std::sync::atomic::Ordering::Acquire)
+        {
+            // Returns on our unpark, on one that came before we slept, or
+            // spuriously: the flag decides.
+            std::thread::park();
         }
-        *notified = false;
     }
 
     /// Wakes the parked thread (or makes its next `park` return at once).
     pub(crate) fn unpark(&self) {
-        *self.notified.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.condvar.notify_one();
+        // Release pairs with `park`'s swap. If the flag was already set, the
+        // thread has not consumed that wake yet and will see ours with it
+        // (a swap, not a load, so our writes are ordered before its next
+        // consumption); its unpark was already sent.
+        if !self
+            .notified
+            .swap(true, std::sync::atomic::Ordering::Release)
+        {
+            self.thread.unpark();
+        }
     }
 }
 
@@ -434,5 +454,69 @@ impl Wake for ThreadWake {
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.unpark();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod thread_wake_tests {
+    use super::ThreadWake;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// Runs `f` on a thread and fails (instead of hanging) if it does not
+    /// finish within `limit`.
+    fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            f();
+            tx.send(()).ok();
+        });
+        rx.recv_timeout(limit).expect("a park never returned");
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_wake_before_the_park_is_kept() {
+        within(Duration::from_secs(10), || {
+            let w = ThreadWake::new();
+            w.unpark();
+            w.unpark();
+            w.park();
+        });
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_ends_the_park_and_publishes_its_writes() {
+        within(Duration::from_secs(10), || {
+            for _ in 0..200 {
+                let w = Arc::new(ThreadWake::new());
+                let flag = Arc::new(AtomicBool::new(false));
+                let (w2, f2) = (w.clone(), flag.clone());
+                let t = std::thread::spawn(move || {
+                    f2.store(true, Ordering::Relaxed);
+                    w2.unpark();
+                });
+                w.park();
+                // The wake's release pairs with the park's acquire.
+                assert!(flag.load(Ordering::Relaxed));
+                t.join().unwrap();
+            }
+        });
+    }
+
+    /// Code polled on the thread may use the thread's own park token
+    /// (std's channels do): a wake whose token it took is not lost.
+    #[test]
+    fn a_wake_survives_a_stolen_park_token() {
+        within(Duration::from_secs(10), || {
+            let w = Arc::new(ThreadWake::new());
+            let w2 = w.clone();
+            std::thread::spawn(move || w2.unpark()).join().unwrap();
+            // Consumes the token the wake left (as another user's park
+            // would); the wake's flag still ends our park at once.
+            std::thread::park_timeout(Duration::from_millis(1));
+            w.park();
+        });
     }
 }

@@ -70,6 +70,14 @@
 //!   of a poll (it was popped or stolen by a fork wait inside that poll), so
 //!   it must not linger for polls in flight: one of them may be the poll
 //!   beneath it, which cannot end first.
+//! - **`owner_polled`**: set by a scope engine (scope, join set,
+//!   `join_all`) each time its owner is polled on this thread; read and
+//!   cleared by a multi-thread runtime's `block_on` loop after each poll of
+//!   its future ([`take_owner_polled`]). A `block_on` thread whose future
+//!   polls a scope prefers to wait in the I/O driver, so its children's
+//!   wake-ups land on the thread that polls them (`multi_thread::park`,
+//!   "The preferred thread"). Only a hint: a stale value costs one wait
+//!   in the wrong place.
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
@@ -122,6 +130,8 @@ struct Context {
     task_locals: Cell<u32>,
     /// Scoped-child polls in progress on this thread (see the module docs).
     child_polls: Cell<u32>,
+    /// A scope engine's owner was polled here (see the module docs).
+    owner_polled: Cell<bool>,
     /// See [`thread_hint`]; `usize::MAX` until assigned.
     thread_hint: Cell<usize>,
 }
@@ -137,6 +147,7 @@ thread_local! {
             task_id: Cell::new(0),
             task_locals: Cell::new(0),
             child_polls: Cell::new(0),
+            owner_polled: Cell::new(false),
             thread_hint: Cell::new(usize::MAX),
         }
     };
@@ -362,6 +373,23 @@ pub(crate) fn enter_child_poll() -> DepthGuard {
 #[inline]
 pub(crate) fn in_child_poll() -> bool {
     depth_above_zero(|c| &c.child_polls)
+}
+
+// ----- scope owners ----------------------------------------------------
+
+/// Records that a scope engine's owner is being polled on this thread (see
+/// the module docs, `owner_polled`).
+#[inline]
+pub(crate) fn note_owner_polled() {
+    let _ = CONTEXT.try_with(|c| c.owner_polled.set(true));
+}
+
+/// True if a scope engine's owner was polled on this thread since the last
+/// call; clears the mark.
+pub(crate) fn take_owner_polled() -> bool {
+    CONTEXT
+        .try_with(|c| c.owner_polled.replace(false))
+        .unwrap_or(false)
 }
 
 // ----- thread hint -----------------------------------------------------

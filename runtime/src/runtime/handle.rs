@@ -144,7 +144,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter_runtime(&self.inner);
         match &self.inner {
-            scheduler::Handle::MultiThread(_) => scheduler::park_thread_on(future),
+            scheduler::Handle::MultiThread(h) => h.block_on(future),
             scheduler::Handle::CurrentThread(h) => current_thread::Handle::block_on(h, future),
         }
     }

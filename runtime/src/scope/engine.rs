@@ -240,6 +240,7 @@ impl<'env> Engine<'env> {
     /// The owner's poll: runs sessions (see the module docs) until the owner
     /// is finished, nothing is ready, or the budget is spent.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, owner: &mut dyn Owner) -> Poll<()> {
+        crate::runtime::context::note_owner_polled();
         self.shared.begin_poll(cx.waker());
         let limit = REPOLLS_PER_CHILD.saturating_mul(self.books.slab.len() + 1);
         let repolls = AtomicUsize::new(0);

@@ -6,7 +6,7 @@ use std::future::Future;
 use crossbeam_deque::{Injector, Stealer};
 
 use super::idle::Idle;
-use super::park::{Parker, SharedDriver};
+use super::park::{BlockOnParker, Parker, SharedDriver};
 use super::worker::{self, Core};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::scheduler::fork::JobRef;
@@ -260,6 +260,35 @@ impl Handle {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Runs `fut` to completion on this thread, which is not a worker (the
+    /// runtime's `block_on`). Between polls it sleeps; if the last poll
+    /// polled a scope's owner, it sleeps in the I/O driver when it can, as
+    /// the driver's preferred thread (see `park`, "The preferred thread").
+    pub(crate) fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        /// Unregisters the preferred thread however `block_on` ends, and
+        /// hands the driver to a worker that missed it.
+        struct Finish<'a>(&'a Handle, &'a BlockOnParker);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                if self.1.finish() {
+                    self.0.notify_parked();
+                }
+            }
+        }
+        let parker = BlockOnParker::new(self.driver.clone());
+        let _finish = Finish(self, &parker);
+        let waker = parker.waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        crate::runtime::context::take_owner_polled();
+        loop {
+            if let std::task::Poll::Ready(v) = crate::coop::budget(|| fut.as_mut().poll(&mut cx)) {
+                return v;
+            }
+            parker.park(crate::runtime::context::take_owner_polled());
         }
     }
 

@@ -11,6 +11,39 @@
 //! the condvar (after taking the mutex, so the signal cannot fall between
 //! the parker's check and its wait) or wakes the driver. `park` consumes a
 //! `NOTIFIED` without sleeping, so an unpark that arrives first is never lost.
+//!
+//! # The preferred thread
+//!
+//! A thread in `block_on` whose future polls a scope (the scope's *owner*
+//! thread, as under `#[tether::main]`) may register as the driver's
+//! *preferred* thread ([`BlockOnParker`]; one at a time). The children's
+//! wake-ups then happen on the thread that polls them: an I/O event wakes
+//! the owner's own parker (an atomic swap, no system call) and the owner
+//! polls the child right after the driver turn, instead of a worker taking
+//! the event and waking the owner's thread across cores for every event.
+//!
+//! - While the preferred thread is *idle* (parking or parked),
+//!   `preferred_idle` is set. A worker that parks then leaves the driver to
+//!   it: it sets `missed`, wakes the preferred thread unless that thread is
+//!   already blocked in the driver, and sleeps on its condvar.
+//! - The preferred thread parks like a worker, but when it finds the driver
+//!   held it also wakes the driver (`Handle::unpark`): the holder comes out,
+//!   re-parks, sees `preferred_idle`, and hands over as above.
+//! - While the preferred thread is busy polling, a worker that parks first
+//!   sleeps on its condvar for [`PREFERRED_BUSY_GRACE`] (the preferred
+//!   thread is usually back within a few child polls, and a hand-back costs
+//!   two wakes), then parks in the driver as usual: a long poll on the owner
+//!   thread leaves I/O and timers unwatched for at most the grace.
+//! - When the preferred thread leaves `block_on` it unregisters, and if a
+//!   worker missed the driver meanwhile it wakes one
+//!   (`Handle::notify_parked`), which parks again and takes it.
+//!
+//! No wake is lost: the worker sets `missed` and looks at the preferred
+//! thread's state after reading `preferred_idle`, and the preferred thread
+//! sets `preferred_idle` before it looks at the driver (SeqCst throughout),
+//! so either the worker sees the idle flag and wakes it (if it is not in the
+//! driver), or the preferred thread saw the worker's hold on the driver and
+//! woke the driver, making the worker re-park and see the flag.
 
 use std::time::Duration;
 
@@ -23,6 +56,14 @@ const EMPTY: usize = 0;
 const PARKED_CONDVAR: usize = 1;
 const PARKED_DRIVER: usize = 2;
 const NOTIFIED: usize = 3;
+
+/// How long a worker that parks while the preferred thread is busy (see
+/// "The preferred thread") stays out of the driver: that thread usually
+/// comes back to the driver within a few child polls, and a worker that
+/// took the driver meanwhile would have to be woken to hand it back. After
+/// this grace the worker takes the driver, so a long poll on the preferred
+/// thread leaves I/O and timers unwatched for at most this long.
+const PREFERRED_BUSY_GRACE: Duration = Duration::from_millis(1);
 
 /// The runtime's driver, shared by all parkers: whoever locks it blocks in it.
 #[derive(Debug)]
@@ -38,6 +79,11 @@ pub(crate) struct SharedDriver {
     /// otherwise every worker could end up on its condvar with nobody left
     /// blocking in the driver, and I/O and timers would stall for good.
     missed: AtomicBool,
+    /// The preferred thread's parker, if one is registered (see the module
+    /// docs).
+    preferred: Mutex<Option<Arc<Parker>>>,
+    /// Set while the preferred thread is parking or parked.
+    preferred_idle: AtomicBool,
 }
 
 impl SharedDriver {
@@ -49,7 +95,64 @@ impl SharedDriver {
             driver: Mutex::new(driver),
             handle,
             missed: AtomicBool::new(false),
+            preferred: Mutex::new(None),
+            preferred_idle: AtomicBool::new(false),
         }
+    }
+
+    /// Makes `parker` the preferred thread's, unless one is registered.
+    /// Returns whether it is now.
+    fn register_preferred(&self, parker: &Arc<Parker>) -> bool {
+        let mut slot = crate::loom::lock(&self.preferred);
+        match &*slot {
+            Some(p) => Arc::ptr_eq(p, parker),
+            None => {
+                *slot = Some(parker.clone());
+                true
+            }
+        }
+    }
+
+    /// Undoes [`SharedDriver::register_preferred`] for `parker`. Returns
+    /// true if a worker missed the driver meanwhile: the caller must wake a
+    /// parked worker, which then takes the driver.
+    #[must_use = "a parked worker must be woken to take the driver"]
+    fn unregister_preferred(&self, parker: &Arc<Parker>) -> bool {
+        let mut slot = crate::loom::lock(&self.preferred);
+        if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, parker)) {
+            *slot = None;
+        }
+        drop(slot);
+        self.preferred_idle.store(false, SeqCst);
+        self.missed.swap(false, SeqCst)
+    }
+
+    /// True if a preferred thread is registered and polling (not idle).
+    fn preferred_busy(&self) -> bool {
+        !self.preferred_idle.load(SeqCst) && crate::loom::lock(&self.preferred).is_some()
+    }
+
+    /// Called by a worker about to park: if the preferred thread is idle,
+    /// makes sure it is in the driver or on its way there and returns true
+    /// (the worker then sleeps on its condvar).
+    fn leave_to_preferred(&self) -> bool {
+        if !self.preferred_idle.load(SeqCst) {
+            return false;
+        }
+        let preferred = crate::loom::lock(&self.preferred).clone();
+        let Some(preferred) = preferred else {
+            return false;
+        };
+        // Whoever takes the driver next must know a worker sleeps without
+        // it (if the preferred thread leaves `block_on` instead).
+        self.missed.store(true, SeqCst);
+        if preferred.state.load(SeqCst) != PARKED_DRIVER {
+            // Parked on its condvar (a worker held the driver) or about to
+            // park: it wakes, or does not sleep, and tries the driver again.
+            // If it just entered the driver, this costs it one extra turn.
+            preferred.unpark();
+        }
+        true
     }
 
     /// Polls the driver without blocking, if no one else is in it, so a busy
@@ -107,6 +210,13 @@ impl Parker {
         if self.try_consume_notification() {
             return;
         }
+        if self.shared.leave_to_preferred() {
+            self.park_condvar();
+            return;
+        }
+        if self.shared.preferred_busy() && self.park_condvar_for(PREFERRED_BUSY_GRACE) {
+            return;
+        }
         if self.try_park_driver() {
             return;
         }
@@ -120,6 +230,32 @@ impl Parker {
             return;
         }
         self.park_condvar();
+    }
+
+    /// [`Parker::park`] for the registered preferred thread (see the module
+    /// docs): idle while it parks, and asks a worker holding the driver to
+    /// hand it over.
+    fn park_preferred(&self) {
+        self.shared.preferred_idle.store(true, SeqCst);
+        if !self.try_consume_notification() && !self.try_park_driver() {
+            // Held by a worker blocked in it, or polling it: make it come
+            // out; it re-parks, sees us idle and wakes us.
+            self.shared.handle.unpark();
+            self.shared.missed.store(true, SeqCst);
+            fence(SeqCst);
+            if !self.try_park_driver() {
+                self.park_condvar();
+            }
+        }
+        self.shared.preferred_idle.store(false, SeqCst);
+    }
+
+    /// Sleeps until [`Parker::unpark`], never in the driver (a `block_on`
+    /// thread that does not prefer it).
+    fn park_without_driver(&self) {
+        if !self.try_consume_notification() {
+            self.park_condvar();
+        }
     }
 
     /// Parks in the driver if it is free and present; false otherwise.
@@ -164,6 +300,55 @@ impl Parker {
         }
     }
 
+    /// [`Parker::park_condvar`] for at most `timeout` (no limit under loom,
+    /// whose model has no clock). Returns true if woken by an unpark.
+    fn park_condvar_for(&self, timeout: Duration) -> bool {
+        let mut guard = crate::loom::lock(&self.mutex);
+        match self
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
+        {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.store(EMPTY, SeqCst);
+                return true;
+            }
+            Err(actual) => panic!("inconsistent park state: {actual}"),
+        }
+        #[cfg(not(loom))]
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            #[cfg(not(loom))]
+            {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    // Out of time: leave the sleep, unless an unpark just
+                    // came (it is consumed here).
+                    return match self
+                        .state
+                        .compare_exchange(PARKED_CONDVAR, EMPTY, SeqCst, SeqCst)
+                    {
+                        Ok(_) => false,
+                        Err(_) => self.try_consume_notification(),
+                    };
+                }
+                guard = self
+                    .condvar
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            #[cfg(loom)]
+            {
+                let _ = timeout;
+                guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+            }
+            if self.try_consume_notification() {
+                return true;
+            }
+        }
+    }
+
     fn park_driver(&self, driver: &mut crate::driver::Driver) {
         match self
             .state
@@ -193,6 +378,71 @@ impl Parker {
             PARKED_DRIVER => self.shared.handle.unpark(),
             actual => panic!("inconsistent park state: {actual}"),
         }
+    }
+}
+
+/// The parker of a thread in a multi-thread runtime's `block_on`: its
+/// waker wakes the thread; [`BlockOnParker::park`] waits in the driver
+/// when the thread registered as the preferred one (see the module docs).
+#[derive(Debug)]
+pub(crate) struct BlockOnParker {
+    /// The parking state (never a worker's: only this thread parks on it).
+    parker: Arc<Parker>,
+    /// Registered as the preferred thread.
+    preferred: std::cell::Cell<bool>,
+}
+
+/// The waker half of a [`BlockOnParker`].
+#[derive(Debug)]
+pub(crate) struct BlockOnWake(Arc<Parker>);
+
+impl std::task::Wake for BlockOnWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl BlockOnParker {
+    /// A parker for the calling thread on `shared`'s driver.
+    pub(crate) fn new(shared: Arc<SharedDriver>) -> BlockOnParker {
+        BlockOnParker {
+            parker: Arc::new(Parker::new(shared)),
+            preferred: std::cell::Cell::new(false),
+        }
+    }
+
+    /// The waker that ends [`BlockOnParker::park`].
+    pub(crate) fn waker(&self) -> std::task::Waker {
+        std::task::Waker::from(std::sync::Arc::new(BlockOnWake(self.parker.clone())))
+    }
+
+    /// Sleeps until woken. With `prefer_driver` (the last poll polled a
+    /// scope's owner), registers as the preferred thread if no other is,
+    /// and then waits in the driver when it is free.
+    pub(crate) fn park(&self, prefer_driver: bool) {
+        let shared = &self.parker.shared;
+        if prefer_driver && !self.preferred.get() {
+            self.preferred.set(shared.register_preferred(&self.parker));
+        }
+        if prefer_driver && self.preferred.get() {
+            self.parker.park_preferred();
+        } else {
+            self.parker.park_without_driver();
+        }
+    }
+
+    /// Unregisters (see the module docs). Returns true if the caller must
+    /// wake a parked worker to take the driver.
+    #[must_use = "a parked worker must be woken to take the driver"]
+    pub(crate) fn finish(&self) -> bool {
+        if !self.preferred.replace(false) {
+            return false;
+        }
+        self.parker.shared.unregister_preferred(&self.parker)
     }
 }
 
@@ -281,6 +531,58 @@ mod loom_tests {
             for t in ts {
                 t.join().unwrap();
             }
+        });
+    }
+
+    /// The preferred thread goes idle while a worker parks (see "The
+    /// preferred thread"): whichever comes first, the worker that sees the
+    /// preferred thread idle and out of the driver wakes it, so it never
+    /// sleeps while a worker left the driver to it. (Without an I/O driver
+    /// under loom, a worker that parked before the preferred thread went
+    /// idle sleeps on its condvar where a real one would hold the driver and
+    /// be woken by the preferred thread's driver wake; a third thread that
+    /// unparks the worker once the preferred thread is idle stands in for
+    /// that wake.)
+    #[test]
+    fn loom_a_worker_leaving_the_driver_to_the_idle_preferred_thread_wakes_it() {
+        loom::model(|| {
+            let (_, handle) = crate::driver::Driver::new().unwrap();
+            let shared = std::sync::Arc::new(SharedDriver::new(None, handle));
+            let preferred = BlockOnParker::new(shared.clone());
+            assert!(
+                preferred
+                    .parker
+                    .shared
+                    .register_preferred(&preferred.parker)
+            );
+            preferred.preferred.set(true);
+            let worker = std::sync::Arc::new(Parker::new(shared.clone()));
+            let done = Arc::new(loom::sync::Mutex::new(false));
+
+            let (w, d) = (worker.clone(), done.clone());
+            let worker_thread = thread::spawn(move || {
+                while !*d.lock().unwrap() {
+                    w.park();
+                }
+            });
+            let (w, d, sh) = (worker.clone(), done.clone(), shared.clone());
+            let kick = thread::spawn(move || {
+                while !sh.preferred_idle.load(SeqCst) && !*d.lock().unwrap() {
+                    thread::yield_now();
+                }
+                w.unpark();
+            });
+
+            // One idle park of the preferred thread: must be ended by the
+            // worker's hand-over.
+            preferred.park(true);
+            *done.lock().unwrap() = true;
+            worker.unpark();
+            // Leaving: a worker missed the driver, so it must be woken.
+            let _ = preferred.finish();
+            assert!(!shared.preferred_idle.load(SeqCst));
+            kick.join().unwrap();
+            worker_thread.join().unwrap();
         });
     }
 }

@@ -3,8 +3,9 @@
 //! wake-ups land on the thread that polls them) and the workers: whoever
 //! needs the driver gets it.
 //!
-//! - When the preferred thread leaves `block_on`, a worker that left the
-//!   driver to it takes it back: timers of tasks still running fire.
+//! - When the preferred thread leaves `block_on`, or its future goes on
+//!   after the scope ended, a worker that left the driver to it takes it
+//!   back: timers fire.
 //! - While the preferred thread is inside a long poll, a worker takes the
 //!   driver: tasks' timers fire during that poll.
 //!
@@ -55,6 +56,37 @@ fn a_task_timer_fires_after_the_scope_owning_block_on_returned() {
         // the driver for the task's timer to fire.
         rx.recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("round {round}: the task's timer never fired"));
+    }
+}
+
+#[test]
+fn timers_fire_after_the_scope_ended_inside_block_on() {
+    let _w = watchdog("after the scope", WATCHDOG);
+    let rt = runtime();
+    for _ in 0..5 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn({
+            let handle = rt.handle().clone();
+            move || {
+                handle.block_on(async {
+                    // Long enough for both workers to leave the driver to
+                    // this thread.
+                    tether::scope(|s| async move {
+                        s.spawn(tether::time::sleep(Duration::from_millis(20)));
+                    })
+                    .await;
+                    // No scope any more: this thread waits off the driver,
+                    // so a worker must take it for these timers to fire.
+                    for _ in 0..3 {
+                        tether::time::sleep(Duration::from_millis(5)).await;
+                    }
+                });
+                tx.send(()).unwrap();
+            }
+        });
+        rx.recv_timeout(DEADLINE)
+            .expect("the timers after the scope never fired");
+        thread.join().unwrap();
     }
 }
 

@@ -102,6 +102,13 @@ const LINGER_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
 /// sleeps end only by wakes.)
 const LINGER_MAX_IDLE_SLEEPS: u32 = if cfg!(loom) { u32::MAX } else { 250 };
 
+/// A session that took at least this long makes the next session of the
+/// same owner wake a parked worker for its standby helper at once (see
+/// `Session::standby`): a wake costs a few microseconds of the waker's time
+/// and tens of the wakee's, worth it when the owner is likely to stay busy
+/// for much longer (a CPU-heavy child), not for sessions of short polls.
+const STANDBY_WAKE_AFTER: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
 const FLUSH_BATCH: usize = 32;
@@ -134,6 +141,8 @@ pub(crate) struct Engine<'env> {
     shared: Arc<Shared>,
     /// The body's wake record, for scopes.
     body: Option<RawChild>,
+    /// The last session took longer than [`STANDBY_WAKE_AFTER`].
+    long_session: bool,
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -180,6 +189,7 @@ impl<'env> Engine<'env> {
             books: Books::default(),
             shared: Shared::new(),
             body: None,
+            long_session: false,
             _env: PhantomData,
         }
     }
@@ -283,8 +293,15 @@ impl<'env> Engine<'env> {
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
             in_flight: Default::default(),
+            standby: AtomicBool::new(false),
         };
-        session.pull(true, None, 0, false);
+        // Timed only where a helper is possible (two clock reads per
+        // session).
+        let start = (session.max_helpers > 0).then(std::time::Instant::now);
+        if !session.standby(self.long_session) {
+            session.pull(true, None, 0, false);
+        }
+        self.long_session = start.is_some_and(|t| t.elapsed() >= STANDBY_WAKE_AFTER);
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -398,14 +415,20 @@ fn thread_mark() -> usize {
 /// also fork from a thread inside a multi-thread runtime's `block_on` (as in
 /// `#[tether::main]`) through the runtime's fork injector.
 pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve) {
+    fork2_with(a, b, serve, true);
+}
+
+/// [`fork2`] that publishes `b` without waking a parked worker unless
+/// `wake` (a standby job; see `fork::join_standby`).
+fn fork2_with(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve, wake: bool) {
     if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
-        crate::scheduler::fork::join_serving(a, b, serve);
+        crate::scheduler::fork::join_standby(a, b, serve, wake);
         return;
     }
     // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
     // and job 1 run once each).
     let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
-    crate::scheduler::fork::join_all_serving(
+    crate::scheduler::fork::join_all_standby(
         2,
         &|job| {
             if job == 0 {
@@ -421,6 +444,7 @@ pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dy
             }
         },
         serve,
+        wake,
     );
 }
 
@@ -451,6 +475,9 @@ struct Session<'a> {
     /// else on the owner's thread may take it. Only the owner's thread
     /// touches this (see `fork` and `serve`).
     owner_busy: AtomicBool,
+    /// A standby helper is published and nobody has taken it yet (see
+    /// `Session::standby`).
+    standby: AtomicBool,
     /// Child (or body) polls in progress: `[0]` on the owner's thread,
     /// `[1]` on the others. Two padded counters, not one, so the owner's
     /// polls and a helper's do not bounce one cache line between them on
@@ -522,6 +549,16 @@ impl Session<'_> {
             };
             if more_ready > 0 && depth < MAX_FORK_DEPTH {
                 let helpers = self.reserve_helpers(more_ready);
+                if helpers == 0 && self.standby.swap(false, Ordering::Relaxed) {
+                    // More is ready than this loop can poll at once, and
+                    // the standby helper is still waiting to be taken: wake
+                    // a worker for it (once), as a fork would.
+                    crate::scheduler::multi_thread::worker::with_forker(false, |f| {
+                        if let Some(f) = f {
+                            f.wake_helper();
+                        }
+                    });
+                }
                 if helpers > 0 {
                     // The helpers should find work: hand back what this loop
                     // took but did not start.
@@ -587,13 +624,6 @@ impl Session<'_> {
     /// with `child`: one helper through the two-way `fork::join`, several
     /// through `fork::join_all` (job 0 is this loop).
     fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
-        /// Un-reserves a helper however its loop ends.
-        struct Release<'s>(&'s AtomicUsize);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
         // The owner role stays with the owner's thread only (the first part
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
@@ -630,6 +660,45 @@ impl Session<'_> {
                 self,
             );
         }
+    }
+
+    /// Starts the session with a *standby* helper: the owner's
+    /// loop runs inline and one helper pull loop is published without
+    /// waking anyone (`fork::join_standby`). A worker that becomes free
+    /// while the owner is still inside its loop — typically the one in the
+    /// driver, right after it woke some of this scope's children — steals
+    /// it and polls them, and lingers while the owner is inside a long poll
+    /// (so siblings of a CPU-heavy child are served even when that child
+    /// was the only one ready when the session began). If the owner's loop
+    /// finds more ready than it can poll while the helper is still
+    /// unclaimed, it wakes a parked worker for it (see `pull`). Nobody
+    /// free: the owner pops the job back after its loop, and it ends at
+    /// once. Returns false (having done nothing) where no standby is
+    /// possible: no other worker, not on a worker, or a task-local scope.
+    fn standby(&self, wake: bool) -> bool {
+        if self.max_helpers == 0 || self.reserve_helpers(1) == 0 {
+            return false;
+        }
+        self.standby.store(true, Ordering::Relaxed);
+        let forking_thread = thread_mark();
+        let mine = || {
+            self.pull(true, None, 1, false);
+            // While this thread waits for the helper, the role is free for
+            // the loops it runs meanwhile (`serve`).
+            self.owner_busy.store(false, Ordering::Relaxed);
+        };
+        let helper = || {
+            let _release = Release(&self.helpers);
+            self.standby.store(false, Ordering::Relaxed);
+            // As in `fork`: never linger on the forking thread's own stack.
+            let linger =
+                thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
+            self.pull(false, None, 1, linger);
+        };
+        // I1: `fork2_with` returns only after both loops returned or
+        // unwound.
+        fork2_with(mine, helper, self, wake);
+        true
     }
 
     /// True if the calling thread may take the owner role now: it is the
@@ -723,6 +792,12 @@ impl Session<'_> {
             let go = if sleep {
                 crate::scheduler::multi_thread::worker::with_forker(false, |forker| {
                     let _lifo_off = forker.as_ref().map(|f| f.enter());
+                    // The poll it waits for may be the only other thread
+                    // awake: look at I/O and timers (which may wake a
+                    // sibling, ending this sleep at once) before sleeping.
+                    if let Some(f) = &forker {
+                        f.poll_driver();
+                    }
                     wake.park_timeout(LINGER_SLEEP);
                     !forker.as_ref().is_some_and(|f| f.has_queued_work())
                 })
@@ -756,6 +831,15 @@ impl Session<'_> {
             crate::loom::lock(&self.done).append(done);
             self.has_done.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// Un-reserves a helper however its loop ends.
+struct Release<'s>(&'s AtomicUsize);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -855,6 +939,7 @@ pub(crate) mod loom_support {
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
             in_flight: Default::default(),
+            standby: AtomicBool::new(false),
         }
     }
 

@@ -42,8 +42,22 @@ where
     RA: Send,
     RB: Send,
 {
+    join_standby(a, b, serve, true)
+}
+
+/// [`join_serving`] that publishes `b` as a *standby* job unless `wake`:
+/// no parked worker is woken for it, so it costs a push and a pop when
+/// nobody is free, and a worker that becomes free (one that comes out of
+/// the driver, or finishes its task) steals it.
+pub(crate) fn join_standby<A, B, RA, RB>(a: A, b: B, serve: &dyn Serve, wake: bool) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
     worker::with_forker(false, move |forker| match forker {
-        Some(forker) => join_forked(&forker, a, b, serve),
+        Some(forker) => join_forked(&forker, a, b, serve, wake),
         None => join_sequential(a, b),
     })
 }
@@ -62,7 +76,13 @@ where
     }
 }
 
-fn join_forked<A, B, RA, RB>(forker: &Forker<'_>, a: A, b: B, serve: &dyn Serve) -> (RA, RB)
+fn join_forked<A, B, RA, RB>(
+    forker: &Forker<'_>,
+    a: A,
+    b: B,
+    serve: &dyn Serve,
+    wake: bool,
+) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
     B: FnOnce() -> RB + Send,
@@ -87,7 +107,12 @@ where
         serve,
         armed: true,
     };
-    let woke = forker.push(job_b_ref);
+    let woke = if wake {
+        forker.push(job_b_ref)
+    } else {
+        forker.push_quiet(job_b_ref);
+        false
+    };
     let ra = panic::catch_unwind(panic::AssertUnwindSafe(a));
 
     // Pop `b` back if it is still ours; run whatever else we pop (jobs of
@@ -170,9 +195,20 @@ pub(crate) fn join_all(n: usize, job: &(dyn Fn(usize) + Sync)) {
 /// [`join_all`], whose caller, while it waits for stolen jobs, calls
 /// `serve` and is woken by it (see `latch`'s "Serving while waiting").
 pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
+    join_all_standby(n, job, serve, true);
+}
+
+/// [`join_all_serving`] that publishes the jobs without waking a parked
+/// worker unless `wake` (see [`join_standby`]).
+pub(crate) fn join_all_standby(
+    n: usize,
+    job: &(dyn Fn(usize) + Sync),
+    serve: &dyn Serve,
+    wake: bool,
+) {
     if n >= 2
         && worker::with_forker(true, |forker| {
-            forker.map(|f| join_all_forked(&f, n, job, serve))
+            forker.map(|f| join_all_forked(&f, n, job, serve, wake))
         })
         .is_some()
     {
@@ -189,7 +225,13 @@ pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &d
     }
 }
 
-fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
+fn join_all_forked(
+    forker: &Forker<'_>,
+    n: usize,
+    job: &(dyn Fn(usize) + Sync),
+    serve: &dyn Serve,
+    wake: bool,
+) {
     // Wherever a job runs, it runs as part of the forking task.
     let task = crate::runtime::context::task_id();
     let job = &|i| {
@@ -209,11 +251,17 @@ fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), 
     };
     // Pushed last-first, so this thread pops job 1 first and thieves take
     // the far end.
-    let woke = forker.push_all(jobs.iter().rev().map(|j| {
+    let refs = jobs.iter().rev().map(|j| {
         // SAFETY: `jobs` outlives the fork: `wait` waits for the latch,
         // which counts every job, before this frame ends or unwinds.
         unsafe { JobRef::new(j) }
-    }));
+    });
+    let woke = if wake {
+        forker.push_all(refs)
+    } else {
+        refs.for_each(|r| forker.push_quiet(r));
+        false
+    };
     let first = panic::catch_unwind(panic::AssertUnwindSafe(|| job(0)));
     // Run whatever nobody stole (and older jobs of this thread popped on
     // the way, which someone must run anyway).

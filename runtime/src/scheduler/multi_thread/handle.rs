@@ -288,7 +288,13 @@ impl Handle {
             if let std::task::Poll::Ready(v) = crate::coop::budget(|| fut.as_mut().poll(&mut cx)) {
                 return v;
             }
-            parker.park(crate::runtime::context::take_owner_polled());
+            let prefer = crate::runtime::context::take_owner_polled();
+            // No scope polled this time (it may have ended): give the driver
+            // back, waking a worker that left it to this thread.
+            if !prefer && parker.finish() {
+                self.notify_parked();
+            }
+            parker.park(prefer);
         }
     }
 
@@ -315,6 +321,12 @@ impl Handle {
         if pending {
             self.notify_parked();
         }
+    }
+
+    /// True if a fork job waits in any worker's fork deque or in the fork
+    /// injector (a hint: stealing may still come back empty).
+    pub(super) fn has_fork_jobs(&self) -> bool {
+        self.remotes.iter().any(|r| !r.fork_steal.is_empty()) || !self.fork_inject.is_empty()
     }
 
     /// True once shutdown started.

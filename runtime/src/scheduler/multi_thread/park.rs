@@ -34,7 +34,8 @@
 //!   thread is usually back within a few child polls, and a hand-back costs
 //!   two wakes), then parks in the driver as usual: a long poll on the owner
 //!   thread leaves I/O and timers unwatched for at most the grace.
-//! - When the preferred thread leaves `block_on` it unregisters, and if a
+//! - When the preferred thread leaves `block_on`, or parks after a poll
+//!   that polled no scope (its scope ended), it unregisters, and if a
 //!   worker missed the driver meanwhile it wakes one
 //!   (`Handle::notify_parked`), which parks again and takes it.
 //!
@@ -422,7 +423,8 @@ impl BlockOnParker {
 
     /// Sleeps until woken. With `prefer_driver` (the last poll polled a
     /// scope's owner), registers as the preferred thread if no other is,
-    /// and then waits in the driver when it is free.
+    /// and then waits in the driver when it is free. Without it, the caller
+    /// must [`finish`](BlockOnParker::finish) first if it was registered.
     pub(crate) fn park(&self, prefer_driver: bool) {
         let shared = &self.parker.shared;
         if prefer_driver && !self.preferred.get() {

@@ -465,7 +465,10 @@ fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
             core.is_searching = true;
             break;
         }
-        if cx.handle.is_shutdown() || core.has_local_work() {
+        // A wake from the driver (I/O, timers) may have made a standby fork
+        // job worth taking: the children it woke are polled by whoever runs
+        // their scope's helper (`fork::join_standby`).
+        if cx.handle.is_shutdown() || core.has_local_work() || cx.handle.has_fork_jobs() {
             if !cx.handle.idle.unpark_worker_by_id(cx.index) {
                 // A notify raced with us and already counted us searching.
                 core.is_searching = true;
@@ -693,6 +696,43 @@ impl Forker<'_> {
             }
         }
         ForkScope { cx: Some(cx) }
+    }
+
+    /// Publishes one job without waking anyone (see `fork::join_standby`).
+    pub(crate) fn push_quiet(&self, job: JobRef) {
+        match self {
+            Forker::Worker(cx) => {
+                let mut guard = cx.core.borrow_mut();
+                let Some(core) = guard.as_mut() else {
+                    unreachable!("a fork published without the worker core")
+                };
+                core.fork_queue.push(job);
+            }
+            Forker::Remote(handle) => handle.fork_inject.push(job),
+        }
+    }
+
+    /// Polls the I/O driver and timers without blocking, if nobody is in
+    /// the driver (a thread about to sleep briefly while it holds work for
+    /// others: what it waits for may be an event nobody else would see).
+    pub(crate) fn poll_driver(&self) {
+        match self {
+            Forker::Worker(cx) => cx.handle.poll_driver_nonblocking(),
+            Forker::Remote(handle) => handle.poll_driver_nonblocking(),
+        }
+    }
+
+    /// Wakes a parked worker to take a job published earlier without a
+    /// wake (a standby job that turned out to be needed).
+    pub(crate) fn wake_helper(&self) {
+        match self {
+            Forker::Worker(cx) => {
+                cx.handle.notify_parked();
+            }
+            Forker::Remote(handle) => {
+                handle.notify_parked();
+            }
+        }
     }
 
     /// Publishes one job. Returns true if a parked worker was woken.

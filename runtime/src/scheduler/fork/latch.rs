@@ -57,6 +57,9 @@ pub(crate) struct Sleeper {
     notified: Mutex<bool>,
     /// Signalled by `unpark`.
     condvar: Condvar,
+    /// While the thread sleeps in the I/O driver instead of on `condvar`
+    /// ([`Unparker::park_in_driver`]): the reactor `unpark` wakes too.
+    in_driver: Mutex<Option<crate::loom::sync::Arc<crate::io::Handle>>>,
 }
 
 impl Sleeper {
@@ -64,6 +67,7 @@ impl Sleeper {
         Sleeper {
             notified: Mutex::new(false),
             condvar: Condvar::new(),
+            in_driver: Mutex::new(None),
         }
     }
 
@@ -129,6 +133,12 @@ impl Sleeper {
     fn unpark(&self) {
         *crate::loom::lock(&self.notified) = true;
         self.condvar.notify_one();
+        // After the flag: a sleeper that registered `in_driver` before this
+        // lock is woken through the reactor; one that registers after it
+        // sees the flag (see `Unparker::park_in_driver`).
+        if let Some(io) = crate::loom::lock(&self.in_driver).as_ref() {
+            io.unpark();
+        }
     }
 }
 
@@ -175,6 +185,31 @@ impl Unparker {
     /// Wakes the thread, or makes its next sleep return at once.
     pub(crate) fn unpark(&self) {
         self.0.unpark();
+    }
+
+    /// Sleeps in the I/O driver instead of on the condvar: `block` blocks in
+    /// the driver (briefly), and an unpark meanwhile wakes the reactor `io`.
+    /// Returns at once, without calling `block`, if an unpark is pending;
+    /// consumes any unpark that came meanwhile. Only the thread this
+    /// unparker wakes may call it.
+    ///
+    /// No wake is lost: the sleeper publishes `in_driver` and then looks at
+    /// the flag, each under its own lock; `unpark` sets the flag and then
+    /// looks at `in_driver`. The critical sections on `in_driver` are
+    /// ordered, so either `unpark` sees the reactor to wake or the sleeper
+    /// sees the flag.
+    pub(crate) fn park_in_driver(
+        &self,
+        io: &crate::loom::sync::Arc<crate::io::Handle>,
+        block: impl FnOnce(),
+    ) {
+        *crate::loom::lock(&self.0.in_driver) = Some(io.clone());
+        let pending = std::mem::take(&mut *crate::loom::lock(&self.0.notified));
+        if !pending {
+            block();
+        }
+        *crate::loom::lock(&self.0.in_driver) = None;
+        *crate::loom::lock(&self.0.notified) = false;
     }
 
     /// True if both wake the same thread.

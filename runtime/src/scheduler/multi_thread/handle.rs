@@ -308,6 +308,31 @@ impl Handle {
         }
     }
 
+    /// Sleeps at most `timeout` until `wake` is unparked, in the driver if
+    /// nobody else is in it (so I/O and timers are served meanwhile and the
+    /// events they cause end the sleep), else after a non-blocking look at
+    /// the driver, on `wake`'s condvar.
+    pub(crate) fn sleep_serving_driver(
+        &self,
+        wake: &crate::scheduler::fork::Unparker,
+        timeout: std::time::Duration,
+    ) {
+        let in_driver = self.driver.park_timeout_if_free(timeout, |io, block| {
+            wake.park_in_driver(io, block);
+        });
+        match in_driver {
+            Some(missed) => {
+                if missed {
+                    self.notify_parked();
+                }
+            }
+            None => {
+                self.poll_driver_nonblocking();
+                wake.park_timeout(timeout);
+            }
+        }
+    }
+
     /// Wakes a parked worker if any queue holds work (called by the last
     /// searcher before it parks).
     pub(super) fn notify_if_work_pending(&self) {

@@ -101,6 +101,27 @@ impl SharedDriver {
         }
     }
 
+    /// Blocks in the driver for at most `timeout` if nobody else is in it
+    /// (`block` is told to, with the driver's reactor, and runs the block
+    /// it is given). Returns `None` if the driver was busy, else whether a
+    /// worker missed the driver meanwhile (the caller must then wake one,
+    /// as after [`SharedDriver::poll_nonblocking`]).
+    pub(crate) fn park_timeout_if_free(
+        &self,
+        timeout: Duration,
+        block: impl FnOnce(&crate::loom::sync::Arc<crate::io::Handle>, &mut dyn FnMut()),
+    ) -> Option<bool> {
+        let mut guard = self.driver.try_lock().ok()?;
+        let driver = guard.as_mut()?;
+        block(&self.handle.io, &mut || {
+            driver.park(&self.handle, Some(timeout));
+        });
+        drop(guard);
+        // Pairs with the fence in `Parker::park`, as in `poll_nonblocking`.
+        fence(SeqCst);
+        Some(self.missed.swap(false, SeqCst))
+    }
+
     /// Makes `parker` the preferred thread's, unless one is registered.
     /// Returns whether it is now.
     fn register_preferred(&self, parker: &Arc<Parker>) -> bool {
@@ -451,6 +472,49 @@ impl BlockOnParker {
 #[cfg(all(test, not(loom), not(miri)))]
 mod tests {
     use super::*;
+
+    /// A thread that sleeps in the driver on behalf of a fork-wait sleeper
+    /// (a lingering helper) is woken by that sleeper's unpark, before or
+    /// during the sleep: the unpark reaches the reactor.
+    #[test]
+    fn an_unpark_ends_a_sleep_in_the_driver() {
+        for unpark_first in [false, true] {
+            let (driver, handle) = crate::driver::Driver::new().unwrap();
+            let shared = Arc::new(SharedDriver::new(Some(driver), handle));
+            let (wake_tx, wake_rx) = std::sync::mpsc::channel();
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let sleeper = std::thread::spawn(move || {
+                let wake = crate::scheduler::fork::Unparker::current();
+                wake_tx.send(wake.clone()).unwrap();
+                go_rx.recv().unwrap();
+                // Far longer than the test's patience: only the unpark can
+                // end it in time.
+                let slept = shared.park_timeout_if_free(Duration::from_secs(60), |io, block| {
+                    wake.park_in_driver(io, block)
+                });
+                assert_eq!(
+                    slept,
+                    Some(false),
+                    "the driver was free and nobody missed it"
+                );
+                done_tx.send(()).unwrap();
+            });
+            let wake = wake_rx.recv().unwrap();
+            if unpark_first {
+                wake.unpark();
+                go_tx.send(()).unwrap();
+            } else {
+                go_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+                wake.unpark();
+            }
+            done_rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the sleep in the driver missed its unpark");
+            sleeper.join().unwrap();
+        }
+    }
 
     /// A worker that finds the driver locked by a non-blocking poll sleeps
     /// on its condvar; the poller learns it when it unlocks, so its caller

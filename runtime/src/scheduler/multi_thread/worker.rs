@@ -44,7 +44,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use super::Handle;
-use crate::scheduler::fork::{ForkLatch, JobRef, Serve};
+use crate::scheduler::fork::{ForkLatch, JobRef, Serve, Unparker};
 use crate::scheduler::rand::FastRand;
 use crate::task::Notified;
 use std::sync::Arc;
@@ -641,6 +641,11 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
     })
 }
 
+/// True on a worker thread that holds its core.
+pub(crate) fn on_worker() -> bool {
+    with_forker(false, |f| matches!(f, Some(Forker::Worker(_))))
+}
+
 /// A fork in progress on this thread; see [`Forker::enter`].
 #[derive(Debug)]
 pub(crate) struct ForkScope<'a> {
@@ -712,13 +717,14 @@ impl Forker<'_> {
         }
     }
 
-    /// Polls the I/O driver and timers without blocking, if nobody is in
-    /// the driver (a thread about to sleep briefly while it holds work for
-    /// others: what it waits for may be an event nobody else would see).
-    pub(crate) fn poll_driver(&self) {
+    /// Sleeps at most `timeout` until `wake` is unparked, serving the I/O
+    /// driver and timers meanwhile if nobody else does (a thread that waits
+    /// briefly while holding work for others: what it waits for may be an
+    /// event nobody else would see). See `Handle::sleep_serving_driver`.
+    pub(crate) fn sleep_serving_driver(&self, wake: &Unparker, timeout: std::time::Duration) {
         match self {
-            Forker::Worker(cx) => cx.handle.poll_driver_nonblocking(),
-            Forker::Remote(handle) => handle.poll_driver_nonblocking(),
+            Forker::Worker(cx) => cx.handle.sleep_serving_driver(wake, timeout),
+            Forker::Remote(handle) => handle.sleep_serving_driver(wake, timeout),
         }
     }
 

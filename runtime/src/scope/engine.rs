@@ -14,7 +14,14 @@
 //!    runs is pushed onto the queue at once (see `child`'s wake protocol)
 //!    and polled by whichever pull loop is free next — not on a later poll
 //!    of the owner.
-//! 2. A pull loop that pops a child while more are ready, with fewer helpers
+//! 2. On a worker, the session starts with a *standby* helper
+//!    (`Session::standby`): a helper pull loop published without waking
+//!    anyone, taken by a worker that becomes free while the owner is still
+//!    in its loop (one that just woke some of these children from the
+//!    driver) and popped back unused otherwise. It is woken for at once
+//!    when the previous session was long, or when more is ready than the
+//!    owner can poll. A pull loop that pops a child while more are ready,
+//!    with fewer helpers
 //!    than the runtime has other workers, *forks*: through
 //!    [`fork::join`](crate::scheduler::fork::join), it
 //!    goes on with its own loop (inline) and offers a helper pull loop to

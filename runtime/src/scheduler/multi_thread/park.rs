@@ -236,7 +236,7 @@ impl Parker {
             self.park_condvar();
             return;
         }
-        if self.shared.preferred_busy() && self.park_condvar_for(PREFERRED_BUSY_GRACE) {
+        if self.shared.preferred_busy() && self.park_condvar_for(Some(PREFERRED_BUSY_GRACE)) {
             return;
         }
         if self.try_park_driver() {
@@ -301,30 +301,13 @@ impl Parker {
     }
 
     fn park_condvar(&self) {
-        let mut guard = crate::loom::lock(&self.mutex);
-        match self
-            .state
-            .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
-        {
-            Ok(_) => {}
-            Err(NOTIFIED) => {
-                self.state.store(EMPTY, SeqCst);
-                return;
-            }
-            Err(actual) => panic!("inconsistent park state: {actual}"),
-        }
-        loop {
-            guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
-            if self.try_consume_notification() {
-                return;
-            }
-            // Spurious wake-up: keep sleeping.
-        }
+        self.park_condvar_for(None);
     }
 
-    /// [`Parker::park_condvar`] for at most `timeout` (no limit under loom,
-    /// whose model has no clock). Returns true if woken by an unpark.
-    fn park_condvar_for(&self, timeout: Duration) -> bool {
+    /// Sleeps on the condvar until an unpark, or for at most `timeout` if
+    /// one is given (no limit under loom, whose model has no clock).
+    /// Returns true if woken by an unpark (or one was pending).
+    fn park_condvar_for(&self, timeout: Option<Duration>) -> bool {
         let mut guard = crate::loom::lock(&self.mutex);
         match self
             .state
@@ -337,37 +320,37 @@ impl Parker {
             }
             Err(actual) => panic!("inconsistent park state: {actual}"),
         }
-        #[cfg(not(loom))]
-        let deadline = std::time::Instant::now() + timeout;
+        #[cfg(loom)]
+        let timeout: Option<Duration> = timeout.and(None);
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         loop {
-            #[cfg(not(loom))]
-            {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    // Out of time: leave the sleep, unless an unpark just
-                    // came (it is consumed here).
-                    return match self
-                        .state
-                        .compare_exchange(PARKED_CONDVAR, EMPTY, SeqCst, SeqCst)
-                    {
-                        Ok(_) => false,
-                        Err(_) => self.try_consume_notification(),
-                    };
+            guard = match deadline {
+                None => self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        // Out of time: leave the sleep, unless an unpark just
+                        // came (it is consumed here).
+                        return match self.state.compare_exchange(
+                            PARKED_CONDVAR,
+                            EMPTY,
+                            SeqCst,
+                            SeqCst,
+                        ) {
+                            Ok(_) => false,
+                            Err(_) => self.try_consume_notification(),
+                        };
+                    }
+                    self.condvar
+                        .wait_timeout(guard, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
                 }
-                guard = self
-                    .condvar
-                    .wait_timeout(guard, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            #[cfg(loom)]
-            {
-                let _ = timeout;
-                guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
-            }
+            };
             if self.try_consume_notification() {
                 return true;
             }
+            // Spurious wake-up or a timeout to check: keep sleeping.
         }
     }
 

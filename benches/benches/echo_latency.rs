@@ -853,8 +853,9 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 }
 
 /// Profiling mode: `TETHER_BENCH_PROFILE=<server>:<connections>:<runs>`
-/// (a server name of the tables) runs only that server's fixed-count echo
-/// run, `runs` times, and prints each total, so a profiler sees one server:
+/// (a server name of the tables; `:burn` at the end for the `echo_burn`
+/// load) runs only that server's fixed-count echo run, `runs` times, and
+/// prints each total, so a profiler sees one server:
 ///
 /// ```text
 /// TETHER_BENCH_PROFILE=tether_scope:64:20 \
@@ -867,12 +868,18 @@ fn profile(spec: &str) {
         .and_then(|name| SERVERS.into_iter().find(|s| s.name() == name));
     let mut number = || parts.next().and_then(|n| n.parse::<usize>().ok());
     let (Some(server), Some(connections), Some(runs)) = (server, number(), number()) else {
-        panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>");
+        panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>[:burn]");
     };
+    let burn = parts.next() == Some("burn");
     let client = client_runtime();
     for _ in 0..runs {
-        let run = echo_once(&client, server, connections, MESSAGES, false);
-        eprintln!("{}: {}", server.name(), fmt_duration(run.total));
+        let run = echo_once(&client, server, connections, MESSAGES, burn);
+        eprintln!(
+            "{}: total {}, others done {}",
+            server.name(),
+            fmt_duration(run.total),
+            fmt_duration(run.others_done)
+        );
     }
 }
 

@@ -7,12 +7,14 @@
 //!   after the scope ended, a worker that left the driver to it takes it
 //!   back: timers fire.
 //! - While the preferred thread is inside a long poll, a worker takes the
-//!   driver: tasks' timers fire during that poll.
+//!   driver: tasks' timers fire during that poll, also when every worker
+//!   had left the driver to it before the poll began.
 //!
 //! Progress is shown by flags and channels, not timings; every test runs
 //! under a watchdog.
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use tether::runtime::Builder;
@@ -131,6 +133,50 @@ fn task_timers_fire_while_the_preferred_thread_is_inside_a_long_poll() {
         assert!(
             ticked.load(SeqCst),
             "round {round}: no timer fired during the owner's long poll"
+        );
+    }
+}
+
+#[test]
+fn task_timers_fire_when_the_owner_goes_busy_after_the_workers_left_it_the_driver() {
+    let _w = watchdog("left, then busy", WATCHDOG);
+    let rt = runtime();
+    for round in 0..5 {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticked = AtomicBool::new(false);
+        let ticked = &ticked;
+        let (task_ticks, task_stop) = (ticks.clone(), stop.clone());
+        rt.block_on(async move {
+            tether::spawn(async move {
+                while !task_stop.load(SeqCst) {
+                    tether::time::sleep(Duration::from_millis(2)).await;
+                    task_ticks.fetch_add(1, SeqCst);
+                }
+            });
+            tether::scope(|s| async move {
+                s.spawn(async move {
+                    // Long enough for both workers to park and leave the
+                    // driver to this thread, which then wakes for this
+                    // child and stays in one long poll.
+                    tether::time::sleep(Duration::from_millis(50)).await;
+                    let before = ticks.load(SeqCst);
+                    let start = Instant::now();
+                    while start.elapsed() < DEADLINE {
+                        if ticks.load(SeqCst) >= before + 3 {
+                            ticked.store(true, SeqCst);
+                            break;
+                        }
+                        std::hint::spin_loop();
+                    }
+                });
+            })
+            .await;
+            stop.store(true, SeqCst);
+        });
+        assert!(
+            ticked.load(SeqCst),
+            "round {round}: the task's timers stalled during the owner's long poll"
         );
     }
 }

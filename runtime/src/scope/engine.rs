@@ -301,6 +301,8 @@ impl<'env> Engine<'env> {
             owner_busy: AtomicBool::new(true),
             in_flight: Default::default(),
             standby: AtomicBool::new(false),
+            owner_loop: AtomicBool::new(false),
+            spent: Mutex::new(None),
         };
         // Timed only where a helper is possible (two clock reads per
         // session).
@@ -485,7 +487,16 @@ struct Session<'a> {
     /// A standby helper is published and nobody has taken it yet (see
     /// `Session::standby`).
     standby: AtomicBool,
-    /// Child (or body) polls in progress: `[0]` on the owner's thread,
+    /// The owner's pull loop of a standby session is running: a helper
+    /// lingers while it does, not only while a poll is in flight, so that
+    /// a helper that started between two of the owner's polls is still
+    /// there when the owner enters a long one (see `Session::linger`).
+    owner_loop: AtomicBool,
+    /// The in-flight words of [`Session::in_flight`] when the re-poll
+    /// budget was first found spent (see `Session::should_stop`).
+    spent: Mutex<Option<[usize; 2]>>,
+    /// Child (or body) polls in progress (lower half of each word) and
+    /// started (upper half, see [`ONE_POLL_STARTED`]): `[0]` on the owner's thread,
     /// `[1]` on the others. Two padded counters, not one, so the owner's
     /// polls and a helper's do not bounce one cache line between them on
     /// every poll (a fan-out of small children pays that per child).
@@ -494,8 +505,32 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// True if no new child may be taken.
+    ///
+    /// Once the re-poll budget is spent the session takes no new child,
+    /// with one exception: while a poll that was already running when the
+    /// budget ran out is still running (a long poll), the other loops keep
+    /// serving its siblings. The session cannot end before that poll
+    /// anyway, so serving them does not make it longer (by more than the
+    /// one sibling poll in progress when the long poll ends); stopping them
+    /// would leave every sibling waiting for the long poll. A poll is "the
+    /// same" when its side of `in_flight` has a poll in flight and started
+    /// none since the budget ran out: loops that keep starting short polls
+    /// do not hold a spent session open.
     fn should_stop(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.repolls.load(Ordering::Relaxed) >= self.limit
+        if self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.repolls.load(Ordering::Relaxed) < self.limit {
+            return false;
+        }
+        let now = [0, 1].map(|side| self.in_flight[side].load(Ordering::SeqCst));
+        let spent = *crate::loom::lock(&self.spent).get_or_insert(now);
+        let long_poll_running = (0..2).any(|side| {
+            in_flight_count(spent[side]) != 0
+                && in_flight_count(now[side]) != 0
+                && polls_started(now[side]) == polls_started(spent[side])
+        });
+        !long_poll_running
     }
 
     /// One pull loop (see the module docs). `owner_role`: this loop may
@@ -696,6 +731,19 @@ impl Session<'_> {
         self.standby.store(true, Ordering::Relaxed);
         let forking_thread = thread_mark();
         let mine = || {
+            /// Ends the owner's loop however it ends, waking lingering
+            /// helpers (as the end of the last poll in flight does).
+            struct LoopEnd<'s, 'a>(&'s Session<'a>);
+            impl Drop for LoopEnd<'_, '_> {
+                fn drop(&mut self) {
+                    self.0.owner_loop.store(false, Ordering::SeqCst);
+                    // Pairs with the fence in `linger`, as in `InFlight`.
+                    fence(Ordering::SeqCst);
+                    self.0.shared.wake_sleepers();
+                }
+            }
+            self.owner_loop.store(true, Ordering::SeqCst);
+            let _end = LoopEnd(self);
             self.pull(true, None, 1, false);
             // While this thread waits for the helper, the role is free for
             // the loops it runs meanwhile (`serve`).
@@ -825,9 +873,14 @@ impl Session<'_> {
         }
     }
 
-    /// True if a pull loop of the session is inside a poll.
+    /// True if a pull loop of the session is inside a poll, or the owner's
+    /// loop of a standby session is still running (it may enter one).
     fn polls_in_flight(&self) -> bool {
-        self.in_flight.iter().any(|n| n.load(Ordering::SeqCst) != 0)
+        self.owner_loop.load(Ordering::SeqCst)
+            || self
+                .in_flight
+                .iter()
+                .any(|n| in_flight_count(n.load(Ordering::SeqCst)) != 0)
     }
 
     /// Records a completion and ends the run.
@@ -857,6 +910,21 @@ impl Drop for Release<'_> {
     }
 }
 
+/// The unit of the polls-started count kept in the upper half of each
+/// `Session::in_flight` word (the lower half counts polls in flight), so
+/// one atomic add at the start of a poll maintains both.
+const ONE_POLL_STARTED: usize = 1 << (usize::BITS / 2);
+
+/// Polls in flight in an `in_flight` word.
+fn in_flight_count(word: usize) -> usize {
+    word & (ONE_POLL_STARTED - 1)
+}
+
+/// Polls started (modulo the half word) in an `in_flight` word.
+fn polls_started(word: usize) -> usize {
+    word / ONE_POLL_STARTED
+}
+
 /// Counts one poll in flight (see `Session::linger`); its end wakes the
 /// lingering helpers when it was the last. Only counted while the session
 /// has helpers (only they linger, and the loop that forks one reserves it
@@ -868,7 +936,7 @@ impl<'s, 'a> InFlight<'s, 'a> {
         if session.helpers.load(Ordering::Relaxed) == 0 {
             return InFlight(None);
         }
-        session.in_flight[side].fetch_add(1, Ordering::SeqCst);
+        session.in_flight[side].fetch_add(ONE_POLL_STARTED + 1, Ordering::SeqCst);
         InFlight(Some((session, side)))
     }
 }
@@ -876,7 +944,7 @@ impl<'s, 'a> InFlight<'s, 'a> {
 impl Drop for InFlight<'_, '_> {
     fn drop(&mut self) {
         if let Some((session, side)) = self.0
-            && session.in_flight[side].fetch_sub(1, Ordering::SeqCst) == 1
+            && in_flight_count(session.in_flight[side].fetch_sub(1, Ordering::SeqCst)) == 1
         {
             // Pairs with the fence in `linger`: either this thread sees the
             // sleeper's registration, or the sleeper sees the count at zero.
@@ -954,6 +1022,8 @@ pub(crate) mod loom_support {
             owner_busy: AtomicBool::new(true),
             in_flight: Default::default(),
             standby: AtomicBool::new(false),
+            owner_loop: AtomicBool::new(false),
+            spent: Mutex::new(None),
         }
     }
 

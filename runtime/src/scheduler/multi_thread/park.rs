@@ -29,6 +29,11 @@
 //! - The preferred thread parks like a worker, but when it finds the driver
 //!   held it also wakes the driver (`Handle::unpark`): the holder comes out,
 //!   re-parks, sees `preferred_idle`, and hands over as above.
+//! - One of the workers that left the driver to the idle preferred thread
+//!   (the *watch*) sleeps at most [`PREFERRED_WATCH`]; if it then finds the
+//!   preferred thread busy, it takes the driver. So when the preferred
+//!   thread leaves the driver for a long poll with every worker asleep,
+//!   I/O and timers wait at most that long.
 //! - While the preferred thread is busy polling, a worker that parks first
 //!   sleeps on its condvar for [`PREFERRED_BUSY_GRACE`] (the preferred
 //!   thread is usually back within a few child polls, and a hand-back costs
@@ -39,12 +44,14 @@
 //!   worker missed the driver meanwhile it wakes one
 //!   (`Handle::notify_parked`), which parks again and takes it.
 //!
-//! No wake is lost: the worker sets `missed` and looks at the preferred
-//! thread's state after reading `preferred_idle`, and the preferred thread
-//! sets `preferred_idle` before it looks at the driver (SeqCst throughout),
-//! so either the worker sees the idle flag and wakes it (if it is not in the
-//! driver), or the preferred thread saw the worker's hold on the driver and
-//! woke the driver, making the worker re-park and see the flag.
+//! No wake is lost: the worker publishes `missed` before its second look
+//! at `preferred_idle` (so a preferred thread that unregisters meanwhile
+//! either sees `missed` and wakes a worker, or is seen gone), then looks at
+//! the preferred thread's state; the preferred thread sets `preferred_idle`
+//! before it looks at the driver (SeqCst throughout), so either the worker
+//! sees the idle flag and wakes it (if it is not in the driver), or the
+//! preferred thread saw the worker's hold on the driver and woke the
+//! driver, making the worker re-park and see the flag.
 
 use std::time::Duration;
 
@@ -66,6 +73,14 @@ const NOTIFIED: usize = 3;
 /// thread leaves I/O and timers unwatched for at most this long.
 const PREFERRED_BUSY_GRACE: Duration = Duration::from_millis(1);
 
+/// Longest sleep of one worker (the *watch*) that left the driver to the
+/// idle preferred thread: the preferred thread may leave the driver for a
+/// long poll without waking anyone, and then I/O and timers are watched by
+/// nobody until a worker looks. The watch looks this often; the other
+/// workers sleep until woken. A wake every few milliseconds while the
+/// runtime idles is its cost.
+const PREFERRED_WATCH: Duration = Duration::from_millis(5);
+
 /// The runtime's driver, shared by all parkers: whoever locks it blocks in it.
 #[derive(Debug)]
 pub(crate) struct SharedDriver {
@@ -85,6 +100,9 @@ pub(crate) struct SharedDriver {
     preferred: Mutex<Option<Arc<Parker>>>,
     /// Set while the preferred thread is parking or parked.
     preferred_idle: AtomicBool,
+    /// A worker that left the driver to the preferred thread sleeps with a
+    /// timeout, as its watch (see [`PREFERRED_WATCH`]).
+    watching: AtomicBool,
 }
 
 impl SharedDriver {
@@ -98,6 +116,7 @@ impl SharedDriver {
             missed: AtomicBool::new(false),
             preferred: Mutex::new(None),
             preferred_idle: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -161,13 +180,20 @@ impl SharedDriver {
         if !self.preferred_idle.load(SeqCst) {
             return false;
         }
+        // Whoever takes the driver next must know a worker sleeps without
+        // it (if the preferred thread leaves `block_on` instead). Published
+        // before the second look at `preferred_idle`: a preferred thread
+        // that unregisters in between either sees it (`unregister_preferred`
+        // swaps it) or is seen gone here. (A `missed` left set when this
+        // returns false costs one spurious wake later.)
+        self.missed.store(true, SeqCst);
+        if !self.preferred_idle.load(SeqCst) {
+            return false;
+        }
         let preferred = crate::loom::lock(&self.preferred).clone();
         let Some(preferred) = preferred else {
             return false;
         };
-        // Whoever takes the driver next must know a worker sleeps without
-        // it (if the preferred thread leaves `block_on` instead).
-        self.missed.store(true, SeqCst);
         if preferred.state.load(SeqCst) != PARKED_DRIVER {
             // Parked on its condvar (a worker held the driver) or about to
             // park: it wakes, or does not sleep, and tries the driver again.
@@ -175,6 +201,16 @@ impl SharedDriver {
             preferred.unpark();
         }
         true
+    }
+
+    /// Claims the watch (see [`PREFERRED_WATCH`]); true if this worker
+    /// has it now and must [`release_watch`](Self::release_watch) it.
+    fn claim_watch(&self) -> bool {
+        !self.watching.swap(true, SeqCst)
+    }
+
+    fn release_watch(&self) {
+        self.watching.store(false, SeqCst);
     }
 
     /// Polls the driver without blocking, if no one else is in it, so a busy
@@ -233,10 +269,22 @@ impl Parker {
             return;
         }
         if self.shared.leave_to_preferred() {
-            self.park_condvar();
-            return;
-        }
-        if self.shared.preferred_busy() && self.park_condvar_for(Some(PREFERRED_BUSY_GRACE)) {
+            if !self.shared.claim_watch() {
+                self.park_condvar();
+                return;
+            }
+            let woken = self.park_condvar_for(Some(PREFERRED_WATCH));
+            self.shared.release_watch();
+            if woken || self.shared.preferred_idle.load(SeqCst) {
+                // Woken, or the watch ended with the preferred thread idle
+                // (in the driver or about to be): back to the worker loop,
+                // which parks again.
+                return;
+            }
+            // The preferred thread went busy while every worker slept
+            // off the driver: take it now.
+        } else if self.shared.preferred_busy() && self.park_condvar_for(Some(PREFERRED_BUSY_GRACE))
+        {
             return;
         }
         if self.try_park_driver() {
@@ -632,6 +680,31 @@ mod loom_tests {
             assert!(!shared.preferred_idle.load(SeqCst));
             kick.join().unwrap();
             worker_thread.join().unwrap();
+        });
+    }
+
+    /// The preferred thread leaves `block_on` while a worker leaves the
+    /// driver to it: a worker that went to sleep leaving it the driver is
+    /// reported to the leaving thread (which wakes a worker), or the worker
+    /// saw it gone and did not leave.
+    #[test]
+    fn loom_leaving_block_on_sees_a_worker_that_left_it_the_driver() {
+        loom::model(|| {
+            let (_, handle) = crate::driver::Driver::new().unwrap();
+            let shared = std::sync::Arc::new(SharedDriver::new(None, handle));
+            let preferred = BlockOnParker::new(shared.clone());
+            assert!(shared.register_preferred(&preferred.parker));
+            preferred.preferred.set(true);
+            // As if the preferred thread were parked.
+            shared.preferred_idle.store(true, SeqCst);
+            let sh = shared.clone();
+            let worker = thread::spawn(move || sh.leave_to_preferred());
+            let must_wake = preferred.finish();
+            let left = worker.join().unwrap();
+            assert!(
+                !left || must_wake,
+                "a worker left the driver to a thread that is gone, unreported"
+            );
         });
     }
 }

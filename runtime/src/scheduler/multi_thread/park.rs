@@ -29,11 +29,13 @@
 //! - The preferred thread parks like a worker, but when it finds the driver
 //!   held it also wakes the driver (`Handle::unpark`): the holder comes out,
 //!   re-parks, sees `preferred_idle`, and hands over as above.
-//! - One of the workers that left the driver to the idle preferred thread
-//!   (the *watch*) sleeps at most [`PREFERRED_WATCH`]; if it then finds the
-//!   preferred thread busy, it takes the driver. So when the preferred
-//!   thread leaves the driver for a long poll with every worker asleep,
-//!   I/O and timers wait at most that long.
+//! - While a preferred thread is registered, one of the workers sleeping
+//!   off the driver (the *watch*: one that left it to the idle preferred
+//!   thread, or found it held) sleeps at most [`PREFERRED_WATCH`] and then
+//!   parks again, taking the driver if it is free and the preferred thread
+//!   busy. So when the preferred thread leaves the driver for a long poll
+//!   with every worker asleep, I/O and timers wait at most that long (plus
+//!   the grace below).
 //! - While the preferred thread is busy polling, a worker that parks first
 //!   sleeps on its condvar for [`PREFERRED_BUSY_GRACE`] (the preferred
 //!   thread is usually back within a few child polls, and a hand-back costs
@@ -168,6 +170,11 @@ impl SharedDriver {
         self.missed.swap(false, SeqCst)
     }
 
+    /// True if a preferred thread is registered.
+    fn has_preferred(&self) -> bool {
+        crate::loom::lock(&self.preferred).is_some()
+    }
+
     /// True if a preferred thread is registered and polling (not idle).
     fn preferred_busy(&self) -> bool {
         !self.preferred_idle.load(SeqCst) && crate::loom::lock(&self.preferred).is_some()
@@ -269,22 +276,10 @@ impl Parker {
             return;
         }
         if self.shared.leave_to_preferred() {
-            if !self.shared.claim_watch() {
-                self.park_condvar();
-                return;
-            }
-            let woken = self.park_condvar_for(Some(PREFERRED_WATCH));
-            self.shared.release_watch();
-            if woken || self.shared.preferred_idle.load(SeqCst) {
-                // Woken, or the watch ended with the preferred thread idle
-                // (in the driver or about to be): back to the worker loop,
-                // which parks again.
-                return;
-            }
-            // The preferred thread went busy while every worker slept
-            // off the driver: take it now.
-        } else if self.shared.preferred_busy() && self.park_condvar_for(Some(PREFERRED_BUSY_GRACE))
-        {
+            self.sleep_off_driver();
+            return;
+        }
+        if self.shared.preferred_busy() && self.park_condvar_for(Some(PREFERRED_BUSY_GRACE)) {
             return;
         }
         if self.try_park_driver() {
@@ -299,7 +294,23 @@ impl Parker {
         if self.try_park_driver() {
             return;
         }
-        self.park_condvar();
+        self.sleep_off_driver();
+    }
+
+    /// Sleeps on the condvar, not in the driver. While a preferred thread
+    /// is registered, one such sleeper is the *watch* (see
+    /// [`PREFERRED_WATCH`]): the preferred thread may hold the driver now
+    /// and leave it for a long poll without waking anyone, so the watch
+    /// sleeps at most that long and returns (a spurious return: the
+    /// worker loop parks again, taking the driver if it is free and the
+    /// preferred thread busy).
+    fn sleep_off_driver(&self) {
+        if self.shared.has_preferred() && self.shared.claim_watch() {
+            self.park_condvar_for(Some(PREFERRED_WATCH));
+            self.shared.release_watch();
+        } else {
+            self.park_condvar();
+        }
     }
 
     /// [`Parker::park`] for the registered preferred thread (see the module

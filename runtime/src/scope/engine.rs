@@ -424,20 +424,14 @@ fn thread_mark() -> usize {
 /// also fork from a thread inside a multi-thread runtime's `block_on` (as in
 /// `#[tether::main]`) through the runtime's fork injector.
 pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve) {
-    fork2_with(a, b, serve, true);
-}
-
-/// [`fork2`] that publishes `b` without waking a parked worker unless
-/// `wake` (a standby job; see `fork::join_standby`).
-fn fork2_with(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve, wake: bool) {
     if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
-        crate::scheduler::fork::join_standby(a, b, serve, wake);
+        crate::scheduler::fork::join_serving(a, b, serve);
         return;
     }
     // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
     // and job 1 run once each).
     let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
-    crate::scheduler::fork::join_all_standby(
+    crate::scheduler::fork::join_all_serving(
         2,
         &|job| {
             if job == 0 {
@@ -453,7 +447,6 @@ fn fork2_with(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serv
             }
         },
         serve,
-        wake,
     );
 }
 
@@ -679,18 +672,7 @@ impl Session<'_> {
             }
         };
         let forking_thread = thread_mark();
-        let helper = || {
-            let _release = Release(&self.helpers);
-            // A helper run on the forking thread itself was popped back
-            // (nobody stole it) after this loop, or popped by a fork wait
-            // inside a child's poll; and one run on top of any child poll
-            // (a nested fork wait popped or stole it) may sit on the very
-            // poll it would wait for. Either way lingering could only wait
-            // for this thread's own stack.
-            let linger =
-                thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
-            self.pull(false, None, depth + 1, linger);
-        };
+        let helper = || self.helper_loop(forking_thread, depth + 1);
         // I1: both fork functions return only after every part returned or
         // unwound, so no pull loop outlives the session.
         if helpers == 1 {
@@ -750,17 +732,27 @@ impl Session<'_> {
             self.owner_busy.store(false, Ordering::Relaxed);
         };
         let helper = || {
-            let _release = Release(&self.helpers);
             self.standby.store(false, Ordering::Relaxed);
-            // As in `fork`: never linger on the forking thread's own stack.
-            let linger =
-                thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
-            self.pull(false, None, 1, linger);
+            self.helper_loop(forking_thread, 1);
         };
-        // I1: `fork2_with` returns only after both loops returned or
-        // unwound.
-        fork2_with(mine, helper, self, wake);
+        // I1: `join_standby` returns only after both loops returned or
+        // unwound. (On a worker, checked above: it forks.)
+        crate::scheduler::fork::join_standby(mine, helper, self, wake);
         true
+    }
+
+    /// A helper pull loop forked from `forking_thread` (see `fork` and
+    /// `standby`); un-reserves its helper however it ends.
+    fn helper_loop(&self, forking_thread: usize, depth: u32) {
+        let _release = Release(&self.helpers);
+        // A helper run on the forking thread itself was popped back
+        // (nobody stole it) after this loop, or popped by a fork wait
+        // inside a child's poll; and one run on top of any child poll
+        // (a nested fork wait popped or stole it) may sit on the very
+        // poll it would wait for. Either way lingering could only wait
+        // for this thread's own stack.
+        let linger = thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
+        self.pull(false, None, depth, linger);
     }
 
     /// True if the calling thread may take the owner role now: it is the

@@ -195,20 +195,9 @@ pub(crate) fn join_all(n: usize, job: &(dyn Fn(usize) + Sync)) {
 /// [`join_all`], whose caller, while it waits for stolen jobs, calls
 /// `serve` and is woken by it (see `latch`'s "Serving while waiting").
 pub(crate) fn join_all_serving(n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
-    join_all_standby(n, job, serve, true);
-}
-
-/// [`join_all_serving`] that publishes the jobs without waking a parked
-/// worker unless `wake` (see [`join_standby`]).
-pub(crate) fn join_all_standby(
-    n: usize,
-    job: &(dyn Fn(usize) + Sync),
-    serve: &dyn Serve,
-    wake: bool,
-) {
     if n >= 2
         && worker::with_forker(true, |forker| {
-            forker.map(|f| join_all_forked(&f, n, job, serve, wake))
+            forker.map(|f| join_all_forked(&f, n, job, serve))
         })
         .is_some()
     {
@@ -225,13 +214,7 @@ pub(crate) fn join_all_standby(
     }
 }
 
-fn join_all_forked(
-    forker: &Forker<'_>,
-    n: usize,
-    job: &(dyn Fn(usize) + Sync),
-    serve: &dyn Serve,
-    wake: bool,
-) {
+fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), serve: &dyn Serve) {
     // Wherever a job runs, it runs as part of the forking task.
     let task = crate::runtime::context::task_id();
     let job = &|i| {
@@ -251,17 +234,11 @@ fn join_all_forked(
     };
     // Pushed last-first, so this thread pops job 1 first and thieves take
     // the far end.
-    let refs = jobs.iter().rev().map(|j| {
+    let woke = forker.push_all(jobs.iter().rev().map(|j| {
         // SAFETY: `jobs` outlives the fork: `wait` waits for the latch,
         // which counts every job, before this frame ends or unwinds.
         unsafe { JobRef::new(j) }
-    });
-    let woke = if wake {
-        forker.push_all(refs)
-    } else {
-        refs.for_each(|r| forker.push_quiet(r));
-        false
-    };
+    }));
     let first = panic::catch_unwind(panic::AssertUnwindSafe(|| job(0)));
     // Run whatever nobody stole (and older jobs of this thread popped on
     // the way, which someone must run anyway).

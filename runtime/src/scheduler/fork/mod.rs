@@ -18,8 +18,8 @@
 //! latch is still unset *helps*: it runs fork jobs (its own, then stolen
 //! ones), polls the I/O driver and timers if they are free, and only then
 //! sleeps (in short slices, driving I/O and timers between them). A fork
-//! made through [`join_serving`] or [`join_all_serving`] (or their
-//! standby forms) also serves its
+//! made through [`join_serving`] or [`join_all_serving`] (or
+//! [`join_standby`]) also serves its
 //! caller while it waits (a scope's session: children woken meanwhile), and
 //! is woken from its sleep when such work arrives (`latch`). It never
 //! polls whole tasks on its own stack, and while it forks the worker's LIFO
@@ -32,7 +32,7 @@
 //! is searching already, and the last wakes of this thread were not wasted
 //! (a wake after which every job came back unstolen starts an exponential
 //! backoff during which only workers that are already searching find the
-//! jobs). A *standby* fork ([`join_standby`], [`join_all_standby`]) wakes
+//! jobs). A *standby* fork ([`join_standby`]) wakes
 //! nobody: its job waits for a worker that becomes free by itself (a
 //! worker woken from the driver looks for fork jobs before it parks again),
 //! and costs a push and a pop back when none does.
@@ -63,10 +63,5 @@ pub(crate) use join::join;
     reason = "the plain n-way fork, for tests and future callers"
 )]
 pub(crate) use join::join_all;
-#[allow(
-    unused_imports,
-    reason = "the serving two-way fork without a standby; the scope forks through `join_standby`"
-)]
-pub(crate) use join::join_serving;
-pub(crate) use join::{join_all_serving, join_all_standby, join_standby};
+pub(crate) use join::{join_all_serving, join_serving, join_standby};
 pub(crate) use latch::{ForkLatch, NoServe, Serve, Unparker};

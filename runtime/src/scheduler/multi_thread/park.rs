@@ -138,7 +138,9 @@ impl SharedDriver {
             driver.park(&self.handle, Some(timeout));
         });
         drop(guard);
-        // Pairs with the fence in `Parker::park`, as in `poll_nonblocking`.
+        // Pairs with the fence in `Parker::park`: either the parker's
+        // second `try_lock` finds the driver free, or this load sees its
+        // `missed`.
         fence(SeqCst);
         Some(self.missed.swap(false, SeqCst))
     }
@@ -230,18 +232,8 @@ impl SharedDriver {
     /// driver: it goes back to its own work.)
     #[must_use = "a parked worker must be woken to take the driver"]
     pub(crate) fn poll_nonblocking(&self) -> bool {
-        if let Ok(mut guard) = self.driver.try_lock()
-            && let Some(driver) = guard.as_mut()
-        {
-            driver.park(&self.handle, Some(Duration::ZERO));
-            drop(guard);
-            // Pairs with the fence in `Parker::park`: either the parker's
-            // second `try_lock` finds the driver free, or this load sees
-            // its `missed`.
-            fence(SeqCst);
-            return self.missed.swap(false, SeqCst);
-        }
-        false
+        self.park_timeout_if_free(Duration::ZERO, |_, poll| poll())
+            .unwrap_or(false)
     }
 }
 

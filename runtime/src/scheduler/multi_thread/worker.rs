@@ -705,15 +705,39 @@ impl Forker<'_> {
 
     /// Publishes one job without waking anyone (see `fork::join_standby`).
     pub(crate) fn push_quiet(&self, job: JobRef) {
+        self.publish(std::iter::once(job));
+    }
+
+    /// Pushes `jobs` where other threads can steal them: this worker's
+    /// fork deque, or the runtime's fork injector. Returns true if the
+    /// worker's deque was empty before (always true for the injector).
+    fn publish(&self, jobs: impl Iterator<Item = JobRef>) -> bool {
         match self {
             Forker::Worker(cx) => {
                 let mut guard = cx.core.borrow_mut();
                 let Some(core) = guard.as_mut() else {
                     unreachable!("a fork published without the worker core")
                 };
-                core.fork_queue.push(job);
+                let was_empty = core.fork_queue.is_empty();
+                for job in jobs {
+                    core.fork_queue.push(job);
+                }
+                was_empty
             }
-            Forker::Remote(handle) => handle.fork_inject.push(job),
+            Forker::Remote(handle) => {
+                for job in jobs {
+                    handle.fork_inject.push(job);
+                }
+                true
+            }
+        }
+    }
+
+    /// The runtime this fork publishes to.
+    fn handle(&self) -> &Arc<Handle> {
+        match self {
+            Forker::Worker(cx) => &cx.handle,
+            Forker::Remote(handle) => handle,
         }
     }
 
@@ -722,23 +746,13 @@ impl Forker<'_> {
     /// briefly while holding work for others: what it waits for may be an
     /// event nobody else would see). See `Handle::sleep_serving_driver`.
     pub(crate) fn sleep_serving_driver(&self, wake: &Unparker, timeout: std::time::Duration) {
-        match self {
-            Forker::Worker(cx) => cx.handle.sleep_serving_driver(wake, timeout),
-            Forker::Remote(handle) => handle.sleep_serving_driver(wake, timeout),
-        }
+        self.handle().sleep_serving_driver(wake, timeout);
     }
 
     /// Wakes a parked worker to take a job published earlier without a
     /// wake (a standby job that turned out to be needed).
     pub(crate) fn wake_helper(&self) {
-        match self {
-            Forker::Worker(cx) => {
-                cx.handle.notify_parked();
-            }
-            Forker::Remote(handle) => {
-                handle.notify_parked();
-            }
-        }
+        self.handle().notify_parked();
     }
 
     /// Publishes one job. Returns true if a parked worker was woken.
@@ -753,19 +767,9 @@ impl Forker<'_> {
     /// backoff after useless wakes is running; searching workers find the
     /// jobs either way.
     pub(crate) fn push_all(&self, jobs: impl Iterator<Item = JobRef>) -> bool {
+        let was_empty = self.publish(jobs);
         match self {
             Forker::Worker(cx) => {
-                let was_empty = {
-                    let mut guard = cx.core.borrow_mut();
-                    let Some(core) = guard.as_mut() else {
-                        unreachable!("a fork published without the worker core")
-                    };
-                    let was_empty = core.fork_queue.is_empty();
-                    for job in jobs {
-                        core.fork_queue.push(job);
-                    }
-                    was_empty
-                };
                 let skip = cx.fork_wake_skip.get();
                 if skip > 0 {
                     cx.fork_wake_skip.set(skip - 1);
@@ -773,12 +777,7 @@ impl Forker<'_> {
                 }
                 was_empty && cx.handle.notify_parked()
             }
-            Forker::Remote(handle) => {
-                for job in jobs {
-                    handle.fork_inject.push(job);
-                }
-                handle.notify_parked()
-            }
+            Forker::Remote(handle) => handle.notify_parked(),
         }
     }
 

@@ -691,6 +691,8 @@ struct SoakRun {
     connects: u64,
     /// Round trip of every message.
     latencies: Vec<Duration>,
+    /// CPU time the server used (the process's, less the client's).
+    server_cpu: Duration,
 }
 
 /// One soak connection slot: until `deadline`, opens a connection, sends
@@ -757,7 +759,9 @@ fn soak_once(client: &tokio::runtime::Runtime, server: Server, duration: Duratio
         bytes: 0,
         connects: 0,
         latencies: Vec::new(),
+        server_cpu: Duration::ZERO,
     }));
+    let (process_cpu, client_cpu) = (cpu_time("self/stat"), client_cpu_time(client));
     let start = Instant::now();
     client.block_on(async {
         let deadline = start + duration;
@@ -770,11 +774,16 @@ fn soak_once(client: &tokio::runtime::Runtime, server: Server, duration: Duratio
     });
     let elapsed = start.elapsed();
     let stats = running.stop();
+    let client_cpu = client_cpu_time(client).saturating_sub(client_cpu);
+    let server_cpu = cpu_time("self/stat")
+        .saturating_sub(process_cpu)
+        .saturating_sub(client_cpu);
     let mut run = Arc::into_inner(out)
         .expect("soak results still shared")
         .into_inner()
         .expect("soak results");
     run.elapsed = elapsed;
+    run.server_cpu = server_cpu;
     assert_eq!(
         stats.bytes.load(Relaxed),
         run.bytes,
@@ -783,6 +792,34 @@ fn soak_once(client: &tokio::runtime::Runtime, server: Server, duration: Duratio
     );
     assert_eq!(stats.finished.load(Relaxed), run.connects);
     run
+}
+
+/// User plus system CPU time of `/proc/<stat>` (a process's counts its
+/// exited threads too); zero where `/proc` is missing.
+fn cpu_time(stat: &str) -> Duration {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{stat}")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the parenthesised command name; utime and stime are
+    // fields 14 and 15 of the whole line, in clock ticks (100 per second on
+    // Linux).
+    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of the client runtime's one worker thread.
+fn client_cpu_time(client: &tokio::runtime::Runtime) -> Duration {
+    client.block_on(async {
+        tokio::spawn(async { cpu_time("thread-self/stat") })
+            .await
+            .expect("client CPU time")
+    })
 }
 
 fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
@@ -797,7 +834,8 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
             "{SOAK_CONNECTIONS} connections for {} per run, {rounds} run(s) per server \
              (order rotated): sizes 16 B–16 KiB (80% < 1 KiB), a quarter of the \
              connections pause up to 2 ms between messages, every connection reconnects \
-             after 10–300 messages. Throughput = messages echoed ÷ run time, over all runs. \
+             after 10–300 messages. Throughput = messages echoed ÷ run time, over all runs; \
+             server CPU = the process's CPU time less the client thread's, per message. \
              Goal: throughput within 5% of tokio.",
             fmt_duration(duration)
         ),
@@ -810,6 +848,7 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
             "p50",
             "p99",
             "max",
+            "server CPU / msg",
             "throughput ÷ tokio",
             "max ÷ tokio",
         ],
@@ -826,16 +865,24 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
         let msgs: u64 = runs.iter().map(|r| r.messages).sum();
         let bytes: u64 = runs.iter().map(|r| r.bytes).sum();
         let connects: u64 = runs.iter().map(|r| r.connects).sum();
+        let cpu: Duration = runs.iter().map(|r| r.server_cpu).sum();
         let lat = Distribution::new(
             runs.iter_mut()
                 .flat_map(|r| r.latencies.drain(..))
                 .collect(),
         );
-        (msgs as f64 / secs, bytes as f64 / secs, connects, lat)
+        let cpu_per_msg = cpu.as_secs_f64() / msgs.max(1) as f64;
+        (
+            msgs as f64 / secs,
+            bytes as f64 / secs,
+            connects,
+            lat,
+            cpu_per_msg,
+        )
     };
     let summaries: Vec<_> = runs.iter_mut().map(summarize).collect();
-    let (base_tput, _, _, base_lat) = &summaries[BASE];
-    for (server, (tput, bps, connects, lat)) in SERVERS.iter().zip(&summaries) {
+    let (base_tput, _, _, base_lat, _) = &summaries[BASE];
+    for (server, (tput, bps, connects, lat, cpu_per_msg)) in SERVERS.iter().zip(&summaries) {
         table.row(&[
             "soak".to_owned(),
             server.name().to_owned(),
@@ -845,6 +892,7 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
             fmt_duration(lat.p50()),
             fmt_duration(lat.p99()),
             fmt_duration(lat.max()),
+            fmt_duration(Duration::from_secs_f64(*cpu_per_msg)),
             fmt_ratio(*tput, *base_tput),
             fmt_ratio(lat.max().as_secs_f64(), base_lat.max().as_secs_f64()),
         ]);
@@ -855,7 +903,8 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 /// Profiling mode: `TETHER_BENCH_PROFILE=<server>:<connections>:<runs>`
 /// (a server name of the tables; `:burn` at the end for the `echo_burn`
 /// load) runs only that server's fixed-count echo run, `runs` times, and
-/// prints each total, so a profiler sees one server:
+/// prints each total, so a profiler sees one server;
+/// `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its 4 s soak load:
 ///
 /// ```text
 /// TETHER_BENCH_PROFILE=tether_scope:64:20 \
@@ -866,6 +915,20 @@ fn profile(spec: &str) {
     let server = parts
         .next()
         .and_then(|name| SERVERS.into_iter().find(|s| s.name() == name));
+    if let (Some(server), Some((_, runs))) = (server, spec.split_once(":soak:")) {
+        let runs: usize = runs.parse().expect("soak profiling: <server>:soak:<runs>");
+        let client = client_runtime();
+        for _ in 0..runs {
+            let run = soak_once(&client, server, Duration::from_secs(4));
+            eprintln!(
+                "{}: {:.0} msg/s, server CPU {} per message",
+                server.name(),
+                run.messages as f64 / run.elapsed.as_secs_f64(),
+                fmt_duration(run.server_cpu / run.messages.max(1) as u32)
+            );
+        }
+        return;
+    }
     let mut number = || parts.next().and_then(|n| n.parse::<usize>().ok());
     let (Some(server), Some(connections), Some(runs)) = (server, number(), number()) else {
         panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>[:burn]");

@@ -52,6 +52,10 @@ impl Driver {
     /// Blocks for at most `timeout` (`None`: until unparked or an event
     /// arrives), bounded by the next timer deadline; then fires due timers.
     pub(crate) fn park(&mut self, handle: &Handle, timeout: Option<Duration>) {
+        // Wake-ups of this driver from here on (the wakers it calls) are
+        // delivered by this park returning: `io::Handle::unpark` skips the
+        // reactor write for them.
+        let _parked = crate::runtime::context::enter_driver_park(&handle.io);
         if timeout != Some(Duration::ZERO)
             && handle.time.source().can_auto_advance()
             && self.auto_advance(handle)

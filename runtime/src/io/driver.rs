@@ -131,8 +131,13 @@ pub(super) fn dispatch(
 
 impl Handle {
     /// Interrupts a thread blocked in [`Driver::turn`]. If none is blocked,
-    /// the next turn returns at once.
+    /// the next turn returns at once. Called on the thread that is parked
+    /// in this driver (a waker it fires), it does nothing: that park is
+    /// already past its wait and returns when its dispatch is over.
     pub(crate) fn unpark(&self) {
+        if crate::runtime::context::in_driver_park(self) {
+            return;
+        }
         if let Err(e) = self.waker.wake() {
             // Writing to an eventfd/pipe the driver owns cannot fail short of
             // descriptor corruption; there is no caller to report it to.

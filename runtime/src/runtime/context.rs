@@ -78,6 +78,15 @@
 //!   wake-ups land on the thread that polls them (`multi_thread::park`,
 //!   "The preferred thread"). Only a hint: a stale value costs one wait
 //!   in the wrong place.
+//! - **`driver_park`**: the address of the reactor handle whose driver this
+//!   thread is parked in right now (0: none). Set by `driver::Driver::park`
+//!   for its whole body (the wait, the I/O dispatch and the timers it
+//!   fires), restored when it returns or unwinds; nested parks of another
+//!   runtime's driver (a waker cannot start one, but the rule is cheap)
+//!   restore the outer mark. Read by `io::Handle::unpark`: a wake-up of the
+//!   driver this very thread is parked in is already delivered (the park
+//!   returns once the dispatch is over), so it skips the reactor write
+//!   that would only make the next wait return at once.
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
@@ -134,6 +143,9 @@ struct Context {
     owner_polled: Cell<bool>,
     /// See [`thread_hint`]; `usize::MAX` until assigned.
     thread_hint: Cell<usize>,
+    /// Address of the reactor handle whose driver this thread is parked in
+    /// (see the module docs); 0 for none.
+    driver_park: Cell<usize>,
 }
 
 thread_local! {
@@ -149,6 +161,7 @@ thread_local! {
             child_polls: Cell::new(0),
             owner_polled: Cell::new(false),
             thread_hint: Cell::new(usize::MAX),
+            driver_park: Cell::new(0),
         }
     };
 }
@@ -390,6 +403,40 @@ pub(crate) fn take_owner_polled() -> bool {
     CONTEXT
         .try_with(|c| c.owner_polled.replace(false))
         .unwrap_or(false)
+}
+
+// ----- driver park ------------------------------------------------------
+
+/// Marks the calling thread as parked in the driver whose reactor handle is
+/// `io` until the guard drops (see the module docs, `driver_park`).
+pub(crate) fn enter_driver_park(io: &crate::io::Handle) -> DriverParkGuard {
+    let addr = io as *const crate::io::Handle as usize;
+    let previous = CONTEXT
+        .try_with(|c| c.driver_park.replace(addr))
+        .unwrap_or(0);
+    DriverParkGuard { previous }
+}
+
+/// True if the calling thread is inside a park of the driver whose reactor
+/// handle is `io`.
+#[inline]
+pub(crate) fn in_driver_park(io: &crate::io::Handle) -> bool {
+    let addr = io as *const crate::io::Handle as usize;
+    CONTEXT
+        .try_with(|c| c.driver_park.get() == addr)
+        .unwrap_or(false)
+}
+
+/// Restores the previous `driver_park` mark on drop (also on unwind).
+#[derive(Debug)]
+pub(crate) struct DriverParkGuard {
+    previous: usize,
+}
+
+impl Drop for DriverParkGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.driver_park.set(self.previous));
+    }
 }
 
 // ----- thread hint -----------------------------------------------------

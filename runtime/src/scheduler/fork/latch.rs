@@ -53,21 +53,31 @@ pub(crate) trait Latch {
 /// Wakes one particular thread; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Sleeper {
-    /// Set by `unpark`, consumed by `park`.
-    notified: Mutex<bool>,
-    /// Signalled by `unpark`.
+    /// What `unpark` needs to know, under one lock.
+    state: Mutex<SleeperState>,
+    /// Signalled by `unpark` while the thread waits on it.
     condvar: Condvar,
-    /// While the thread sleeps in the I/O driver instead of on `condvar`
-    /// ([`Unparker::park_in_driver`]): the reactor `unpark` wakes too.
-    in_driver: Mutex<Option<crate::loom::sync::Arc<crate::io::Handle>>>,
+}
+
+/// The state of a [`Sleeper`].
+#[derive(Debug, Default)]
+struct SleeperState {
+    /// Set by `unpark`, consumed by the sleeps.
+    notified: bool,
+    /// The thread waits on the condvar: only then does `unpark` notify it
+    /// (a notify is a system call even with nobody waiting, and most
+    /// unparks find the thread awake).
+    waiting: bool,
+    /// While the thread sleeps in the I/O driver instead of on the condvar
+    /// ([`Unparker::park_in_driver`]): the reactor `unpark` wakes.
+    in_driver: Option<crate::loom::sync::Arc<crate::io::Handle>>,
 }
 
 impl Sleeper {
     fn new() -> Sleeper {
         Sleeper {
-            notified: Mutex::new(false),
+            state: Mutex::new(SleeperState::default()),
             condvar: Condvar::new(),
-            in_driver: Mutex::new(None),
         }
     }
 
@@ -96,14 +106,13 @@ impl Sleeper {
 
     /// Sleeps until `unpark` (at once if an unpark is pending).
     fn park(&self) {
-        let mut notified = crate::loom::lock(&self.notified);
-        while !*notified {
-            notified = self
-                .condvar
-                .wait(notified)
-                .unwrap_or_else(|e| e.into_inner());
+        let mut state = crate::loom::lock(&self.state);
+        while !state.notified {
+            state.waiting = true;
+            state = self.condvar.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting = false;
         }
-        *notified = false;
+        state.notified = false;
     }
 
     /// Like `park`, but returns after `timeout` at the latest.
@@ -117,26 +126,32 @@ impl Sleeper {
         }
         #[cfg(not(loom))]
         {
-            let mut notified = crate::loom::lock(&self.notified);
-            if !*notified {
-                notified = self
+            let mut state = crate::loom::lock(&self.state);
+            if !state.notified {
+                state.waiting = true;
+                state = self
                     .condvar
-                    .wait_timeout(notified, timeout)
+                    .wait_timeout(state, timeout)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                state.waiting = false;
             }
-            *notified = false;
+            state.notified = false;
         }
     }
 
     /// Wakes the sleeping thread, or makes its next `park` return.
     fn unpark(&self) {
-        *crate::loom::lock(&self.notified) = true;
-        self.condvar.notify_one();
-        // After the flag: a sleeper that registered `in_driver` before this
-        // lock is woken through the reactor; one that registers after it
-        // sees the flag (see `Unparker::park_in_driver`).
-        if let Some(io) = crate::loom::lock(&self.in_driver).as_ref() {
+        let mut state = crate::loom::lock(&self.state);
+        state.notified = true;
+        if state.waiting {
+            self.condvar.notify_one();
+        }
+        // Under the same lock as the flag: a sleeper that registered
+        // `in_driver` before this lock is woken through the reactor; one
+        // that registers after it sees the flag (see
+        // `Unparker::park_in_driver`).
+        if let Some(io) = state.in_driver.as_ref() {
             io.unpark();
         }
     }
@@ -193,23 +208,27 @@ impl Unparker {
     /// consumes any unpark that came meanwhile. Only the thread this
     /// unparker wakes may call it.
     ///
-    /// No wake is lost: the sleeper publishes `in_driver` and then looks at
-    /// the flag, each under its own lock; `unpark` sets the flag and then
-    /// looks at `in_driver`. The critical sections on `in_driver` are
-    /// ordered, so either `unpark` sees the reactor to wake or the sleeper
-    /// sees the flag.
+    /// No wake is lost: the sleeper publishes `in_driver` and takes the
+    /// flag in one critical section, `unpark` sets the flag and looks at
+    /// `in_driver` in one; whichever comes second sees the other's write,
+    /// so either `unpark` sees the reactor to wake or the sleeper sees the
+    /// flag.
     pub(crate) fn park_in_driver(
         &self,
         io: &crate::loom::sync::Arc<crate::io::Handle>,
         block: impl FnOnce(),
     ) {
-        *crate::loom::lock(&self.0.in_driver) = Some(io.clone());
-        let pending = std::mem::take(&mut *crate::loom::lock(&self.0.notified));
+        let pending = {
+            let mut state = crate::loom::lock(&self.0.state);
+            state.in_driver = Some(io.clone());
+            std::mem::take(&mut state.notified)
+        };
         if !pending {
             block();
         }
-        *crate::loom::lock(&self.0.in_driver) = None;
-        *crate::loom::lock(&self.0.notified) = false;
+        let mut state = crate::loom::lock(&self.0.state);
+        state.in_driver = None;
+        state.notified = false;
     }
 
     /// True if both wake the same thread.

@@ -424,10 +424,9 @@ fn thread_mark() -> usize {
 /// also fork from a thread inside a multi-thread runtime's `block_on` (as in
 /// `#[tether::main]`) through the runtime's fork injector.
 pub(super) fn fork2(a: impl FnOnce() + Send, b: impl FnOnce() + Send, serve: &dyn Serve) {
-    if crate::scheduler::multi_thread::worker::with_forker(false, |f| f.is_some()) {
-        crate::scheduler::fork::join_serving(a, b, serve);
+    let Some((a, b)) = crate::scheduler::fork::join_on_worker(a, b, serve) else {
         return;
-    }
+    };
     // `join_all` wants one `Fn`; each part is taken out exactly once (job 0
     // and job 1 run once each).
     let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));

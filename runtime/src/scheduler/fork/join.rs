@@ -62,6 +62,25 @@ where
     })
 }
 
+/// [`join_serving`] on a worker that can fork: joins `a` and `b` and
+/// returns `None`; elsewhere gives both back untouched, for the caller's
+/// own fallback. One thread-local lookup where a check followed by
+/// [`join_serving`] would make two (fine-grained recursive joins pay it on
+/// every fork).
+pub(crate) fn join_on_worker<A, B>(a: A, b: B, serve: &dyn Serve) -> Option<(A, B)>
+where
+    A: FnOnce() + Send,
+    B: FnOnce() + Send,
+{
+    worker::with_forker(false, move |forker| match forker {
+        Some(forker) => {
+            join_forked(&forker, a, b, serve, true);
+            None
+        }
+        None => Some((a, b)),
+    })
+}
+
 /// `join` with nobody to help: `a`, then `b` (also if `a` panicked).
 fn join_sequential<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
@@ -101,43 +120,50 @@ where
     // closure and result are `Send`.
     let job_b_ref = unsafe { JobRef::new(&job_b) };
     let fork = forker.enter();
-    let wait = WaitFor {
-        forker,
-        latch: &job_b.latch,
-        serve,
-        armed: true,
-    };
-    let woke = if wake {
-        forker.push(job_b_ref)
-    } else {
-        forker.push_quiet(job_b_ref);
-        false
-    };
-    let ra = panic::catch_unwind(panic::AssertUnwindSafe(a));
+    let (woke, ra, inline_b) = {
+        // Waits for `b` when this block ends, unwinding included, unless `b`
+        // was popped back. Dropped in place at the end of the block: moving
+        // it (a `drop(wait)` after writing `armed`) compiled to a byte store
+        // and a wider reload of the same slot, a store-forwarding stall
+        // that cost a quarter of this function's time in fine-grained
+        // recursive joins.
+        let mut wait = WaitFor {
+            forker,
+            latch: &job_b.latch,
+            serve,
+            armed: true,
+        };
+        let woke = if wake {
+            forker.push(job_b_ref)
+        } else {
+            forker.push_quiet(job_b_ref);
+            false
+        };
+        let ra = panic::catch_unwind(panic::AssertUnwindSafe(a));
 
-    // Pop `b` back if it is still ours; run whatever else we pop (jobs of
-    // enclosing forks of this thread, pushed earlier) until then.
-    let mut wait = wait;
-    let mut inline_b = false;
-    while !job_b.latch.probe() {
-        match forker.pop() {
-            Some(job) if job.is(&job_b) => {
-                inline_b = true;
-                break;
+        // Pop `b` back if it is still ours; run whatever else we pop (jobs
+        // of enclosing forks of this thread, pushed earlier) until then.
+        let mut inline_b = false;
+        while !job_b.latch.probe() {
+            match forker.pop() {
+                Some(job) if job.is(&job_b) => {
+                    inline_b = true;
+                    break;
+                }
+                // SAFETY: popped exactly once; its forker waits for it.
+                Some(job) => unsafe { job.execute() },
+                None => break,
             }
-            // SAFETY: popped exactly once; its forker waits for it.
-            Some(job) => unsafe { job.execute() },
-            None => break,
         }
-    }
+        // Popped back: nobody else holds a reference to `job_b`, there is
+        // nothing to wait for.
+        wait.armed = !inline_b;
+        (woke, ra, inline_b)
+    };
     let rb = if inline_b {
-        // Not stolen: nobody else holds a reference to `job_b`.
-        wait.armed = false;
-        drop(wait);
         fork.finish(woke, false);
         panic::catch_unwind(panic::AssertUnwindSafe(|| job_b.run_inline()))
     } else {
-        drop(wait);
         fork.finish(woke, true);
         match job_b.into_result() {
             JobResult::Ok(v) => Ok(v),

@@ -18,7 +18,7 @@
 //! latch is still unset *helps*: it runs fork jobs (its own, then stolen
 //! ones), polls the I/O driver and timers if they are free, and only then
 //! sleeps (in short slices, driving I/O and timers between them). A fork
-//! made through [`join_serving`] or [`join_all_serving`] (or
+//! made through [`join_on_worker`] or [`join_all_serving`] (or
 //! [`join_standby`]) also serves its
 //! caller while it waits (a scope's session: children woken meanwhile), and
 //! is woken from its sleep when such work arrives (`latch`). It never
@@ -63,5 +63,5 @@ pub(crate) use join::join;
     reason = "the plain n-way fork, for tests and future callers"
 )]
 pub(crate) use join::join_all;
-pub(crate) use join::{join_all_serving, join_serving, join_standby};
+pub(crate) use join::{join_all_serving, join_on_worker, join_standby};
 pub(crate) use latch::{ForkLatch, NoServe, Serve, Unparker};

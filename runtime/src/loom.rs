@@ -78,3 +78,15 @@ pub(crate) use imp::*;
 pub(crate) fn lock<T: ?Sized>(mutex: &sync::Mutex<T>) -> sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Locks `mutex` if no other thread holds it, ignoring poisoning as
+/// [`lock`] does: a lock whose last holder panicked is free, not held for
+/// ever (a `try_lock` that read poisoning as "busy" would never take it
+/// again).
+pub(crate) fn try_lock<T: ?Sized>(mutex: &sync::Mutex<T>) -> Option<sync::MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}

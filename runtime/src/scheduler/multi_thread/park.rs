@@ -132,7 +132,7 @@ impl SharedDriver {
         timeout: Duration,
         block: impl FnOnce(&crate::loom::sync::Arc<crate::io::Handle>, &mut dyn FnMut()),
     ) -> Option<bool> {
-        let mut guard = self.driver.try_lock().ok()?;
+        let mut guard = crate::loom::try_lock(&self.driver)?;
         let driver = guard.as_mut()?;
         block(&self.handle.io, &mut || {
             driver.park(&self.handle, Some(timeout));
@@ -333,15 +333,15 @@ impl Parker {
 
     /// Parks in the driver if it is free and present; false otherwise.
     fn try_park_driver(&self) -> bool {
-        match self.shared.driver.try_lock() {
-            Ok(mut guard) => match guard.as_mut() {
+        match crate::loom::try_lock(&self.shared.driver) {
+            Some(mut guard) => match guard.as_mut() {
                 Some(driver) => {
                     self.park_driver(driver);
                     true
                 }
                 None => false,
             },
-            Err(_) => false,
+            None => false,
         }
     }
 
@@ -574,6 +574,42 @@ mod tests {
         // leads to ends the worker's sleep.
         assert!(shared.poll_nonblocking());
         assert!(!shared.poll_nonblocking());
+        parker.unpark();
+        sleeper.join().unwrap();
+    }
+
+    /// A thread that panicked while it held the driver (poisoning its lock)
+    /// does not take I/O and timers down with it: the next parker takes the
+    /// driver. (Read as busy, the poisoned lock was never taken again and
+    /// every worker slept on its condvar.)
+    #[test]
+    fn a_driver_whose_holder_panicked_is_taken_again() {
+        let (driver, handle) = crate::driver::Driver::new().unwrap();
+        let shared = Arc::new(SharedDriver::new(Some(driver), handle));
+        let s = shared.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = s.driver.lock().unwrap();
+            panic!("a panic while holding the driver");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(shared.driver.is_poisoned());
+        // A non-blocking poll and a timed park both get the driver.
+        assert!(!shared.poll_nonblocking());
+        let mut parked = false;
+        let got = shared.park_timeout_if_free(Duration::from_millis(1), |_, block| {
+            parked = true;
+            block();
+        });
+        assert_eq!(got, Some(false));
+        assert!(parked);
+        // A worker's park takes it too (it returns after an unpark).
+        let parker = Arc::new(Parker::new(shared.clone()));
+        let p = parker.clone();
+        let sleeper = std::thread::spawn(move || p.park());
+        while parker.state.load(SeqCst) != PARKED_DRIVER {
+            std::thread::yield_now();
+        }
         parker.unpark();
         sleeper.join().unwrap();
     }

@@ -336,14 +336,29 @@ impl Handle {
     /// Wakes a parked worker if any queue holds work (called by the last
     /// searcher before it parks).
     pub(super) fn notify_if_work_pending(&self) {
+        if self.work_pending() {
+            self.notify_parked();
+        }
+    }
+
+    /// True if any queue holds work, after a SeqCst fence (pairs with the
+    /// producers' fence in `notify_parked`).
+    fn work_pending(&self) -> bool {
         crate::loom::sync::atomic::fence(Ordering::SeqCst);
-        let pending = self
-            .remotes
+        self.remotes
             .iter()
             .any(|r| !r.steal.is_empty() || !r.fork_steal.is_empty())
             || !self.inject.is_empty()
-            || !self.fork_inject.is_empty();
-        if pending {
+            || !self.fork_inject.is_empty()
+    }
+
+    /// [`Handle::notify_if_work_pending`] for the last searcher that found
+    /// work: an unattended I/O driver counts as pending work too (that
+    /// searcher may be the driver's holder, woken out of it for the work it
+    /// found; before it woke another worker unconditionally, and that one
+    /// searched, found nothing and parked in the driver).
+    pub(super) fn notify_if_work_or_driver_pending(&self) {
+        if self.work_pending() || self.driver.unattended() {
             self.notify_parked();
         }
     }

@@ -212,6 +212,29 @@ impl SharedDriver {
         true
     }
 
+    /// True if nobody is in the driver or on the way there and no
+    /// preferred thread is registered to take it: a parked worker must be
+    /// woken for it, or I/O and timers stop until some worker parks. Called
+    /// by the last searching worker when it found work, which may be the
+    /// driver's holder that just left it for that work.
+    ///
+    /// The probe takes the lock for a moment; a worker that found it taken
+    /// then sets `missed` (see [`Parker::park`]), which this consumes and
+    /// reports, as every unlocker does (see
+    /// [`SharedDriver::park_timeout_if_free`]).
+    pub(crate) fn unattended(&self) -> bool {
+        if self.has_preferred() {
+            // The preferred thread holds it or has a watch (see the module
+            // docs).
+            return false;
+        }
+        let free = crate::loom::try_lock(&self.driver).is_some_and(|driver| driver.is_some());
+        // Pairs with the fence in `Parker::park`, as in
+        // `park_timeout_if_free`.
+        fence(SeqCst);
+        self.missed.swap(false, SeqCst) || free
+    }
+
     /// Claims the watch (see [`PREFERRED_WATCH`]); true if this worker
     /// has it now and must [`release_watch`](Self::release_watch) it.
     fn claim_watch(&self) -> bool {

@@ -410,12 +410,13 @@ fn run_work(cx: &Context, mut core: Box<Core>, work: Work) -> Option<Box<Core>> 
         core.is_searching = false;
         if cx.handle.idle.transition_worker_from_searching() {
             // We were the last searcher: a producer that saw us searching
-            // woke nobody, so if work is left in a queue, wake another
-            // worker for it. Not for the work we took: on a fork of one
+            // woke nobody, so if work is left in a queue, or nobody is in
+            // the I/O driver (we may have left it for this work), wake
+            // another worker. Not for the work we took: on a fork of one
             // job, or a wake of one task, an unconditional wake here only
             // makes a second worker search, find nothing and park again
             // (two futex calls per hand-off, measured on the echo soak).
-            cx.handle.notify_if_work_pending();
+            cx.handle.notify_if_work_or_driver_pending();
         }
     }
     with_core_in_context(cx, core, || {

@@ -21,13 +21,16 @@ cargo bench -p tether-benches \
     -- "$@" | tee "$tables"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
+# Before the output file is truncated below (it is tracked: writing it would
+# always read as an uncommitted change).
+tree="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 {
     echo "# Latency benchmark results"
     echo
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(uname -sr), $(rustc --version)."
     echo
     echo "Command: \`bash benches/latency.sh${*:+ $*}\` (release build, one process per bench, every peer in the same process)."
-    echo "Tree: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)'). Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+    echo "Tree: $tree. Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
     echo "(above the core count, other processes shared the cores: compare the ratios within one run, not absolute times across runs)."
     echo
     cat "$tables"

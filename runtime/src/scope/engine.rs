@@ -116,6 +116,16 @@ const LINGER_MAX_IDLE_SLEEPS: u32 = if cfg!(loom) { u32::MAX } else { 250 };
 /// for much longer (a CPU-heavy child), not for sessions of short polls.
 const STANDBY_WAKE_AFTER: std::time::Duration = std::time::Duration::from_micros(200);
 
+/// Off the workers (an owner in `block_on`), a session gets a standby
+/// helper only after a session at least this long (and then wakes a worker
+/// for it at once). Every such helper costs a fork through the runtime's
+/// fork injector and a wake; a busy server's sessions of short polls
+/// (hundreds of microseconds) do not need it, a session that ran a
+/// CPU-heavy child poll does: without a helper, siblings woken during the
+/// next such poll of the owner wait for its end (timer siblings of a child
+/// doing 20 ms polls measured 1.36–1.53× tokio's time, 1.05–1.20× with it).
+const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
 const FLUSH_BATCH: usize = 32;
@@ -148,8 +158,8 @@ pub(crate) struct Engine<'env> {
     shared: Arc<Shared>,
     /// The body's wake record, for scopes.
     body: Option<RawChild>,
-    /// The last session took longer than [`STANDBY_WAKE_AFTER`].
-    long_session: bool,
+    /// How long the last session took (zero where it was not timed).
+    last_session: std::time::Duration,
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -196,7 +206,7 @@ impl<'env> Engine<'env> {
             books: Books::default(),
             shared: Shared::new(),
             body: None,
-            long_session: false,
+            last_session: std::time::Duration::ZERO,
             _env: PhantomData,
         }
     }
@@ -307,10 +317,10 @@ impl<'env> Engine<'env> {
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
-        if !session.standby(self.long_session) {
+        if !session.standby(self.last_session) {
             session.pull(true, None, 0, false);
         }
-        self.long_session = start.is_some_and(|t| t.elapsed() >= STANDBY_WAKE_AFTER);
+        self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -697,14 +707,17 @@ impl Session<'_> {
     /// unclaimed, it wakes a parked worker for it (see `pull`). Nobody
     /// free: the owner pops the job back after its loop, and it ends at
     /// once. Returns false (having done nothing) where no standby is
-    /// possible: no other worker, not on a worker, or a task-local scope.
-    fn standby(&self, wake: bool) -> bool {
-        // Workers only: a thread in `block_on` publishes to the runtime's
-        // fork injector, where a standby helper measured slower (siblings
-        // of a CPU-heavy child: 1.22× → 1.43× tokio) than forking when more
-        // than one child is ready.
+    /// possible: no other worker, a task-local scope, or off the workers
+    /// after a short session.
+    fn standby(&self, last_session: std::time::Duration) -> bool {
+        let wake = last_session >= STANDBY_WAKE_AFTER;
+        // Off the workers (a thread in `block_on`), only after a long
+        // session (see `STANDBY_OFF_WORKER_AFTER`), and then woken for at
+        // once (`fork2`, through the runtime's fork injector, which offers
+        // no quiet publication).
+        let on_worker = crate::scheduler::multi_thread::worker::on_worker();
         if self.max_helpers == 0
-            || !crate::scheduler::multi_thread::worker::on_worker()
+            || !(on_worker || last_session >= STANDBY_OFF_WORKER_AFTER)
             || self.reserve_helpers(1) == 0
         {
             return false;
@@ -734,9 +747,12 @@ impl Session<'_> {
             self.standby.store(false, Ordering::Relaxed);
             self.helper_loop(forking_thread, 1);
         };
-        // I1: `join_standby` returns only after both loops returned or
-        // unwound. (On a worker, checked above: it forks.)
-        crate::scheduler::fork::join_standby(mine, helper, self, wake);
+        // I1: both forks return only after both loops returned or unwound.
+        if on_worker {
+            crate::scheduler::fork::join_standby(mine, helper, self, wake);
+        } else {
+            fork2(mine, helper, self);
+        }
         true
     }
 

@@ -297,23 +297,14 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let session = Session {
-            shared: &self.shared,
-            body: self.body,
-            owner: OwnerSlot::new(owner, &mut self.books),
-            stop: AtomicBool::new(false),
+        let session = Session::new(
+            &self.shared,
+            self.body,
+            OwnerSlot::new(owner, &mut self.books),
             repolls,
             limit,
-            helpers: AtomicUsize::new(0),
-            max_helpers: max_helpers(),
-            done: Mutex::new(Vec::new()),
-            has_done: AtomicBool::new(false),
-            owner_busy: AtomicBool::new(true),
-            in_flight: Default::default(),
-            standby: AtomicBool::new(false),
-            owner_loop: AtomicBool::new(false),
-            spent: Mutex::new(None),
-        };
+            max_helpers(),
+        );
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
@@ -503,6 +494,37 @@ struct Session<'a> {
     /// polls and a helper's do not bounce one cache line between them on
     /// every poll (a fan-out of small children pays that per child).
     in_flight: [CachePadded<AtomicUsize>; 2],
+}
+
+impl<'a> Session<'a> {
+    /// A session that has not started: no helper, nothing done, the owner
+    /// busy (its loop is about to run).
+    fn new(
+        shared: &'a Shared,
+        body: Option<RawChild>,
+        owner: OwnerSlot<'a>,
+        repolls: &'a AtomicUsize,
+        limit: usize,
+        max_helpers: usize,
+    ) -> Self {
+        Session {
+            shared,
+            body,
+            owner,
+            stop: AtomicBool::new(false),
+            repolls,
+            limit,
+            helpers: AtomicUsize::new(0),
+            max_helpers,
+            done: Mutex::new(Vec::new()),
+            has_done: AtomicBool::new(false),
+            owner_busy: AtomicBool::new(true),
+            in_flight: Default::default(),
+            standby: AtomicBool::new(false),
+            owner_loop: AtomicBool::new(false),
+            spent: Mutex::new(None),
+        }
+    }
 }
 
 impl Session<'_> {
@@ -1015,23 +1037,7 @@ pub(crate) mod loom_support {
         owner: OwnerSlot<'a>,
         repolls: &'a AtomicUsize,
     ) -> Session<'a> {
-        Session {
-            shared,
-            body,
-            owner,
-            stop: AtomicBool::new(false),
-            repolls,
-            limit: usize::MAX,
-            helpers: AtomicUsize::new(0),
-            max_helpers: 0,
-            done: Mutex::new(Vec::new()),
-            has_done: AtomicBool::new(false),
-            owner_busy: AtomicBool::new(true),
-            in_flight: Default::default(),
-            standby: AtomicBool::new(false),
-            owner_loop: AtomicBool::new(false),
-            spent: Mutex::new(None),
-        }
+        Session::new(shared, body, owner, repolls, usize::MAX, 0)
     }
 
     /// Runs `helpers` helper pull loops on loom threads beside the owner's

@@ -138,11 +138,17 @@ impl SharedDriver {
             driver.park(&self.handle, Some(timeout));
         });
         drop(guard);
-        // Pairs with the fence in `Parker::park`: either the parker's
-        // second `try_lock` finds the driver free, or this load sees its
-        // `missed`.
+        Some(self.take_missed_after_unlock())
+    }
+
+    /// After unlocking the driver: true if a parker found it locked
+    /// meanwhile and went to sleep without it (it set `missed`); the caller
+    /// must wake a parked worker to take it. Pairs with the fence in
+    /// `Parker::park`: either the parker's second `try_lock` finds the
+    /// driver free, or this load sees its `missed`.
+    fn take_missed_after_unlock(&self) -> bool {
         fence(SeqCst);
-        Some(self.missed.swap(false, SeqCst))
+        self.missed.swap(false, SeqCst)
     }
 
     /// Makes `parker` the preferred thread's, unless one is registered.
@@ -179,7 +185,7 @@ impl SharedDriver {
 
     /// True if a preferred thread is registered and polling (not idle).
     fn preferred_busy(&self) -> bool {
-        !self.preferred_idle.load(SeqCst) && crate::loom::lock(&self.preferred).is_some()
+        !self.preferred_idle.load(SeqCst) && self.has_preferred()
     }
 
     /// Called by a worker about to park: if the preferred thread is idle,
@@ -229,10 +235,7 @@ impl SharedDriver {
             return false;
         }
         let free = crate::loom::try_lock(&self.driver).is_some_and(|driver| driver.is_some());
-        // Pairs with the fence in `Parker::park`, as in
-        // `park_timeout_if_free`.
-        fence(SeqCst);
-        self.missed.swap(false, SeqCst) || free
+        self.take_missed_after_unlock() || free
     }
 
     /// Claims the watch (see [`PREFERRED_WATCH`]); true if this worker
@@ -693,6 +696,17 @@ mod loom_tests {
         });
     }
 
+    /// A driver-less shared driver (loom has no reactor) and a `block_on`
+    /// parker registered as its preferred thread.
+    fn registered_preferred() -> (std::sync::Arc<SharedDriver>, BlockOnParker) {
+        let (_, handle) = crate::driver::Driver::new().unwrap();
+        let shared = std::sync::Arc::new(SharedDriver::new(None, handle));
+        let preferred = BlockOnParker::new(shared.clone());
+        assert!(shared.register_preferred(&preferred.parker));
+        preferred.preferred.set(true);
+        (shared, preferred)
+    }
+
     /// The preferred thread goes idle while a worker parks (see "The
     /// preferred thread"): whichever comes first, the worker that sees the
     /// preferred thread idle and out of the driver wakes it, so it never
@@ -705,16 +719,7 @@ mod loom_tests {
     #[test]
     fn loom_a_worker_leaving_the_driver_to_the_idle_preferred_thread_wakes_it() {
         loom::model(|| {
-            let (_, handle) = crate::driver::Driver::new().unwrap();
-            let shared = std::sync::Arc::new(SharedDriver::new(None, handle));
-            let preferred = BlockOnParker::new(shared.clone());
-            assert!(
-                preferred
-                    .parker
-                    .shared
-                    .register_preferred(&preferred.parker)
-            );
-            preferred.preferred.set(true);
+            let (shared, preferred) = registered_preferred();
             let worker = std::sync::Arc::new(Parker::new(shared.clone()));
             let done = Arc::new(loom::sync::Mutex::new(false));
 
@@ -752,11 +757,7 @@ mod loom_tests {
     #[test]
     fn loom_leaving_block_on_sees_a_worker_that_left_it_the_driver() {
         loom::model(|| {
-            let (_, handle) = crate::driver::Driver::new().unwrap();
-            let shared = std::sync::Arc::new(SharedDriver::new(None, handle));
-            let preferred = BlockOnParker::new(shared.clone());
-            assert!(shared.register_preferred(&preferred.parker));
-            preferred.preferred.set(true);
+            let (shared, preferred) = registered_preferred();
             // As if the preferred thread were parked.
             shared.preferred_idle.store(true, SeqCst);
             let sh = shared.clone();

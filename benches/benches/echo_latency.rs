@@ -679,6 +679,9 @@ fn bench_echo_burn(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 /// Connections of the soak load.
 const SOAK_CONNECTIONS: usize = 256;
 
+/// Length of one soak run (`--quick`: one second).
+const SOAK_DURATION: Duration = Duration::from_secs(4);
+
 /// What one soak run measured.
 struct SoakRun {
     /// Length of the run (start signal to the last connection stopping).
@@ -826,7 +829,7 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
     if !args.selects("soak") {
         return;
     }
-    let duration = args.pick(Duration::from_secs(4), Duration::from_secs(1));
+    let duration = args.pick(SOAK_DURATION, Duration::from_secs(1));
     let rounds = args.pick(2, 1);
     let table = Table::new(
         "soak: sustained mixed load",
@@ -904,7 +907,8 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 /// (a server name of the tables; `:burn` at the end for the `echo_burn`
 /// load) runs only that server's fixed-count echo run, `runs` times, and
 /// prints each total, so a profiler sees one server;
-/// `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its 4 s soak load:
+/// `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its soak load
+/// ([`SOAK_DURATION`] per run):
 ///
 /// ```text
 /// TETHER_BENCH_PROFILE=tether_scope:64:20 \
@@ -915,16 +919,21 @@ fn profile(spec: &str) {
     let server = parts
         .next()
         .and_then(|name| SERVERS.into_iter().find(|s| s.name() == name));
-    if let (Some(server), Some((_, runs))) = (server, spec.split_once(":soak:")) {
-        let runs: usize = runs.parse().expect("soak profiling: <server>:soak:<runs>");
+    let mut parts = parts.peekable();
+    if let (Some(server), Some(&"soak")) = (server, parts.peek()) {
+        parts.next();
+        let runs: usize = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("soak profiling: <server>:soak:<runs>");
         let client = client_runtime();
         for _ in 0..runs {
-            let run = soak_once(&client, server, Duration::from_secs(4));
+            let run = soak_once(&client, server, SOAK_DURATION);
             eprintln!(
                 "{}: {:.0} msg/s, server CPU {} per message",
                 server.name(),
                 run.messages as f64 / run.elapsed.as_secs_f64(),
-                fmt_duration(run.server_cpu / run.messages.max(1) as u32)
+                fmt_duration(run.server_cpu.div_f64(run.messages.max(1) as f64))
             );
         }
         return;

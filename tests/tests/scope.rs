@@ -448,6 +448,95 @@ fn blocking_scope_spawn_blocking_borrows() {
     assert_eq!(parts.concat(), "0123");
 }
 
+/// Boxed recursive `fib` by `join!`, with a leaf that takes a while.
+fn join_fib(
+    n: u32,
+    leaves: &Mutex<Vec<ThreadId>>,
+) -> Pin<Box<dyn Future<Output = u64> + Send + '_>> {
+    Box::pin(async move {
+        if n < 2 {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_micros(200) {
+                std::hint::spin_loop();
+            }
+            leaves.lock().unwrap().push(thread::current().id());
+            return u64::from(n);
+        }
+        let (a, b) = tether::join!(join_fib(n - 1, leaves), join_fib(n - 2, leaves));
+        a + b
+    })
+}
+
+/// A recursive `join!` (nested joins: most of them run inline while an
+/// older fork of the same thread waits to be stolen) still spreads over
+/// both workers and computes the right result.
+#[test]
+fn recursive_join_macro_uses_every_worker() {
+    let rt = multi_thread(2);
+    let leaves = Mutex::new(Vec::new());
+    let leaves = &leaves;
+    let fib = rt.block_on(async {
+        tether::scope(|s| async move { s.spawn(join_fib(12, leaves)).await }).await
+    });
+    assert_eq!(fib.unwrap(), 144);
+    let leaves = leaves.lock().unwrap();
+    assert_eq!(leaves.len(), 233);
+    assert!(
+        leaves.iter().collect::<HashSet<_>>().len() >= 2,
+        "one thread ran every leaf"
+    );
+}
+
+/// A nested `join!` that runs inline (the outer join's other side waits
+/// in the worker's deque, the other worker is busy) keeps the fork's panic
+/// rule: the second side is polled too, then the first side's panic is
+/// resumed.
+#[test]
+fn inline_nested_join_polls_both_sides_and_resumes_the_panic() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    /// Stops the spinner however the test ends.
+    struct Release(Arc<AtomicBool>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let rt = multi_thread(2);
+    let release = Release(Arc::new(AtomicBool::new(false)));
+    let (running_tx, running_rx) = std::sync::mpsc::channel();
+    let spinner = rt.spawn({
+        let release = release.0.clone();
+        async move {
+            running_tx.send(()).unwrap();
+            while !release.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    running_rx.recv().unwrap();
+    let second_polled = Arc::new(AtomicBool::new(false));
+    let flag = second_polled.clone();
+    let res = rt.block_on(rt.spawn(async move {
+        tether::join!(
+            tether::parallel(async move {
+                tether::join!(
+                    tether::parallel(async { panic!("nested boom") }),
+                    tether::parallel(async move { flag.store(true, Ordering::SeqCst) }),
+                );
+            }),
+            tether::parallel(async {}),
+        );
+    }));
+    drop(release);
+    rt.block_on(spinner).unwrap();
+    let payload = res.unwrap_err().into_panic();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"nested boom"));
+    assert!(second_polled.load(Ordering::SeqCst));
+}
+
 /// `join!` of `Send` futures (named: their type says they are `Send`) runs
 /// its sides in parallel on the workers, from a task and from `block_on`;
 /// `!Send` ones still join, on the caller's thread.

@@ -302,6 +302,28 @@ pub(crate) fn with_scheduler<R>(f: impl FnOnce(Option<&scheduler::Context>) -> R
     f(unsafe { cx.as_ref() })
 }
 
+/// [`with_scheduler`] for callers that may move work to other threads,
+/// which they must not do while a task-local value is swapped in on this
+/// thread (see `task_locals`): `f` gets `Err(())` then. One thread-local
+/// access for both.
+#[inline]
+pub(crate) fn with_scheduler_unless_task_locals<R>(
+    f: impl FnOnce(Result<Option<&scheduler::Context>, ()>) -> R,
+) -> R {
+    let cx = CONTEXT
+        .try_with(|c| {
+            if c.task_locals.get() == 0 {
+                Ok(c.scheduler.get())
+            } else {
+                Err(())
+            }
+        })
+        .unwrap_or(Ok(std::ptr::null()));
+    // SAFETY: as in `with_scheduler`: a non-null pointer was stored by a
+    // `set_scheduler` of this thread that is still running.
+    f(cx.map(|cx| unsafe { cx.as_ref() }))
+}
+
 // ----- cooperative budget ----------------------------------------------
 
 /// This thread's budget (see [`crate::coop`]); unconstrained during thread

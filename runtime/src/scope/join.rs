@@ -240,7 +240,8 @@ fn is_pending<F: Future>(side: Pin<&mut MaybeDone<F>>) -> bool {
 
 /// Polls the pending sides of a `Par` node: if both are pending, forks one
 /// and polls the other inline (the fork is popped back and polled here if no
-/// idle worker took it); else polls the one that is.
+/// idle worker took it), unless enough forks of this thread wait to be
+/// stolen already (`fork::nested_join_inline`); else polls the one that is.
 fn poll_par<A, B>(
     mut a: Pin<&mut MaybeDone<A>>,
     mut b: Pin<&mut MaybeDone<B>>,
@@ -253,8 +254,8 @@ fn poll_par<A, B>(
 {
     let a_pending = is_pending(a.as_mut());
     let b_pending = is_pending(b.as_mut());
-    if a_pending && b_pending {
-        // I1: `fork::join` returns only after both closures returned or
+    if a_pending && b_pending && !crate::scheduler::fork::nested_join_inline() {
+        // I1: `fork2` returns only after both closures returned or
         // unwound, so neither side is touched after this poll returns; each
         // closure owns the pinned reference to its side alone.
         let waker = cx.waker();
@@ -267,6 +268,17 @@ fn poll_par<A, B>(
             },
             &crate::scheduler::fork::NoServe,
         );
+    } else if a_pending && b_pending {
+        // Enough of this thread's forks wait to be stolen already: both
+        // here, with the fork's panic rule (`b` is polled even if `a`
+        // panicked, whose panic is resumed after).
+        let polled_a = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            let _ = a.poll(cx);
+        }));
+        let _ = b.poll(cx);
+        if let Err(payload) = polled_a {
+            panic::resume_unwind(payload);
+        }
     } else if a_pending {
         let _ = a.poll(cx);
     } else if b_pending {

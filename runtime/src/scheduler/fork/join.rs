@@ -81,6 +81,26 @@ where
     })
 }
 
+/// True if a nested two-way join (`join!`'s) should poll its sides one
+/// after the other instead of forking: on a worker whose fork deque already
+/// holds [`Forker::enough_published`] jobs that nobody stole.
+///
+/// Why that loses no parallelism: the jobs waiting in the deque were
+/// published by forks further up this thread's stack, so in a recursive
+/// divide and conquer they are older and larger than this join's second
+/// side, and thieves take the oldest first. A thief that takes one makes
+/// room, and the next join on this thread publishes again. What it saves
+/// is most of a fine-grained join's cost when every worker is busy, which
+/// is when nobody would have stolen the second side anyway (one
+/// thread-local access instead of a job, a latch, a push and a pop).
+///
+/// [`Forker::enough_published`]: crate::scheduler::multi_thread::worker::Forker::enough_published
+pub(crate) fn nested_join_inline() -> bool {
+    worker::with_forker(false, |forker| {
+        forker.is_some_and(|forker| forker.enough_published())
+    })
+}
+
 /// `join` with nobody to help: `a`, then `b` (also if `a` panicked).
 fn join_sequential<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
@@ -374,6 +394,55 @@ mod tests {
         }
         done_tx.send(()).unwrap();
         watchdog.join().unwrap();
+    }
+
+    /// The nested-join rule: off the workers and on a worker whose fork
+    /// deque is empty a join forks; with one unstolen job per other worker
+    /// in the deque it runs inline; once that job is gone it forks again.
+    #[test]
+    fn nested_joins_run_inline_while_enough_jobs_wait_to_be_stolen() {
+        use std::sync::atomic::AtomicBool;
+        assert!(!nested_join_inline(), "off the workers");
+        let rt = crate::Runtime::builder().worker_threads(2).build().unwrap();
+        assert!(!rt.block_on(async { nested_join_inline() }), "in block_on");
+        // Keep the other worker busy, so that nobody steals `b` below.
+        let release = std::sync::Arc::new(AtomicBool::new(false));
+        let (running_tx, running_rx) = std::sync::mpsc::channel();
+        let spinner = rt.spawn({
+            let release = release.clone();
+            async move {
+                running_tx.send(()).unwrap();
+                while !release.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        /// Stops the spinner however the test ends (a spinning worker
+        /// would hang the runtime's drop).
+        struct Release(std::sync::Arc<AtomicBool>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let release = Release(release);
+        running_rx.recv().unwrap();
+        let seen = rt
+            .block_on(rt.spawn(async {
+                let empty = nested_join_inline();
+                let (with_b_queued, ()) = join(nested_join_inline, || {});
+                (empty, with_b_queued, nested_join_inline())
+            }))
+            .unwrap();
+        drop(release);
+        rt.block_on(spinner).unwrap();
+        assert_eq!(seen, (false, true, false));
+        let single = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        assert!(
+            !single
+                .block_on(single.spawn(async { nested_join_inline() }))
+                .unwrap()
+        );
     }
 
     #[test]

@@ -147,6 +147,11 @@ pub(crate) struct Context {
     /// queue, where other workers can steal it (a stolen job may wait for
     /// it).
     forking: Cell<usize>,
+    /// Unstolen jobs in this worker's fork deque at which a nested `join!`
+    /// runs inline (see `Forker::enough_published`): one per other worker,
+    /// as each thief takes one job at a time. Zero with a single worker,
+    /// which never forks.
+    fork_jobs_enough: usize,
     /// Forks left that publish without waking a parked worker.
     fork_wake_skip: Cell<u32>,
     /// The next value of `fork_wake_skip` after a wake that bought nothing.
@@ -355,6 +360,7 @@ pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
         handle: handle.clone(),
         core: RefCell::new(None),
         forking: Cell::new(0),
+        fork_jobs_enough: handle.num_workers() - 1,
         fork_wake_skip: Cell::new(0),
         fork_wake_backoff: Cell::new(1),
     });
@@ -617,21 +623,20 @@ impl std::fmt::Debug for Context {
 /// could help: not a worker holding its core (nor, with `allow_remote`, a
 /// thread in a multi-thread runtime's `block_on`), or a single worker.
 pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_>>) -> R) -> R {
-    // A task-local value is in place on this thread: what is polled inside
-    // its scope must stay here (see `runtime::context`, `task_locals`).
-    if crate::runtime::context::task_locals_active() {
-        return f(None);
-    }
-    with_current(|cx| match cx {
-        Some(cx) => {
+    // `Err`: a task-local value is in place on this thread, and what is
+    // polled inside its scope must stay here (see `runtime::context`,
+    // `task_locals`). One thread-local access for both (a fine-grained
+    // `join!` pays it on every fork).
+    crate::runtime::context::with_scheduler_unless_task_locals(|cx| match cx {
+        Ok(Some(crate::scheduler::Context::MultiThread(cx))) => {
             let has_core = matches!(cx.core.try_borrow(), Ok(core) if core.is_some());
-            if has_core && cx.handle.num_workers() >= 2 {
+            if has_core && cx.fork_jobs_enough > 0 {
                 f(Some(Forker::Worker(cx)))
             } else {
                 f(None)
             }
         }
-        None if allow_remote => {
+        Ok(_) if allow_remote => {
             let handle = crate::runtime::context::with_current(|h| match h {
                 crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
                 _ => None,
@@ -642,7 +647,7 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
                 None => f(None),
             }
         }
-        None => f(None),
+        _ => f(None),
     })
 }
 
@@ -706,6 +711,19 @@ impl Forker<'_> {
             }
         }
         ForkScope { cx: Some(cx) }
+    }
+
+    /// True if this worker's fork deque holds as many unstolen jobs as
+    /// there are other workers to steal them (see `fork::join_nested`):
+    /// one more would only wait behind them. Never true off the workers.
+    pub(crate) fn enough_published(&self) -> bool {
+        match self {
+            Forker::Worker(cx) => cx.core.try_borrow().is_ok_and(|core| {
+                core.as_ref()
+                    .is_some_and(|core| core.fork_queue.len() >= cx.fork_jobs_enough)
+            }),
+            Forker::Remote(_) => false,
+        }
     }
 
     /// Publishes one job without waking anyone (see `fork::join_standby`).

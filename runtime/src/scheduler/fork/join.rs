@@ -83,7 +83,8 @@ where
 
 /// True if a nested two-way join (`join!`'s) should poll its sides one
 /// after the other instead of forking: on a worker whose fork deque already
-/// holds [`Forker::enough_published`] jobs that nobody stole.
+/// holds one job per other worker that nobody stole
+/// ([`worker::enough_fork_jobs_published`]).
 ///
 /// Why that loses no parallelism: the jobs waiting in the deque were
 /// published by forks further up this thread's stack, so in a recursive
@@ -93,12 +94,9 @@ where
 /// is most of a fine-grained join's cost when every worker is busy, which
 /// is when nobody would have stolen the second side anyway (one
 /// thread-local access instead of a job, a latch, a push and a pop).
-///
-/// [`Forker::enough_published`]: crate::scheduler::multi_thread::worker::Forker::enough_published
+#[inline]
 pub(crate) fn nested_join_inline() -> bool {
-    worker::with_forker(false, |forker| {
-        forker.is_some_and(|forker| forker.enough_published())
-    })
+    worker::enough_fork_jobs_published()
 }
 
 /// `join` with nobody to help: `a`, then `b` (also if `a` panicked).

@@ -148,7 +148,7 @@ pub(crate) struct Context {
     /// it).
     forking: Cell<usize>,
     /// Unstolen jobs in this worker's fork deque at which a nested `join!`
-    /// runs inline (see `Forker::enough_published`): one per other worker,
+    /// runs inline (see `enough_fork_jobs_published`): one per other worker,
     /// as each thief takes one job at a time. Zero with a single worker,
     /// which never forks.
     fork_jobs_enough: usize,
@@ -651,6 +651,25 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
     })
 }
 
+/// True on a worker that can fork and whose fork deque holds as many
+/// unstolen jobs as there are other workers to steal them: one more would
+/// only wait behind them (see `fork::nested_join_inline`). The same checks
+/// as [`with_forker`] plus the deque's length, in one pass: fine-grained
+/// `join!` asks on every join.
+#[inline]
+pub(crate) fn enough_fork_jobs_published() -> bool {
+    crate::runtime::context::with_scheduler_unless_task_locals(|cx| match cx {
+        Ok(Some(crate::scheduler::Context::MultiThread(cx))) => {
+            cx.fork_jobs_enough > 0
+                && cx.core.try_borrow().is_ok_and(|core| {
+                    core.as_ref()
+                        .is_some_and(|core| core.fork_queue.len() >= cx.fork_jobs_enough)
+                })
+        }
+        _ => false,
+    })
+}
+
 /// True on a worker thread that holds its core.
 pub(crate) fn on_worker() -> bool {
     with_forker(false, |f| matches!(f, Some(Forker::Worker(_))))
@@ -711,19 +730,6 @@ impl Forker<'_> {
             }
         }
         ForkScope { cx: Some(cx) }
-    }
-
-    /// True if this worker's fork deque holds as many unstolen jobs as
-    /// there are other workers to steal them (see `fork::join_nested`):
-    /// one more would only wait behind them. Never true off the workers.
-    pub(crate) fn enough_published(&self) -> bool {
-        match self {
-            Forker::Worker(cx) => cx.core.try_borrow().is_ok_and(|core| {
-                core.as_ref()
-                    .is_some_and(|core| core.fork_queue.len() >= cx.fork_jobs_enough)
-            }),
-            Forker::Remote(_) => false,
-        }
     }
 
     /// Publishes one job without waking anyone (see `fork::join_standby`).

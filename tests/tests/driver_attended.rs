@@ -11,9 +11,15 @@
 //! the holder parks last again and is popped again). It must count an
 //! unattended driver as pending work.
 //!
-//! Progress is shown by a ticker (a plain thread in `block_on`, whose timer
-//! wake lands on its own parker, never in a worker's queue), not timings of
-//! the runtime. Every test runs under a watchdog.
+//! A task woken by the driver's holder itself (a timer) is the other way
+//! out of the driver: the holder leaves it to run that task. While the
+//! runtime is busy nobody is woken for the driver then; a sleeping worker,
+//! the watch, looks every few milliseconds and takes it if it is free.
+//!
+//! Progress is shown by a ticker, not timings of the runtime: a plain
+//! thread in `block_on` (its timer wake lands on its own parker, never in a
+//! worker's queue), or a task (so the runtime is busy). Every test runs
+//! under a watchdog.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -28,8 +34,21 @@ const STALL: Duration = Duration::from_secs(2);
 
 const ROUNDS: usize = 200;
 
+/// Where the long poll of each round comes from.
+#[derive(Clone, Copy, Debug)]
+enum LongPoll {
+    /// A task spawned from outside (through the injector), with the ticker
+    /// in `block_on` on a plain thread.
+    FromOutside,
+    /// A task woken by a timer, so the driver's holder wakes it into its
+    /// own queue and leaves the driver to run it; the ticker is a task too,
+    /// so the runtime is busy (its watch sleeps with a timeout instead of
+    /// being woken on every leave).
+    WokenByTimer,
+}
+
 /// Returns the number of rounds until the first stall (`None`: no stall).
-fn first_stall(workers: usize) -> Option<usize> {
+fn first_stall(workers: usize, long_poll: LongPoll) -> Option<usize> {
     let rt = Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
@@ -39,13 +58,15 @@ fn first_stall(workers: usize) -> Option<usize> {
     let ticker = {
         let (ticks, stop) = (ticks.clone(), stop.clone());
         let handle = rt.handle().clone();
-        std::thread::spawn(move || {
-            handle.block_on(async move {
-                while !stop.load(SeqCst) {
-                    tether::time::sleep(Duration::from_millis(1)).await;
-                    ticks.fetch_add(1, SeqCst);
-                }
-            })
+        let tick = async move {
+            while !stop.load(SeqCst) {
+                tether::time::sleep(Duration::from_millis(1)).await;
+                ticks.fetch_add(1, SeqCst);
+            }
+        };
+        std::thread::spawn(move || match long_poll {
+            LongPoll::FromOutside => handle.block_on(tick),
+            LongPoll::WokenByTimer => handle.block_on(handle.spawn(tick)).unwrap(),
         })
     };
     let mut stalled = None;
@@ -63,6 +84,9 @@ fn first_stall(workers: usize) -> Option<usize> {
         let t = ticks.clone();
         // A task from outside: one long poll that waits for two ticks.
         rt.spawn(async move {
+            if let LongPoll::WokenByTimer = long_poll {
+                tether::time::sleep(Duration::from_micros(500)).await;
+            }
             let before = t.load(SeqCst);
             let start = Instant::now();
             while t.load(SeqCst) < before + 2 && start.elapsed() < STALL {
@@ -83,27 +107,37 @@ fn first_stall(workers: usize) -> Option<usize> {
     stalled
 }
 
-fn check(workers: usize) {
+fn check(workers: usize, long_poll: LongPoll) {
     let _w = watchdog("timers during a long poll", Duration::from_secs(120));
-    if let Some(round) = first_stall(workers) {
+    if let Some(round) = first_stall(workers, long_poll) {
         panic!(
-            "{workers} workers, round {round}: no timer fired for {STALL:?} while one worker \
-             was in a long poll and the others were idle (nobody took the I/O driver)"
+            "{workers} workers, {long_poll:?}, round {round}: no timer fired for {STALL:?} while \
+             one worker was in a long poll and the others were idle (nobody took the I/O driver)"
         );
     }
 }
 
 #[test]
 fn timers_fire_while_a_task_from_outside_polls_long_two_workers() {
-    check(2);
+    check(2, LongPoll::FromOutside);
 }
 
 #[test]
 fn timers_fire_while_a_task_from_outside_polls_long_three_workers() {
-    check(3);
+    check(3, LongPoll::FromOutside);
 }
 
 #[test]
 fn timers_fire_while_a_task_from_outside_polls_long_four_workers() {
-    check(4);
+    check(4, LongPoll::FromOutside);
+}
+
+#[test]
+fn timers_fire_while_a_task_woken_by_a_timer_polls_long_two_workers() {
+    check(2, LongPoll::WokenByTimer);
+}
+
+#[test]
+fn timers_fire_while_a_task_woken_by_a_timer_polls_long_three_workers() {
+    check(3, LongPoll::WokenByTimer);
 }

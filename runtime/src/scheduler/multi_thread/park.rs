@@ -46,6 +46,28 @@
 //!   worker missed the driver meanwhile it wakes one
 //!   (`Handle::notify_parked`), which parks again and takes it.
 //!
+//! # The watch of a busy runtime
+//!
+//! A worker that comes out of the driver with tasks it woke runs the first
+//! itself and leaves the driver to nobody. If a long poll follows, I/O and
+//! timers wait for it, unless a sleeping worker takes the driver. Waking
+//! one every time costs two system calls per driver turn (the wake, and
+//! its sleep after it found nothing to do) and moves the driver between
+//! threads on every turn. Instead, while the runtime is busy, one worker
+//! sleeping off the driver is the *watch*: it sleeps at most
+//! [`BUSY_WATCH`] and then parks again, taking the driver if it is free.
+//! A worker leaving the driver with one task ([`SharedDriver::leave_with_work`])
+//! wakes nobody while a watch is set; with more, or with no watch, it wakes
+//! a sleeper as before. "Busy" is: a worker left the driver with work since
+//! this sleeper last looked (`leaves`), so an idle runtime's watch looks
+//! at most twice after the last activity and then sleeps until woken.
+//!
+//! No leave is missed: the leaver counts its leave, then looks at
+//! `watching`; the watch clears `watching`, then (on its next sleep) looks
+//! at the count (SeqCst throughout). So a leaver that saw the watch set is
+//! seen by that watch's next look, which keeps watching (and its next
+//! park takes the driver if it is still free).
+//!
 //! No wake is lost: the worker publishes `missed` before its second look
 //! at `preferred_idle` (so a preferred thread that unregisters meanwhile
 //! either sees `missed` and wakes a worker, or is seen gone), then looks at
@@ -57,7 +79,9 @@
 
 use std::time::Duration;
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst, fence};
+use crate::loom::sync::atomic::{
+    AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst, fence,
+};
 use std::sync::Arc;
 
 use crate::loom::sync::{Condvar, Mutex};
@@ -83,6 +107,13 @@ const PREFERRED_BUSY_GRACE: Duration = Duration::from_millis(1);
 /// runtime idles is its cost.
 const PREFERRED_WATCH: Duration = Duration::from_millis(5);
 
+/// Longest sleep of the watch of a busy runtime (see "The watch of a busy
+/// runtime"): how long I/O and timers may wait while the worker that left
+/// the driver for one task runs a long poll. Short next to a timer's
+/// millisecond, a few wakes of one thread per 10 ms while busy (against
+/// two system calls per driver turn without it).
+const BUSY_WATCH: Duration = Duration::from_millis(2);
+
 /// The runtime's driver, shared by all parkers: whoever locks it blocks in it.
 #[derive(Debug)]
 pub(crate) struct SharedDriver {
@@ -102,9 +133,13 @@ pub(crate) struct SharedDriver {
     preferred: Mutex<Option<Arc<Parker>>>,
     /// Set while the preferred thread is parking or parked.
     preferred_idle: AtomicBool,
-    /// A worker that left the driver to the preferred thread sleeps with a
-    /// timeout, as its watch (see [`PREFERRED_WATCH`]).
+    /// A worker that left the driver to the preferred thread, or one that
+    /// sleeps off the driver while the runtime is busy, sleeps with a
+    /// timeout, as its watch (see [`PREFERRED_WATCH`], [`BUSY_WATCH`]).
     watching: AtomicBool,
+    /// Times a worker left the driver with work it woke (see "The watch of
+    /// a busy runtime"); only compared, so wrapping is harmless.
+    leaves: AtomicUsize,
 }
 
 impl SharedDriver {
@@ -119,7 +154,25 @@ impl SharedDriver {
             preferred: Mutex::new(None),
             preferred_idle: AtomicBool::new(false),
             watching: AtomicBool::new(false),
+            leaves: AtomicUsize::new(0),
         }
+    }
+
+    /// Called by a worker that came out of the driver with tasks it woke
+    /// and goes to run them: counts the leave, and returns true if a watch
+    /// sleeps (it will take the driver within [`BUSY_WATCH`] if this
+    /// worker is still away), so a worker need not be woken for the driver.
+    pub(crate) fn leave_with_work(&self) -> bool {
+        self.leaves.fetch_add(1, SeqCst);
+        self.watching.load(SeqCst)
+    }
+
+    /// True if a worker left the driver with work since `seen` was last
+    /// updated (by this call): the runtime is busy, and a sleeper should
+    /// watch the driver.
+    fn busy_since(&self, seen: &AtomicUsize) -> bool {
+        let leaves = self.leaves.load(SeqCst);
+        seen.swap(leaves, Relaxed) != leaves
     }
 
     /// Blocks in the driver for at most `timeout` if nobody else is in it
@@ -274,6 +327,9 @@ pub(crate) struct Parker {
     condvar: Condvar,
     /// The runtime's driver.
     shared: Arc<SharedDriver>,
+    /// `SharedDriver::leaves` at this parker's last sleep off the driver
+    /// (only the parking thread uses it).
+    seen_leaves: AtomicUsize,
 }
 
 impl Parker {
@@ -283,6 +339,7 @@ impl Parker {
             mutex: Mutex::new(()),
             condvar: Condvar::new(),
             shared,
+            seen_leaves: AtomicUsize::new(0),
         }
     }
 
@@ -316,15 +373,25 @@ impl Parker {
     }
 
     /// Sleeps on the condvar, not in the driver. While a preferred thread
-    /// is registered, one such sleeper is the *watch* (see
-    /// [`PREFERRED_WATCH`]): the preferred thread may hold the driver now
-    /// and leave it for a long poll without waking anyone, so the watch
-    /// sleeps at most that long and returns (a spurious return: the
+    /// is registered, or while the runtime is busy, one such sleeper is the
+    /// *watch* (see [`PREFERRED_WATCH`], [`BUSY_WATCH`]): the driver's
+    /// holder may leave it for a long poll without waking anyone, so the
+    /// watch sleeps at most that long and returns (a spurious return: the
     /// worker loop parks again, taking the driver if it is free and the
-    /// preferred thread busy).
+    /// preferred thread, if any, busy).
     fn sleep_off_driver(&self) {
-        if self.shared.has_preferred() && self.shared.claim_watch() {
-            self.park_condvar_for(Some(PREFERRED_WATCH));
+        let watch = if self.shared.has_preferred() {
+            Some(PREFERRED_WATCH)
+        } else if self.shared.busy_since(&self.seen_leaves) {
+            // See "The watch of a busy runtime".
+            Some(BUSY_WATCH)
+        } else {
+            None
+        };
+        if let Some(period) = watch
+            && self.shared.claim_watch()
+        {
+            self.park_condvar_for(Some(period));
             self.shared.release_watch();
         } else {
             self.park_condvar();
@@ -666,6 +733,36 @@ mod loom_tests {
                 parker.park();
             }
             t.join().unwrap();
+        });
+    }
+
+    /// The watch of a busy runtime: a worker that left the driver with
+    /// work and woke nobody because it saw the watch set is seen by that
+    /// watch's next look, which then keeps watching (and parks again,
+    /// taking the driver if it is free) instead of sleeping until woken.
+    #[test]
+    fn loom_a_leave_that_counted_on_the_watch_is_seen_by_its_next_look() {
+        loom::model(|| {
+            let (_, handle) = crate::driver::Driver::new().unwrap();
+            let shared = Arc::new(SharedDriver::new(None, handle));
+            let seen = crate::loom::sync::atomic::AtomicUsize::new(0);
+            // Busy: a leave before this sleeper's look; it claims the watch.
+            assert!(!shared.leave_with_work());
+            assert!(shared.busy_since(&seen));
+            assert!(shared.claim_watch());
+            let leaver = {
+                let shared = shared.clone();
+                thread::spawn(move || shared.leave_with_work())
+            };
+            // The watch's sleep ends (its timeout); it stops watching and
+            // looks again before its next sleep.
+            shared.release_watch();
+            let busy = shared.busy_since(&seen);
+            let watched = leaver.join().unwrap();
+            assert!(
+                !watched || busy,
+                "a worker left the driver counting on a watch that then slept until woken"
+            );
         });
     }
 

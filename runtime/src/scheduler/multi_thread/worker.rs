@@ -193,6 +193,11 @@ impl Core {
         (core, steal, fork_steal)
     }
 
+    /// Tasks and fork jobs in this core's queues (the LIFO slot included).
+    fn queued_tasks(&self) -> usize {
+        usize::from(self.lifo_slot.is_some()) + self.run_queue.len() + self.fork_queue.len()
+    }
+
     fn has_local_work(&self) -> bool {
         self.lifo_slot.is_some() || !self.run_queue.is_empty() || !self.fork_queue.is_empty()
     }
@@ -488,7 +493,14 @@ fn park(cx: &Context, mut core: Box<Core>) -> Box<Core> {
         }
     }
     if core.has_local_work() {
-        cx.handle.notify_parked();
+        // This thread leaves the driver for tasks its turn woke. It runs
+        // the first itself; another worker is woken for the rest, and for
+        // the driver unless a watch sleeps (see `park`, "The watch of a
+        // busy runtime").
+        let watched = cx.handle.driver.leave_with_work();
+        if !watched || core.queued_tasks() > 1 {
+            cx.handle.notify_parked();
+        }
     }
     // Parked time is not tick time; no clock read here (parks are hot).
     core.parked_in_window = true;

@@ -37,6 +37,15 @@
 //! worker woken from the driver looks for fork jobs before it parks again),
 //! and costs a push and a pop back when none does.
 //!
+//! A nested two-way join of `join!` does not fork at all while this
+//! worker's deque already holds one unstolen job per other worker
+//! ([`nested_join_inline`]): it polls both sides inline. In a recursive
+//! divide and conquer the jobs already waiting are older and larger than
+//! the new one and thieves take the oldest first; each steal makes room
+//! for the next fork. A fine-grained recursion with every worker busy then
+//! pays one thread-local look per join instead of a job, a latch, a push
+//! and a pop.
+//!
 //! From a thread that is not a worker but runs inside a multi-thread
 //! runtime's `block_on`, [`join_all`] pushes to the runtime's fork injector;
 //! elsewhere (current-thread runtime, no runtime) both functions run their

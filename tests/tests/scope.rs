@@ -487,8 +487,43 @@ fn recursive_join_macro_uses_every_worker() {
     );
 }
 
+/// `join!(join!(long, long), short)` with the other worker idle: the outer
+/// join publishes `short` and wakes the other worker, which has not taken
+/// it yet when the inner join runs. The inner join must still fork (the
+/// woken worker counts as searching), or both long sides run on one thread
+/// once the other worker took `short`.
+#[test]
+fn nested_join_forks_while_a_worker_is_on_its_way() {
+    let rt = multi_thread(2);
+    for round in 0..10 {
+        let overlapped = rt
+            .block_on(rt.spawn(async {
+                let inside = AtomicUsize::new(0);
+                let max_inside = AtomicUsize::new(0);
+                let threads = Mutex::new(HashSet::<ThreadId>::new());
+                let (inside, max_inside, threads) = (&inside, &max_inside, &threads);
+                tether::join!(
+                    tether::parallel(async move {
+                        tether::join!(
+                            overlap_probe(inside, max_inside, threads),
+                            overlap_probe(inside, max_inside, threads),
+                        );
+                    }),
+                    tether::parallel(async {}),
+                );
+                max_inside.load(Ordering::SeqCst) >= 2
+            }))
+            .unwrap();
+        assert!(
+            overlapped,
+            "round {round}: the inner join's sides never overlapped"
+        );
+    }
+}
+
 /// A nested `join!` that runs inline (the outer join's other side waits
-/// in the worker's deque, the other worker is busy) keeps the fork's panic
+/// in the worker's deque, the other worker is busy, and many joins saw no
+/// steal) keeps the fork's panic
 /// rule: the second side is polled too, then the first side's panic is
 /// resumed.
 #[test]
@@ -522,6 +557,10 @@ fn inline_nested_join_polls_both_sides_and_resumes_the_panic() {
     let res = rt.block_on(rt.spawn(async move {
         tether::join!(
             tether::parallel(async move {
+                // Enough joins without a steal for the rule to go inline.
+                for _ in 0..64 {
+                    tether::join!(tether::parallel(async {}), tether::parallel(async {}));
+                }
                 tether::join!(
                     tether::parallel(async { panic!("nested boom") }),
                     tether::parallel(async move { flag.store(true, Ordering::SeqCst) }),

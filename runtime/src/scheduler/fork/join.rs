@@ -396,7 +396,8 @@ mod tests {
 
     /// The nested-join rule: off the workers and on a worker whose fork
     /// deque is empty a join forks; with one unstolen job per other worker
-    /// in the deque it runs inline; once that job is gone it forks again.
+    /// in the deque, every worker busy and a run of checks without a steal,
+    /// it runs inline; once that job is gone it forks again.
     #[test]
     fn nested_joins_run_inline_while_enough_jobs_wait_to_be_stolen() {
         use std::sync::atomic::AtomicBool;
@@ -428,13 +429,25 @@ mod tests {
         let seen = rt
             .block_on(rt.spawn(async {
                 let empty = nested_join_inline();
-                let (with_b_queued, ()) = join(nested_join_inline, || {});
+                let (with_b_queued, ()) = join(
+                    || {
+                        // Inline only after a run of checks that saw no
+                        // steal (a thief may be on its way at first).
+                        let first = nested_join_inline();
+                        let mut later = false;
+                        for _ in 0..64 {
+                            later = nested_join_inline();
+                        }
+                        (first, later)
+                    },
+                    || {},
+                );
                 (empty, with_b_queued, nested_join_inline())
             }))
             .unwrap();
         drop(release);
         rt.block_on(spinner).unwrap();
-        assert_eq!(seen, (false, true, false));
+        assert_eq!(seen, (false, (false, true), false));
         let single = crate::Runtime::builder().worker_threads(1).build().unwrap();
         assert!(
             !single

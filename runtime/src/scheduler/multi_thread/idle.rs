@@ -113,6 +113,17 @@ impl Idle {
         }
     }
 
+    /// True if no worker is parked or searching: every worker is running
+    /// something, so work published now waits until one of them is done.
+    /// A hint (a relaxed load): callers use it only to choose between two
+    /// correct paths.
+    pub(super) fn all_busy(&self) -> bool {
+        let state = self
+            .state
+            .load(crate::loom::sync::atomic::Ordering::Relaxed);
+        Self::num_searching(state) == 0 && Self::num_unparked(state) == self.num_workers
+    }
+
     /// True if `index` is on the sleepers list.
     pub(super) fn is_parked(&self, index: usize) -> bool {
         crate::loom::lock(&self.sleepers).contains(&index)

@@ -111,6 +111,12 @@ pub(crate) struct Core {
     run_queue: Worker<Notified>,
     /// Fork jobs; stolen through `Remote::fork_steal`.
     fork_queue: Worker<JobRef>,
+    /// Length `fork_queue` would have if nobody stole from it: this
+    /// worker's pushes and its own pops (see [`enough_fork_jobs_published`]).
+    fork_queue_own: usize,
+    /// Nested-join checks since a steal from `fork_queue` was last seen
+    /// (see [`enough_fork_jobs_published`]).
+    forks_unstolen_checks: u32,
     /// True while counted in `Idle`'s searching workers.
     is_searching: bool,
     /// Picks steal victims.
@@ -187,6 +193,8 @@ impl Core {
             lifo_slot: None,
             run_queue,
             fork_queue,
+            fork_queue_own: 0,
+            forks_unstolen_checks: 0,
             is_searching: false,
             rand: FastRand::new(index as u64 + 1),
         });
@@ -229,6 +237,7 @@ impl Core {
             return Some(Work::Task(task));
         }
         if let Some(job) = self.fork_queue.pop() {
+            self.fork_queue_own = self.fork_queue_own.saturating_sub(1);
             return Some(Work::Job(job));
         }
         if let Some(task) = self.lifo_slot.take().or_else(|| self.run_queue.pop()) {
@@ -663,20 +672,51 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
     })
 }
 
-/// True on a worker that can fork and whose fork deque holds as many
-/// unstolen jobs as there are other workers to steal them: one more would
-/// only wait behind them (see `fork::nested_join_inline`). The same checks
-/// as [`with_forker`] plus the deque's length, in one pass: fine-grained
-/// `join!` asks on every join.
+/// Nested-join checks in a row that must see no steal from this worker's
+/// fork deque before a nested join may run inline (see
+/// [`enough_fork_jobs_published`]). Joins nested a few deep right after a
+/// publish (`join!(join!(long, long), short)`, where a thief woken for
+/// `short` has not taken it yet) still fork; a fine-grained recursion
+/// makes this many checks within a microsecond. Measured on `join_fib`:
+/// 8 and 32 keep the coarse grain at rayon's time; 8 saves more of the
+/// fine grain's forks.
+const UNSTOLEN_CHECKS_BEFORE_INLINE: u32 = 8;
+
+/// True on a worker that can fork, whose fork deque holds as many unstolen
+/// jobs as there are other workers to steal them, while every worker is
+/// busy (none parked or searching) and nobody stole from this deque during
+/// the last [`UNSTOLEN_CHECKS_BEFORE_INLINE`] checks: one more job would
+/// only wait behind the others (see `fork::nested_join_inline`). The same
+/// checks as [`with_forker`] plus these, in one pass: fine-grained `join!`
+/// asks on every join.
+///
+/// The last two conditions are for a join that comes right after this
+/// thread published (`join!(join!(long, long), short)`): a worker woken for
+/// `short` has not taken it yet, and a join that ran inline meanwhile would
+/// leave it nothing to take once it took `short`. The idle state shows a
+/// worker counted as searching; the run of checks without a steal covers a
+/// worker that is awake but not yet counted, and a deque whose jobs are
+/// being taken.
 #[inline]
 pub(crate) fn enough_fork_jobs_published() -> bool {
     crate::runtime::context::with_scheduler_unless_task_locals(|cx| match cx {
-        Ok(Some(crate::scheduler::Context::MultiThread(cx))) => {
-            cx.fork_jobs_enough > 0
-                && cx.core.try_borrow().is_ok_and(|core| {
-                    core.as_ref()
-                        .is_some_and(|core| core.fork_queue.len() >= cx.fork_jobs_enough)
-                })
+        Ok(Some(crate::scheduler::Context::MultiThread(cx))) if cx.fork_jobs_enough > 0 => {
+            let Ok(mut core) = cx.core.try_borrow_mut() else {
+                return false;
+            };
+            let Some(core) = core.as_mut() else {
+                return false;
+            };
+            let len = core.fork_queue.len();
+            if len < core.fork_queue_own {
+                core.forks_unstolen_checks = 0;
+            } else {
+                core.forks_unstolen_checks = core.forks_unstolen_checks.saturating_add(1);
+            }
+            core.fork_queue_own = len;
+            len >= cx.fork_jobs_enough
+                && core.forks_unstolen_checks > UNSTOLEN_CHECKS_BEFORE_INLINE
+                && cx.handle.idle.all_busy()
         }
         _ => false,
     })
@@ -762,6 +802,7 @@ impl Forker<'_> {
                 let was_empty = core.fork_queue.is_empty();
                 for job in jobs {
                     core.fork_queue.push(job);
+                    core.fork_queue_own += 1;
                 }
                 was_empty
             }
@@ -840,7 +881,13 @@ impl Forker<'_> {
     /// nobody stole it.
     pub(crate) fn pop(&self) -> Option<JobRef> {
         match self {
-            Forker::Worker(cx) => cx.core.borrow_mut().as_mut()?.fork_queue.pop(),
+            Forker::Worker(cx) => {
+                let mut core = cx.core.borrow_mut();
+                let core = core.as_mut()?;
+                let job = core.fork_queue.pop()?;
+                core.fork_queue_own = core.fork_queue_own.saturating_sub(1);
+                Some(job)
+            }
             Forker::Remote(handle) => steal_retrying(|| handle.fork_inject.steal()),
         }
     }

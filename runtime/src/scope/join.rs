@@ -254,30 +254,23 @@ fn poll_par<A, B>(
 {
     let a_pending = is_pending(a.as_mut());
     let b_pending = is_pending(b.as_mut());
-    if a_pending && b_pending && !crate::scheduler::fork::nested_join_inline() {
-        // I1: `fork2` returns only after both closures returned or
-        // unwound, so neither side is touched after this poll returns; each
-        // closure owns the pinned reference to its side alone.
+    if a_pending && b_pending {
+        // I1: both fork functions return only after both closures returned
+        // or unwound, so neither side is touched after this poll returns;
+        // each closure owns the pinned reference to its side alone.
         let waker = cx.waker();
-        super::engine::fork2(
-            move || {
-                let _ = a.poll(&mut Context::from_waker(waker));
-            },
-            move || {
-                let _ = b.poll(&mut Context::from_waker(waker));
-            },
-            &crate::scheduler::fork::NoServe,
-        );
-    } else if a_pending && b_pending {
-        // Enough of this thread's forks wait to be stolen already: both
-        // here, with the fork's panic rule (`b` is polled even if `a`
-        // panicked, whose panic is resumed after).
-        let polled_a = panic::catch_unwind(panic::AssertUnwindSafe(|| {
-            let _ = a.poll(cx);
-        }));
-        let _ = b.poll(cx);
-        if let Err(payload) = polled_a {
-            panic::resume_unwind(payload);
+        let poll_a = move || {
+            let _ = a.poll(&mut Context::from_waker(waker));
+        };
+        let poll_b = move || {
+            let _ = b.poll(&mut Context::from_waker(waker));
+        };
+        if crate::scheduler::fork::nested_join_inline() {
+            // Enough of this thread's forks wait to be stolen already: both
+            // here, with the fork's panic rule.
+            crate::scheduler::fork::join_sequential(poll_a, poll_b);
+        } else {
+            super::engine::fork2(poll_a, poll_b, &crate::scheduler::fork::NoServe);
         }
     } else if a_pending {
         let _ = a.poll(cx);

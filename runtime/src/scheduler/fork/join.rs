@@ -83,8 +83,9 @@ where
 
 /// True if a nested two-way join (`join!`'s) should poll its sides one
 /// after the other instead of forking: on a worker whose fork deque already
-/// holds one job per other worker that nobody stole
-/// ([`worker::enough_fork_jobs_published`]).
+/// holds one job per other worker that nobody stole, while no worker is
+/// parked or searching and the last few checks saw no steal
+/// ([`worker::enough_fork_jobs_published`] says why the last two).
 ///
 /// Why that loses no parallelism: the jobs waiting in the deque were
 /// published by forks further up this thread's stack, so in a recursive
@@ -99,8 +100,9 @@ pub(crate) fn nested_join_inline() -> bool {
     worker::enough_fork_jobs_published()
 }
 
-/// `join` with nobody to help: `a`, then `b` (also if `a` panicked).
-fn join_sequential<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+/// `join` with nobody to help: `a`, then `b` (also if `a` panicked, whose
+/// panic is resumed after `b` returned).
+pub(crate) fn join_sequential<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA,
     B: FnOnce() -> RB,

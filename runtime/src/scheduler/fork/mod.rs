@@ -72,5 +72,7 @@ pub(crate) use join::join;
     reason = "the plain n-way fork, for tests and future callers"
 )]
 pub(crate) use join::join_all;
-pub(crate) use join::{join_all_serving, join_on_worker, join_standby, nested_join_inline};
+pub(crate) use join::{
+    join_all_serving, join_on_worker, join_sequential, join_standby, nested_join_inline,
+};
 pub(crate) use latch::{ForkLatch, NoServe, Serve, Unparker};

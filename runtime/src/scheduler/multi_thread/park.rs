@@ -291,7 +291,7 @@ impl SharedDriver {
         self.take_missed_after_unlock() || free
     }
 
-    /// Claims the watch (see [`PREFERRED_WATCH`]); true if this worker
+    /// Claims the watch (see [`PREFERRED_WATCH`], [`BUSY_WATCH`]); true if this worker
     /// has it now and must [`release_watch`](Self::release_watch) it.
     fn claim_watch(&self) -> bool {
         !self.watching.swap(true, SeqCst)

@@ -111,8 +111,10 @@ pub(crate) struct Core {
     run_queue: Worker<Notified>,
     /// Fork jobs; stolen through `Remote::fork_steal`.
     fork_queue: Worker<JobRef>,
-    /// Length `fork_queue` would have if nobody stole from it: this
-    /// worker's pushes and its own pops (see [`enough_fork_jobs_published`]).
+    /// Length `fork_queue` would have if nobody stole from it since the
+    /// last nested-join check: the length that check saw, plus this
+    /// worker's pushes, less its own pops (see
+    /// [`enough_fork_jobs_published`]).
     fork_queue_own: usize,
     /// Nested-join checks since a steal from `fork_queue` was last seen
     /// (see [`enough_fork_jobs_published`]).

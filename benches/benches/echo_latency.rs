@@ -946,11 +946,17 @@ fn profile(spec: &str) {
     let client = client_runtime();
     for _ in 0..runs {
         let run = echo_once(&client, server, connections, MESSAGES, burn);
+        let latency = Distribution::new(run.others);
         eprintln!(
-            "{}: total {}, others done {}",
+            "{}: total {}, others done {}, p50 {} p90 {} p99 {} p99.9 {} max {}",
             server.name(),
             fmt_duration(run.total),
-            fmt_duration(run.others_done)
+            fmt_duration(run.others_done),
+            fmt_duration(latency.percentile(50.0)),
+            fmt_duration(latency.percentile(90.0)),
+            fmt_duration(latency.percentile(99.0)),
+            fmt_duration(latency.percentile(99.9)),
+            fmt_duration(latency.max())
         );
     }
 }

@@ -31,10 +31,12 @@
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body panicked): then it takes no new
 //!    child. A helper loop that finds nothing ready while another loop is
-//!    inside a child poll *lingers* instead (`Session::linger`): it waits
-//!    for a push onto the queues or for the end of the last poll in flight,
-//!    so a sibling woken during a long poll on the owner's thread is polled
-//!    at once. `fork::join` returns only after both closures returned
+//!    inside a long child poll *lingers* instead (`Session::linger`): it
+//!    waits for a push onto the queues or for the end of the last poll in
+//!    flight, so a sibling woken during a long poll on the owner's thread
+//!    is polled at once. Beside short polls it spins a few tens of
+//!    microseconds and ends: sleeping there would cost a wake per child
+//!    woken meanwhile and one at the end of the owner's loop. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**. While a thread waits in such a join for loops
 //!    still in flight, it keeps serving the session (the session is the
@@ -91,10 +93,21 @@ const MAX_FORK_DEPTH: u32 = 8;
 /// running loop), so a short queue is still spread over the helpers.
 const MAX_BATCH: usize = 16;
 
-/// Spin rounds a lingering helper loop (see `Session::linger`) looks for
-/// work before it sleeps: most child polls are short, and the wake of a
-/// sleeping thread costs more than they do.
+/// Spin rounds of a lingering helper loop (see `Session::linger`) between
+/// two looks at the clock.
 const LINGER_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+
+/// How long a lingering helper spins before it judges the polls in flight
+/// (see `Session::linger`): a poll in flight through a whole window is
+/// *long*, worth sleeping beside. Most child polls of a server are a few
+/// microseconds (a read and a write); a sleep and its wake cost tens.
+const LINGER_SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(25);
+
+/// Windows in a row with only short polls in flight after which a
+/// lingering helper ends: two, so that a long poll that began within the
+/// first window is still recognised in the second (any poll of at least
+/// two windows is).
+const LINGER_SHORT_WINDOWS: u32 = 2;
 
 /// Longest sleep of a lingering helper between checks of its worker's
 /// queues (tasks queued there wait for it to stop lingering).
@@ -547,14 +560,9 @@ impl Session<'_> {
         if self.repolls.load(Ordering::Relaxed) < self.limit {
             return false;
         }
-        let now = [0, 1].map(|side| self.in_flight[side].load(Ordering::SeqCst));
+        let now = self.in_flight_words();
         let spent = *crate::loom::lock(&self.spent).get_or_insert(now);
-        let long_poll_running = (0..2).any(|side| {
-            in_flight_count(spent[side]) != 0
-                && in_flight_count(now[side]) != 0
-                && polls_started(now[side]) == polls_started(spent[side])
-        });
-        !long_poll_running
+        !same_poll_in_flight(spent, now)
     }
 
     /// One pull loop (see the module docs). `owner_role`: this loop may
@@ -839,24 +847,33 @@ impl Session<'_> {
     }
 
     /// Called by a helper loop that found nothing ready: if another loop
-    /// of the session is inside a child poll, waits for work instead of
-    /// ending (a sibling woken by that poll, or by a timer or I/O meanwhile,
-    /// is then polled at once, not after the poll). Returns true when work
-    /// is ready, false when the loop should end: no poll in flight, or the
-    /// session takes no new child.
+    /// of the session is inside a *long* child poll, waits for work instead
+    /// of ending (a sibling woken by that poll, or by a timer or I/O
+    /// meanwhile, is then polled at once, not after the poll). Returns true
+    /// when work is ready, false when the loop should end: no poll in
+    /// flight, the session takes no new child, or only short polls.
     ///
-    /// It spins a little, then sleeps registered as a sleeper of the hub:
-    /// a push wakes it, and so does the end of the last poll in flight
-    /// (`InFlight`). The registration comes before the last look at the
+    /// It spins first, in windows of [`LINGER_SPIN_WINDOW`], looking for
+    /// work and for the end of the polls in flight. A poll that was in
+    /// flight through a whole window (its side started no other poll) is
+    /// long: then it sleeps, registered as a sleeper of the hub, where a
+    /// push wakes it, and so does the end of the last poll in flight
+    /// (`InFlight`). After [`LINGER_SHORT_WINDOWS`] windows of short polls
+    /// only (a loop busy with a stream of them needs no help that a fork
+    /// would not bring back) it ends instead: sleeping beside short polls
+    /// costs a wake for every child woken meanwhile, and one of the owner
+    /// when its loop ends, each more than such a poll.
+    ///
+    /// No wake is lost: the registration comes before the last look at the
     /// count and the queues, and the poll's end decrements the count before
-    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style),
-    /// so neither wake is lost. While it
-    /// sleeps, tasks woken on this worker stay stealable (the LIFO slot is
-    /// off), and if tasks wait in its queues it stops lingering so the
-    /// worker loop runs them.
+    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style).
+    /// While it sleeps, tasks woken on this worker stay stealable (the LIFO
+    /// slot is off), and if tasks wait in its queues it stops lingering so
+    /// the worker loop runs them.
     fn linger(&self) -> bool {
         let mut spins = 0;
         let mut idle_sleeps = 0;
+        let mut window = SpinWindow::new(self);
         loop {
             if self.should_stop() || !self.polls_in_flight() {
                 return false;
@@ -870,6 +887,11 @@ impl Session<'_> {
                 continue;
             }
             spins = 0;
+            match window.next(self) {
+                Window::Spinning => continue,
+                Window::ShortPolls => return false,
+                Window::LongPoll => {}
+            }
             if idle_sleeps >= LINGER_MAX_IDLE_SLEEPS {
                 return false;
             }
@@ -899,6 +921,7 @@ impl Session<'_> {
             if !go {
                 return false;
             }
+            window = SpinWindow::new(self);
         }
     }
 
@@ -910,6 +933,11 @@ impl Session<'_> {
                 .in_flight
                 .iter()
                 .any(|n| in_flight_count(n.load(Ordering::SeqCst)) != 0)
+    }
+
+    /// Both in-flight words (see `in_flight`).
+    fn in_flight_words(&self) -> [usize; 2] {
+        [0, 1].map(|side| self.in_flight[side].load(Ordering::SeqCst))
     }
 
     /// Records a completion and ends the run.
@@ -926,6 +954,68 @@ impl Session<'_> {
         if !done.is_empty() {
             crate::loom::lock(&self.done).append(done);
             self.has_done.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a lingering helper's spin window found (see `Session::linger`).
+enum Window {
+    /// The window is not over yet.
+    Spinning,
+    /// Too many windows in a row saw only short polls: stop lingering.
+    ShortPolls,
+    /// A poll was in flight through the whole window: sleep beside it.
+    LongPoll,
+}
+
+/// The spin windows of one lingering helper (see `Session::linger`): the
+/// in-flight words when the window began, when it began, and how many
+/// windows in a row saw only short polls.
+struct SpinWindow {
+    began: [usize; 2],
+    #[cfg(not(loom))]
+    start: std::time::Instant,
+    short: u32,
+}
+
+impl SpinWindow {
+    fn new(session: &Session<'_>) -> Self {
+        SpinWindow {
+            began: session.in_flight_words(),
+            #[cfg(not(loom))]
+            start: std::time::Instant::now(),
+            short: 0,
+        }
+    }
+
+    /// Called between spin rounds: whether the window is over, and what it
+    /// saw. Under loom (no clock) every window is over at once and counts
+    /// as long, so the models explore the sleep and its wakes.
+    fn next(&mut self, session: &Session<'_>) -> Window {
+        #[cfg(loom)]
+        {
+            let _ = (session, self.began, self.short);
+            Window::LongPoll
+        }
+        #[cfg(not(loom))]
+        {
+            if self.start.elapsed() < LINGER_SPIN_WINDOW {
+                return Window::Spinning;
+            }
+            let now = session.in_flight_words();
+            let long = same_poll_in_flight(self.began, now);
+            self.began = now;
+            self.start = std::time::Instant::now();
+            if long {
+                self.short = 0;
+                return Window::LongPoll;
+            }
+            self.short += 1;
+            if self.short >= LINGER_SHORT_WINDOWS {
+                Window::ShortPolls
+            } else {
+                Window::Spinning
+            }
         }
     }
 }
@@ -952,6 +1042,18 @@ fn in_flight_count(word: usize) -> usize {
 /// Polls started (modulo the half word) in an `in_flight` word.
 fn polls_started(word: usize) -> usize {
     word / ONE_POLL_STARTED
+}
+
+/// True if a poll in flight when the in-flight words read `then` is still
+/// in flight at `now`: a side with a poll in flight at both times that
+/// started no poll in between (see `Session::should_stop` and
+/// `Session::linger`).
+fn same_poll_in_flight(then: [usize; 2], now: [usize; 2]) -> bool {
+    (0..2).any(|side| {
+        in_flight_count(then[side]) != 0
+            && in_flight_count(now[side]) != 0
+            && polls_started(now[side]) == polls_started(then[side])
+    })
 }
 
 /// Counts one poll in flight (see `Session::linger`); its end wakes the
@@ -1202,5 +1304,37 @@ pub(crate) mod loom_support {
         fn finished(&mut self, _: &mut Engine<'_>) -> bool {
             unreachable!()
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// An in-flight word with `in_flight` polls in flight, `started` started.
+    fn word(in_flight: usize, started: usize) -> usize {
+        started * ONE_POLL_STARTED + in_flight
+    }
+
+    /// What a lingering helper (and a spent session) calls a long poll: one
+    /// in flight at both looks with no other poll started on its side in
+    /// between; a side that keeps starting polls, or had none in flight at
+    /// either look, is not one.
+    #[test]
+    fn a_poll_is_long_only_when_the_same_one_is_in_flight_at_both_looks() {
+        let idle = word(0, 7);
+        assert!(same_poll_in_flight([word(1, 5), idle], [word(1, 5), idle]));
+        assert!(same_poll_in_flight([idle, word(1, 9)], [idle, word(1, 9)]));
+        // The owner's side moved on to other polls: short ones.
+        assert!(!same_poll_in_flight([word(1, 5), idle], [word(1, 6), idle]));
+        // In flight at one look only.
+        assert!(!same_poll_in_flight([word(0, 5), idle], [word(1, 6), idle]));
+        assert!(!same_poll_in_flight([word(1, 5), idle], [word(0, 5), idle]));
+        assert!(!same_poll_in_flight([idle, idle], [idle, idle]));
+        // One side short, the other long: long.
+        assert!(same_poll_in_flight(
+            [word(1, 5), word(1, 2)],
+            [word(1, 8), word(1, 2)]
+        ));
     }
 }

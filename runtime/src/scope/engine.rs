@@ -36,7 +36,8 @@
 //!    flight, so a sibling woken during a long poll on the owner's thread
 //!    is polled at once. Beside short polls it spins a few tens of
 //!    microseconds and ends: sleeping there would cost a wake per child
-//!    woken meanwhile and one at the end of the owner's loop. `fork::join` returns only after both closures returned
+//!    woken meanwhile and one at the end of the owner's loop.
+//!    `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**. While a thread waits in such a join for loops
 //!    still in flight, it keeps serving the session (the session is the
@@ -322,7 +323,7 @@ impl<'env> Engine<'env> {
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
         if !session.standby(self.last_session) {
-            session.pull(true, None, 0, false);
+            session.pull(true, None, None, 0, false);
         }
         self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
         let Session { done, .. } = session;
@@ -568,9 +569,17 @@ impl Session<'_> {
     /// One pull loop (see the module docs). `owner_role`: this loop may
     /// poll the body and `!Send` children (it runs on the owner's thread
     /// and no other loop there holds the role). `first`: an entry already
-    /// popped, polled first. `linger`: when nothing is ready, wait for work
-    /// while another loop is inside a child poll ([`Session::linger`]).
-    fn pull(&self, owner_role: bool, first: Option<RawChild>, depth: u32, linger: bool) {
+    /// popped, polled first; `counted`: its poll, already counted in flight
+    /// (see `fork`). `linger`: when nothing is ready, wait for work while
+    /// another loop is inside a child poll ([`Session::linger`]).
+    fn pull(
+        &self,
+        owner_role: bool,
+        first: Option<RawChild>,
+        mut counted: Option<InFlight<'_, '_>>,
+        depth: u32,
+        linger: bool,
+    ) {
         // Which in-flight counter this loop's polls use (see `in_flight`).
         let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
         let mut done = Vec::new();
@@ -642,7 +651,7 @@ impl Session<'_> {
                     return;
                 }
             }
-            self.run(child, &mut done, side);
+            self.run(child, &mut done, side, counted.take());
             if owner_role {
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
@@ -701,9 +710,15 @@ impl Session<'_> {
         // The owner role stays with the owner's thread only (the first part
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
+        // The helper may start before this loop polls `child`: count that
+        // poll in flight now, so that a helper finding nothing to do lingers
+        // for it instead of ending (its siblings may be woken during it).
+        let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
+        let counted = Mutex::new(Some(InFlight::new(self, side)));
         let mine = || {
             let role = owner_role && self.owner.on_owner_thread();
-            self.pull(role, Some(child), depth + 1, !role);
+            let counted = crate::loom::lock(&counted).take();
+            self.pull(role, Some(child), counted, depth + 1, !role);
             if role {
                 // While this thread waits for the helpers, the role is free
                 // for the loops it runs meanwhile (`serve`).
@@ -768,7 +783,7 @@ impl Session<'_> {
             }
             self.owner_loop.store(true, Ordering::SeqCst);
             let _end = LoopEnd(self);
-            self.pull(true, None, 1, false);
+            self.pull(true, None, None, 1, false);
             // While this thread waits for the helper, the role is free for
             // the loops it runs meanwhile (`serve`).
             self.owner_busy.store(false, Ordering::Relaxed);
@@ -797,7 +812,7 @@ impl Session<'_> {
         // poll it would wait for. Either way lingering could only wait
         // for this thread's own stack.
         let linger = thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
-        self.pull(false, None, depth, linger);
+        self.pull(false, None, None, depth, linger);
     }
 
     /// True if the calling thread may take the owner role now: it is the
@@ -807,8 +822,17 @@ impl Session<'_> {
     }
 
     /// Polls a `Send` child from an entry this loop owns.
-    fn run(&self, child: RawChild, done: &mut Vec<RawChild>, side: usize) {
+    /// `counted`: this poll, already counted in flight by the forking loop
+    /// (see `fork`); released once this poll counts itself.
+    fn run(
+        &self,
+        child: RawChild,
+        done: &mut Vec<RawChild>,
+        side: usize,
+        counted: Option<InFlight<'_, '_>>,
+    ) {
         let _in_flight = InFlight::new(self, side);
+        drop(counted);
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
@@ -858,11 +882,13 @@ impl Session<'_> {
     /// flight through a whole window (its side started no other poll) is
     /// long: then it sleeps, registered as a sleeper of the hub, where a
     /// push wakes it, and so does the end of the last poll in flight
-    /// (`InFlight`). After [`LINGER_SHORT_WINDOWS`] windows of short polls
-    /// only (a loop busy with a stream of them needs no help that a fork
-    /// would not bring back) it ends instead: sleeping beside short polls
-    /// costs a wake for every child woken meanwhile, and one of the owner
-    /// when its loop ends, each more than such a poll.
+    /// (`InFlight`); so it does after a window in which the other loops
+    /// started no poll (between two polls — about to start a long one, or
+    /// preempted). After [`LINGER_SHORT_WINDOWS`] windows in a row of short
+    /// polls only (a loop busy with a stream of them needs no help that a
+    /// fork would not bring back) it ends instead: sleeping beside short
+    /// polls costs a wake for every child woken meanwhile, and one of the
+    /// owner when its loop ends, each more than such a poll.
     ///
     /// No wake is lost: the registration comes before the last look at the
     /// count and the queues, and the poll's end decrements the count before
@@ -890,7 +916,7 @@ impl Session<'_> {
             match window.next(self) {
                 Window::Spinning => continue,
                 Window::ShortPolls => return false,
-                Window::LongPoll => {}
+                Window::Sleep => {}
             }
             if idle_sleeps >= LINGER_MAX_IDLE_SLEEPS {
                 return false;
@@ -964,8 +990,9 @@ enum Window {
     Spinning,
     /// Too many windows in a row saw only short polls: stop lingering.
     ShortPolls,
-    /// A poll was in flight through the whole window: sleep beside it.
-    LongPoll,
+    /// A poll was in flight through the whole window (a long poll), or
+    /// the other loops started no poll during it: sleep.
+    Sleep,
 }
 
 /// The spin windows of one lingering helper (see `Session::linger`): the
@@ -989,13 +1016,13 @@ impl SpinWindow {
     }
 
     /// Called between spin rounds: whether the window is over, and what it
-    /// saw. Under loom (no clock) every window is over at once and counts
-    /// as long, so the models explore the sleep and its wakes.
+    /// saw. Under loom (no clock) every window is over at once and ends in
+    /// a sleep, so the models explore the sleep and its wakes.
     fn next(&mut self, session: &Session<'_>) -> Window {
         #[cfg(loom)]
         {
             let _ = (session, self.began, self.short);
-            Window::LongPoll
+            Window::Sleep
         }
         #[cfg(not(loom))]
         {
@@ -1003,12 +1030,17 @@ impl SpinWindow {
                 return Window::Spinning;
             }
             let now = session.in_flight_words();
-            let long = same_poll_in_flight(self.began, now);
+            // Short polls: the other loops started polls during the window
+            // and none of them lasted through it. Anything else (a long
+            // poll, or loops between polls the whole window — about to
+            // start one, or preempted) is worth sleeping beside.
+            let short = !same_poll_in_flight(self.began, now)
+                && (0..2).any(|side| polls_started(now[side]) != polls_started(self.began[side]));
             self.began = now;
             self.start = std::time::Instant::now();
-            if long {
+            if !short {
                 self.short = 0;
-                return Window::LongPoll;
+                return Window::Sleep;
             }
             self.short += 1;
             if self.short >= LINGER_SHORT_WINDOWS {
@@ -1104,7 +1136,7 @@ impl Serve for Session<'_> {
         if owner_role {
             self.owner_busy.store(true, Ordering::Relaxed);
         }
-        self.pull(owner_role, None, MAX_FORK_DEPTH, false);
+        self.pull(owner_role, None, None, MAX_FORK_DEPTH, false);
         if owner_role {
             self.owner_busy.store(false, Ordering::Relaxed);
         }
@@ -1166,7 +1198,7 @@ pub(crate) mod loom_support {
                     OwnerSlot::new(&mut no_owner, &mut books),
                     &repolls,
                 );
-                s.pull(false, None, 0, false);
+                s.pull(false, None, None, 0, false);
                 let Session { done, .. } = s;
                 theirs.lock().unwrap().extend(into_inner(done));
             }));
@@ -1179,7 +1211,7 @@ pub(crate) mod loom_support {
                 OwnerSlot::new(owner, &mut engine.books),
                 &repolls,
             );
-            s.pull(true, None, 0, false);
+            s.pull(true, None, None, 0, false);
             let Session { done, .. } = s;
             into_inner(done)
         };
@@ -1259,15 +1291,35 @@ pub(crate) mod loom_support {
             // SAFETY: as above.
             let s = unsafe { self.get() };
             let mut done = Vec::new();
-            s.run(child.0, &mut done, 1);
+            s.run(child.0, &mut done, 1, None);
             s.flush(&mut done);
+        }
+
+        /// Counts a poll in flight, calls `start_helper` (which may start a
+        /// helper loop that runs at once), then polls `child` on this
+        /// thread under that count: the order of `Session::fork`, whose
+        /// helper may look for polls in flight before the forking loop
+        /// starts its first one.
+        pub(crate) fn run_after_fork<T>(
+            &self,
+            child: SendChild,
+            start_helper: impl FnOnce() -> T,
+        ) -> T {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            let counted = InFlight::new(s, 1);
+            let helper = start_helper();
+            let mut done = Vec::new();
+            s.run(child.0, &mut done, 1, Some(counted));
+            s.flush(&mut done);
+            helper
         }
 
         /// A helper pull loop that lingers while a poll is in flight.
         pub(crate) fn helper_loop(&self) {
             // SAFETY: as above.
             let s = unsafe { self.get() };
-            s.pull(false, None, MAX_FORK_DEPTH, true);
+            s.pull(false, None, None, MAX_FORK_DEPTH, true);
         }
 
         /// A helper pull loop starting with `first`, then sets `latch`, as
@@ -1279,7 +1331,7 @@ pub(crate) mod loom_support {
         pub(crate) unsafe fn job(&self, first: SendChild, latch: *const ForkLatch) {
             // SAFETY: as above.
             let s = unsafe { self.get() };
-            s.pull(false, Some(first.0), MAX_FORK_DEPTH, false);
+            s.pull(false, Some(first.0), None, MAX_FORK_DEPTH, false);
             // SAFETY: caller contract.
             unsafe { <ForkLatch as crate::scheduler::fork::latch::Latch>::set(latch) };
         }

@@ -534,6 +534,28 @@ mod session {
         });
     }
 
+    /// A forking loop's helper may start, find nothing ready and look for
+    /// polls in flight before the forking loop starts its first poll (a
+    /// long one, which wakes a sibling): the fork counts that poll in
+    /// flight before it publishes the helper, so the helper lingers and
+    /// serves the sibling. Without that count the helper may end at once
+    /// and the long poll waits for ever (a deadlock).
+    #[test]
+    fn loom_helper_started_before_the_forking_loops_first_poll_lingers() {
+        model(|| {
+            let (mut engine, mut owner, _) = long_and_sibling();
+            with_session(&mut engine, &mut owner, |s| {
+                let long = s.pop().expect("the long child is ready");
+                let helper_session = *s;
+                let helper =
+                    s.run_after_fork(long, || thread::spawn(move || helper_session.helper_loop()));
+                helper.join().unwrap();
+            });
+            owner.done.sort();
+            assert_eq!(owner.done, [1, 7]);
+        });
+    }
+
     /// Moves a latch pointer into a loom thread (the model keeps it alive).
     struct LatchPtr(*const ForkLatch);
     // SAFETY: test-only; the latch outlives the thread (see the model).

@@ -252,7 +252,8 @@ impl Handle {
     /// Wakes a parked worker if nobody is searching for work. Returns true
     /// if it woke one.
     pub(super) fn notify_parked(&self) -> bool {
-        // Pairs with the SeqCst re-check of the last searcher (idle.rs).
+        // Pairs with the SeqCst re-check of a worker that leaves nobody
+        // searching (idle.rs, "No lost wake-ups").
         crate::loom::sync::atomic::fence(Ordering::SeqCst);
         match self.idle.worker_to_notify() {
             Some(index) => {
@@ -333,8 +334,9 @@ impl Handle {
         }
     }
 
-    /// Wakes a parked worker if any queue holds work (called by the last
-    /// searcher before it parks).
+    /// Wakes a parked worker if any queue holds work (called by a worker
+    /// that parks leaving nobody searching, see `idle`'s "No lost
+    /// wake-ups").
     pub(super) fn notify_if_work_pending(&self) {
         if self.work_pending() {
             self.notify_parked();

@@ -11,8 +11,18 @@
 //! * `num_unparked` counts workers not in `sleepers`; both change under the
 //!   `sleepers` lock, so a worker is either counted or listed, never both.
 //! * No lost wake-ups: a submitter pushes work, then (SeqCst) reads the
-//!   state; the last searcher to park decrements `num_searching`, then
-//!   (SeqCst) re-checks every queue. One of the two sees the other.
+//!   state, and wakes a parked worker only if nobody searches and some
+//!   worker is parked; otherwise it counts on a searcher, or on a worker
+//!   that is not parked, to find the work. So a worker re-checks every
+//!   queue (SeqCst) whenever its transition leaves nobody searching: the
+//!   last searcher when it finds work or parks, and a worker that parks
+//!   without having searched (refused the search while others searched)
+//!   when nobody searches any more. One of the submitter and that worker
+//!   sees the other. (A park without a search used to re-check nothing: it
+//!   lost the wake of a task pushed just before by a worker that saw both
+//!   workers unparked, and the task waited for the end of that worker's
+//!   poll, forever when the poll waited for it, as a fork whose popped-back
+//!   half waits for a task its other half spawned.)
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -71,14 +81,16 @@ impl Idle {
         Self::num_searching(state) == 0 && Self::num_unparked(state) < self.num_workers
     }
 
-    /// A worker parks. Returns true if it was the last searching worker, in
-    /// which case it must re-check the queues before sleeping.
+    /// A worker parks. Returns true if nobody searches any more (it was the
+    /// last searcher, or it was not searching and nobody was), in which case
+    /// it must re-check the queues before sleeping: a submitter that saw no
+    /// worker parked, or a searcher, woke nobody (see the module docs).
     pub(super) fn transition_worker_to_parked(&self, index: usize, is_searching: bool) -> bool {
         let mut sleepers = crate::loom::lock(&self.sleepers);
         let dec = (1 << UNPARK_SHIFT) | usize::from(is_searching);
         let prev = self.state.fetch_sub(dec, SeqCst);
         sleepers.push(index);
-        is_searching && Self::num_searching(prev) == 1
+        Self::num_searching(prev) == usize::from(is_searching)
     }
 
     /// A worker wants to steal. Refused when half the workers already search.
@@ -127,5 +139,95 @@ impl Idle {
     /// True if `index` is on the sleepers list.
     pub(super) fn is_parked(&self, index: usize) -> bool {
         crate::loom::lock(&self.sleepers).contains(&index)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The lost wake-up of "No lost wake-ups": worker 1 is refused the
+    /// search while worker 0 searches; worker 0 finds a task, stops
+    /// searching and pushes another task, whose notify sees both workers
+    /// unparked and wakes nobody. Worker 1, parking now without having
+    /// searched, must re-check the queues (it then wakes itself for that
+    /// task).
+    #[test]
+    fn a_worker_that_parks_without_searching_while_nobody_searches_rechecks() {
+        let idle = Idle::new(2);
+        // Both workers unparked; worker 0 searches, worker 1 is refused.
+        assert!(idle.transition_worker_to_searching());
+        assert!(!idle.transition_worker_to_searching());
+        // Worker 0 found work (it was the last searcher: its re-check
+        // comes before the push below and finds nothing).
+        assert!(idle.transition_worker_from_searching());
+        // Its task pushes a task: nobody parked, nobody to wake.
+        assert_eq!(idle.worker_to_notify(), None);
+        // Worker 1 parks: it must look at the queues, and a wake then finds
+        // it.
+        assert!(idle.transition_worker_to_parked(1, false));
+        assert_eq!(idle.worker_to_notify(), Some(1));
+    }
+
+    /// While another worker searches, a worker that parks without
+    /// searching leaves the re-check to the searcher; a searcher that is
+    /// not the last one does too.
+    #[test]
+    fn a_park_leaves_the_recheck_to_a_remaining_searcher() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_worker_to_searching());
+        assert!(idle.transition_worker_to_searching());
+        assert!(!idle.transition_worker_to_parked(3, false));
+        assert!(!idle.transition_worker_to_parked(2, true));
+        assert!(idle.transition_worker_to_parked(1, true));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicBool, Ordering, fence};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// "No lost wake-ups" for a worker that parks without having searched
+    /// (refused while the other searched), racing with the other worker,
+    /// which stops searching and pushes a task onto its own queue: the
+    /// push's notify or the parker's re-check wakes a worker. The fences
+    /// and the queue's release push / acquire look are the runtime's
+    /// (`Handle::notify_parked`, `Handle::work_pending`).
+    #[test]
+    fn loom_a_worker_parking_without_searching_sees_a_task_pushed_meanwhile() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(2));
+            assert!(idle.transition_worker_to_searching());
+            assert!(!idle.transition_worker_to_searching());
+            let queued = Arc::new(AtomicBool::new(false));
+            let parker = {
+                let (idle, queued) = (idle.clone(), queued.clone());
+                thread::spawn(move || {
+                    if !idle.transition_worker_to_parked(1, false) {
+                        return None;
+                    }
+                    fence(Ordering::SeqCst);
+                    if !queued.load(Ordering::Acquire) {
+                        return None;
+                    }
+                    fence(Ordering::SeqCst);
+                    idle.worker_to_notify()
+                })
+            };
+            // Worker 0 finds work; as the last searcher it re-checks the
+            // queues before its task pushes: nothing yet.
+            assert!(idle.transition_worker_from_searching());
+            queued.store(true, Ordering::Release);
+            fence(Ordering::SeqCst);
+            let by_pusher = idle.worker_to_notify();
+            let by_parker = parker.join().unwrap();
+            assert!(
+                by_pusher.is_some() || by_parker.is_some(),
+                "a task was pushed, a worker parked, and nobody woke it"
+            );
+        });
     }
 }

@@ -308,11 +308,11 @@ impl Core {
         if self.has_local_work() {
             return false;
         }
-        let is_last_searcher = handle
+        let nobody_searches = handle
             .idle
             .transition_worker_to_parked(self.index, self.is_searching);
         self.is_searching = false;
-        if is_last_searcher {
+        if nobody_searches {
             handle.notify_if_work_pending();
         }
         true

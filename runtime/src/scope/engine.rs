@@ -104,6 +104,17 @@ const LINGER_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 /// microseconds (a read and a write); a sleep and its wake cost tens.
 const LINGER_SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(25);
 
+/// A session at least this long most likely ran a long child poll (see
+/// `Session::patient`); the sessions of short polls of a busy server take
+/// tens to hundreds of microseconds.
+const LONG_SESSION: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// How long after a session of [`LONG_SESSION`] or more the owner's
+/// sessions stay patient (see `Session::patient`): a child that polled long
+/// once (a CPU-heavy request) is likely to do so again soon, and its
+/// siblings should find a helper beside it when it does.
+const LINGER_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Windows in a row with only short polls in flight after which a
 /// lingering helper ends: two, so that a long poll that began within the
 /// first window is still recognised in the second (any poll of at least
@@ -174,6 +185,9 @@ pub(crate) struct Engine<'env> {
     body: Option<RawChild>,
     /// How long the last session took (zero where it was not timed).
     last_session: std::time::Duration,
+    /// When the last session of at least [`LONG_SESSION`] ended (see
+    /// `Session::patient`).
+    last_long_session: Option<std::time::Instant>,
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -221,6 +235,7 @@ impl<'env> Engine<'env> {
             shared: Shared::new(),
             body: None,
             last_session: std::time::Duration::ZERO,
+            last_long_session: None,
             _env: PhantomData,
         }
     }
@@ -311,7 +326,7 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let session = Session::new(
+        let mut session = Session::new(
             &self.shared,
             self.body,
             OwnerSlot::new(owner, &mut self.books),
@@ -322,10 +337,22 @@ impl<'env> Engine<'env> {
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
+        session.patient = start.is_some_and(|start| {
+            self.last_long_session
+                .is_some_and(|end| start.saturating_duration_since(end) < LINGER_PATIENCE)
+        });
         if !session.standby(self.last_session) {
             session.pull(true, None, None, 0, false);
         }
-        self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
+        if let Some(start) = start {
+            let end = std::time::Instant::now();
+            self.last_session = end.saturating_duration_since(start);
+            if self.last_session >= LONG_SESSION {
+                self.last_long_session = Some(end);
+            }
+        } else {
+            self.last_session = std::time::Duration::ZERO;
+        }
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -482,6 +509,12 @@ struct Session<'a> {
     helpers: AtomicUsize,
     /// Most helpers worth forking.
     max_helpers: usize,
+    /// A session of this owner took [`LONG_SESSION`] or more within the
+    /// last [`LINGER_PATIENCE`]: its children may poll long again, so a
+    /// lingering helper sleeps beside the owner's loop even while that
+    /// loop polls short children (see `Session::linger`), and is there when
+    /// the long poll comes.
+    patient: bool,
     /// Children completed by helper loops, for the owner.
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
@@ -530,6 +563,7 @@ impl<'a> Session<'a> {
             limit,
             helpers: AtomicUsize::new(0),
             max_helpers,
+            patient: false,
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
@@ -888,7 +922,9 @@ impl Session<'_> {
     /// polls only (a loop busy with a stream of them needs no help that a
     /// fork would not bring back) it ends instead: sleeping beside short
     /// polls costs a wake for every child woken meanwhile, and one of the
-    /// owner when its loop ends, each more than such a poll.
+    /// owner when its loop ends, each more than such a poll. Unless the
+    /// session is *patient* (`Session::patient`: the owner's children
+    /// polled long lately), then it sleeps as beside a long poll.
     ///
     /// No wake is lost: the registration comes before the last look at the
     /// count and the queues, and the poll's end decrements the count before
@@ -915,8 +951,8 @@ impl Session<'_> {
             spins = 0;
             match window.next(self) {
                 Window::Spinning => continue,
-                Window::ShortPolls => return false,
-                Window::Sleep => {}
+                Window::ShortPolls if !self.patient => return false,
+                Window::ShortPolls | Window::Sleep => {}
             }
             if idle_sleeps >= LINGER_MAX_IDLE_SLEEPS {
                 return false;

@@ -31,13 +31,10 @@
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body panicked): then it takes no new
 //!    child. A helper loop that finds nothing ready while another loop is
-//!    inside a long child poll *lingers* instead (`Session::linger`): it
-//!    waits for a push onto the queues or for the end of the last poll in
-//!    flight, so a sibling woken during a long poll on the owner's thread
-//!    is polled at once. Beside short polls it spins a few tens of
-//!    microseconds and ends: sleeping there would cost a wake per child
-//!    woken meanwhile and one at the end of the owner's loop.
-//!    `fork::join` returns only after both closures returned
+//!    inside a child poll *lingers* instead (`Session::linger`): it waits
+//!    for a push onto the queues or for the end of the last poll in flight,
+//!    so a sibling woken during a long poll on the owner's thread is polled
+//!    at once. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this
 //!    session is in flight**. While a thread waits in such a join for loops
 //!    still in flight, it keeps serving the session (the session is the
@@ -94,32 +91,10 @@ const MAX_FORK_DEPTH: u32 = 8;
 /// running loop), so a short queue is still spread over the helpers.
 const MAX_BATCH: usize = 16;
 
-/// Spin rounds of a lingering helper loop (see `Session::linger`) between
-/// two looks at the clock.
+/// Spin rounds a lingering helper loop (see `Session::linger`) looks for
+/// work before it sleeps: most child polls are short, and the wake of a
+/// sleeping thread costs more than they do.
 const LINGER_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
-
-/// How long a lingering helper spins before it judges the polls in flight
-/// (see `Session::linger`): a poll in flight through a whole window is
-/// *long*, worth sleeping beside. Most child polls of a server are a few
-/// microseconds (a read and a write); a sleep and its wake cost tens.
-const LINGER_SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(25);
-
-/// A session at least this long most likely ran a long child poll (see
-/// `Session::patient`); the sessions of short polls of a busy server take
-/// tens to hundreds of microseconds.
-const LONG_SESSION: std::time::Duration = std::time::Duration::from_millis(2);
-
-/// How long after a session of [`LONG_SESSION`] or more the owner's
-/// sessions stay patient (see `Session::patient`): a child that polled long
-/// once (a CPU-heavy request) is likely to do so again soon, and its
-/// siblings should find a helper beside it when it does.
-const LINGER_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Windows in a row with only short polls in flight after which a
-/// lingering helper ends: two, so that a long poll that began within the
-/// first window is still recognised in the second (any poll of at least
-/// two windows is).
-const LINGER_SHORT_WINDOWS: u32 = 2;
 
 /// Longest sleep of a lingering helper between checks of its worker's
 /// queues (tasks queued there wait for it to stop lingering).
@@ -185,9 +160,6 @@ pub(crate) struct Engine<'env> {
     body: Option<RawChild>,
     /// How long the last session took (zero where it was not timed).
     last_session: std::time::Duration,
-    /// When the last session of at least [`LONG_SESSION`] ended (see
-    /// `Session::patient`).
-    last_long_session: Option<std::time::Instant>,
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -235,7 +207,6 @@ impl<'env> Engine<'env> {
             shared: Shared::new(),
             body: None,
             last_session: std::time::Duration::ZERO,
-            last_long_session: None,
             _env: PhantomData,
         }
     }
@@ -326,7 +297,7 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let mut session = Session::new(
+        let session = Session::new(
             &self.shared,
             self.body,
             OwnerSlot::new(owner, &mut self.books),
@@ -337,22 +308,10 @@ impl<'env> Engine<'env> {
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
-        session.patient = start.is_some_and(|start| {
-            self.last_long_session
-                .is_some_and(|end| start.saturating_duration_since(end) < LINGER_PATIENCE)
-        });
         if !session.standby(self.last_session) {
             session.pull(true, None, None, 0, false);
         }
-        if let Some(start) = start {
-            let end = std::time::Instant::now();
-            self.last_session = end.saturating_duration_since(start);
-            if self.last_session >= LONG_SESSION {
-                self.last_long_session = Some(end);
-            }
-        } else {
-            self.last_session = std::time::Duration::ZERO;
-        }
+        self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -509,12 +468,6 @@ struct Session<'a> {
     helpers: AtomicUsize,
     /// Most helpers worth forking.
     max_helpers: usize,
-    /// A session of this owner took [`LONG_SESSION`] or more within the
-    /// last [`LINGER_PATIENCE`]: its children may poll long again, so a
-    /// lingering helper sleeps beside the owner's loop even while that
-    /// loop polls short children (see `Session::linger`), and is there when
-    /// the long poll comes.
-    patient: bool,
     /// Children completed by helper loops, for the owner.
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
@@ -563,7 +516,6 @@ impl<'a> Session<'a> {
             limit,
             helpers: AtomicUsize::new(0),
             max_helpers,
-            patient: false,
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
@@ -741,14 +693,14 @@ impl Session<'_> {
     /// with `child`: one helper through the two-way `fork::join`, several
     /// through `fork::join_all` (job 0 is this loop).
     fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
-        // The owner role stays with the owner's thread only (the first part
-        // of a fork runs inline; if it ever did not, the owner's work would
-        // wait for the end of the join).
         // The helper may start before this loop polls `child`: count that
         // poll in flight now, so that a helper finding nothing to do lingers
         // for it instead of ending (its siblings may be woken during it).
         let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
         let counted = Mutex::new(Some(InFlight::new(self, side)));
+        // The owner role stays with the owner's thread only (the first part
+        // of a fork runs inline; if it ever did not, the owner's work would
+        // wait for the end of the join).
         let mine = || {
             let role = owner_role && self.owner.on_owner_thread();
             let counted = crate::loom::lock(&counted).take();
@@ -905,37 +857,24 @@ impl Session<'_> {
     }
 
     /// Called by a helper loop that found nothing ready: if another loop
-    /// of the session is inside a *long* child poll, waits for work instead
-    /// of ending (a sibling woken by that poll, or by a timer or I/O
-    /// meanwhile, is then polled at once, not after the poll). Returns true
-    /// when work is ready, false when the loop should end: no poll in
-    /// flight, the session takes no new child, or only short polls.
+    /// of the session is inside a child poll, waits for work instead of
+    /// ending (a sibling woken by that poll, or by a timer or I/O meanwhile,
+    /// is then polled at once, not after the poll). Returns true when work
+    /// is ready, false when the loop should end: no poll in flight, or the
+    /// session takes no new child.
     ///
-    /// It spins first, in windows of [`LINGER_SPIN_WINDOW`], looking for
-    /// work and for the end of the polls in flight. A poll that was in
-    /// flight through a whole window (its side started no other poll) is
-    /// long: then it sleeps, registered as a sleeper of the hub, where a
-    /// push wakes it, and so does the end of the last poll in flight
-    /// (`InFlight`); so it does after a window in which the other loops
-    /// started no poll (between two polls — about to start a long one, or
-    /// preempted). After [`LINGER_SHORT_WINDOWS`] windows in a row of short
-    /// polls only (a loop busy with a stream of them needs no help that a
-    /// fork would not bring back) it ends instead: sleeping beside short
-    /// polls costs a wake for every child woken meanwhile, and one of the
-    /// owner when its loop ends, each more than such a poll. Unless the
-    /// session is *patient* (`Session::patient`: the owner's children
-    /// polled long lately), then it sleeps as beside a long poll.
-    ///
-    /// No wake is lost: the registration comes before the last look at the
+    /// It spins a little, then sleeps registered as a sleeper of the hub:
+    /// a push wakes it, and so does the end of the last poll in flight
+    /// (`InFlight`). The registration comes before the last look at the
     /// count and the queues, and the poll's end decrements the count before
-    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style).
-    /// While it sleeps, tasks woken on this worker stay stealable (the LIFO
-    /// slot is off), and if tasks wait in its queues it stops lingering so
-    /// the worker loop runs them.
+    /// it looks for sleepers (a SeqCst fence on both sides, Dekker-style),
+    /// so neither wake is lost. While it
+    /// sleeps, tasks woken on this worker stay stealable (the LIFO slot is
+    /// off), and if tasks wait in its queues it stops lingering so the
+    /// worker loop runs them.
     fn linger(&self) -> bool {
         let mut spins = 0;
         let mut idle_sleeps = 0;
-        let mut window = SpinWindow::new(self);
         loop {
             if self.should_stop() || !self.polls_in_flight() {
                 return false;
@@ -949,11 +888,6 @@ impl Session<'_> {
                 continue;
             }
             spins = 0;
-            match window.next(self) {
-                Window::Spinning => continue,
-                Window::ShortPolls if !self.patient => return false,
-                Window::ShortPolls | Window::Sleep => {}
-            }
             if idle_sleeps >= LINGER_MAX_IDLE_SLEEPS {
                 return false;
             }
@@ -983,7 +917,6 @@ impl Session<'_> {
             if !go {
                 return false;
             }
-            window = SpinWindow::new(self);
         }
     }
 
@@ -1020,74 +953,6 @@ impl Session<'_> {
     }
 }
 
-/// What a lingering helper's spin window found (see `Session::linger`).
-enum Window {
-    /// The window is not over yet.
-    Spinning,
-    /// Too many windows in a row saw only short polls: stop lingering.
-    ShortPolls,
-    /// A poll was in flight through the whole window (a long poll), or
-    /// the other loops started no poll during it: sleep.
-    Sleep,
-}
-
-/// The spin windows of one lingering helper (see `Session::linger`): the
-/// in-flight words when the window began, when it began, and how many
-/// windows in a row saw only short polls.
-struct SpinWindow {
-    began: [usize; 2],
-    #[cfg(not(loom))]
-    start: std::time::Instant,
-    short: u32,
-}
-
-impl SpinWindow {
-    fn new(session: &Session<'_>) -> Self {
-        SpinWindow {
-            began: session.in_flight_words(),
-            #[cfg(not(loom))]
-            start: std::time::Instant::now(),
-            short: 0,
-        }
-    }
-
-    /// Called between spin rounds: whether the window is over, and what it
-    /// saw. Under loom (no clock) every window is over at once and ends in
-    /// a sleep, so the models explore the sleep and its wakes.
-    fn next(&mut self, session: &Session<'_>) -> Window {
-        #[cfg(loom)]
-        {
-            let _ = (session, self.began, self.short);
-            Window::Sleep
-        }
-        #[cfg(not(loom))]
-        {
-            if self.start.elapsed() < LINGER_SPIN_WINDOW {
-                return Window::Spinning;
-            }
-            let now = session.in_flight_words();
-            // Short polls: the other loops started polls during the window
-            // and none of them lasted through it. Anything else (a long
-            // poll, or loops between polls the whole window — about to
-            // start one, or preempted) is worth sleeping beside.
-            let short = !same_poll_in_flight(self.began, now)
-                && (0..2).any(|side| polls_started(now[side]) != polls_started(self.began[side]));
-            self.began = now;
-            self.start = std::time::Instant::now();
-            if !short {
-                self.short = 0;
-                return Window::Sleep;
-            }
-            self.short += 1;
-            if self.short >= LINGER_SHORT_WINDOWS {
-                Window::ShortPolls
-            } else {
-                Window::Spinning
-            }
-        }
-    }
-}
-
 /// Un-reserves a helper however its loop ends.
 struct Release<'s>(&'s AtomicUsize);
 
@@ -1114,8 +979,7 @@ fn polls_started(word: usize) -> usize {
 
 /// True if a poll in flight when the in-flight words read `then` is still
 /// in flight at `now`: a side with a poll in flight at both times that
-/// started no poll in between (see `Session::should_stop` and
-/// `Session::linger`).
+/// started no poll in between (a long poll, see `Session::should_stop`).
 fn same_poll_in_flight(then: [usize; 2], now: [usize; 2]) -> bool {
     (0..2).any(|side| {
         in_flight_count(then[side]) != 0
@@ -1404,10 +1268,9 @@ mod tests {
         started * ONE_POLL_STARTED + in_flight
     }
 
-    /// What a lingering helper (and a spent session) calls a long poll: one
-    /// in flight at both looks with no other poll started on its side in
-    /// between; a side that keeps starting polls, or had none in flight at
-    /// either look, is not one.
+    /// What a spent session calls a long poll: one in flight at both looks
+    /// with no other poll started on its side in between; a side that keeps
+    /// starting polls, or had none in flight at either look, is not one.
     #[test]
     fn a_poll_is_long_only_when_the_same_one_is_in_flight_at_both_looks() {
         let idle = word(0, 7);

@@ -566,8 +566,7 @@ impl Session<'_> {
         depth: u32,
         linger: bool,
     ) {
-        // Which in-flight counter this loop's polls use (see `in_flight`).
-        let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
+        let side = self.side(owner_role);
         let mut done = Vec::new();
         // Entries popped from the ready queue but not yet polled (a batch).
         let mut mine: VecDeque<RawChild> = VecDeque::new();
@@ -696,8 +695,7 @@ impl Session<'_> {
         // The helper may start before this loop polls `child`: count that
         // poll in flight now, so that a helper finding nothing to do lingers
         // for it instead of ending (its siblings may be woken during it).
-        let side = usize::from(!(owner_role || self.owner.on_owner_thread()));
-        let counted = Mutex::new(Some(InFlight::new(self, side)));
+        let counted = Mutex::new(Some(InFlight::new(self, self.side(owner_role))));
         // The owner role stays with the owner's thread only (the first part
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
@@ -799,6 +797,12 @@ impl Session<'_> {
         // for this thread's own stack.
         let linger = thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
         self.pull(false, None, None, depth, linger);
+    }
+
+    /// Which in-flight counter (see `in_flight`) the polls of a pull loop
+    /// on this thread use, with or without the owner role.
+    fn side(&self, owner_role: bool) -> usize {
+        usize::from(!(owner_role || self.owner.on_owner_thread()))
     }
 
     /// True if the calling thread may take the owner role now: it is the

@@ -228,6 +228,20 @@ impl Core {
         }
     }
 
+    /// Publishes a fork job, counting it in `fork_queue_own`.
+    fn push_fork_job(&mut self, job: JobRef) {
+        self.fork_queue.push(job);
+        self.fork_queue_own += 1;
+    }
+
+    /// Takes back this worker's newest fork job, if nobody stole it,
+    /// counting it out of `fork_queue_own`.
+    fn pop_fork_job(&mut self) -> Option<JobRef> {
+        let job = self.fork_queue.pop()?;
+        self.fork_queue_own = self.fork_queue_own.saturating_sub(1);
+        Some(job)
+    }
+
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
         if self.tick % self.global_queue_interval == 0
             && !handle.inject.is_empty()
@@ -238,8 +252,7 @@ impl Core {
             // a few checks even while the local queue never runs dry.
             return Some(Work::Task(task));
         }
-        if let Some(job) = self.fork_queue.pop() {
-            self.fork_queue_own = self.fork_queue_own.saturating_sub(1);
+        if let Some(job) = self.pop_fork_job() {
             return Some(Work::Job(job));
         }
         if let Some(task) = self.lifo_slot.take().or_else(|| self.run_queue.pop()) {
@@ -803,8 +816,7 @@ impl Forker<'_> {
                 };
                 let was_empty = core.fork_queue.is_empty();
                 for job in jobs {
-                    core.fork_queue.push(job);
-                    core.fork_queue_own += 1;
+                    core.push_fork_job(job);
                 }
                 was_empty
             }
@@ -883,13 +895,7 @@ impl Forker<'_> {
     /// nobody stole it.
     pub(crate) fn pop(&self) -> Option<JobRef> {
         match self {
-            Forker::Worker(cx) => {
-                let mut core = cx.core.borrow_mut();
-                let core = core.as_mut()?;
-                let job = core.fork_queue.pop()?;
-                core.fork_queue_own = core.fork_queue_own.saturating_sub(1);
-                Some(job)
-            }
+            Forker::Worker(cx) => cx.core.borrow_mut().as_mut()?.pop_fork_job(),
             Forker::Remote(handle) => steal_retrying(|| handle.fork_inject.steal()),
         }
     }

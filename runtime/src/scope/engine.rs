@@ -91,6 +91,16 @@ const MAX_FORK_DEPTH: u32 = 8;
 /// running loop), so a short queue is still spread over the helpers.
 const MAX_BATCH: usize = 16;
 
+/// A child poll at least this long marks the child as one that polls long
+/// (`RawChild::polls_long`): before a loop polls such a child again, it
+/// hands the rest of its batch back to the queue, where other loops can
+/// take it, instead of keeping those siblings waiting behind the poll
+/// (ten timer siblings measured 20 ms late behind one 20 ms poll). Far
+/// longer than handing a batch back and taking it again (two locks), far
+/// shorter than a CPU-heavy poll. Polls are timed only while the session
+/// has helpers: without one, nobody could take the batch anyway.
+const LONG_POLL: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// Spin rounds a lingering helper loop (see `Session::linger`) looks for
 /// work before it sleeps: most child polls are short, and the wake of a
 /// sleeping thread costs more than they do.
@@ -588,6 +598,10 @@ impl Session<'_> {
                         && let Some(c) = self.shared.pop_local()
                     {
                         local_turn = false;
+                        if c.polls_long() {
+                            // As below (see `LONG_POLL`).
+                            self.shared.unpop(&mut mine);
+                        }
                         self.run_local(c, &mut done);
                         continue;
                     }
@@ -620,7 +634,11 @@ impl Session<'_> {
                 if helpers == 0 && self.standby.swap(false, Ordering::Relaxed) {
                     // More is ready than this loop can poll at once, and
                     // the standby helper is still waiting to be taken: wake
-                    // a worker for it (once), as a fork would.
+                    // a worker for it (once), as a fork would, and as a
+                    // fork does, hand back what this loop took but did not
+                    // start, so the helper finds it (`child` may be a long
+                    // poll).
+                    self.shared.unpop(&mut mine);
                     crate::scheduler::multi_thread::worker::with_forker(false, |f| {
                         if let Some(f) = f {
                             f.wake_helper();
@@ -635,6 +653,10 @@ impl Session<'_> {
                     self.fork(owner_role, child, depth, helpers);
                     return;
                 }
+            }
+            if child.polls_long() {
+                // Its siblings should not wait behind it (see `LONG_POLL`).
+                self.shared.unpop(&mut mine);
             }
             self.run(child, &mut done, side, counted.take());
             if owner_role {
@@ -821,27 +843,30 @@ impl Session<'_> {
         side: usize,
         counted: Option<InFlight<'_, '_>>,
     ) {
-        let _in_flight = InFlight::new(self, side);
+        let in_flight = InFlight::new(self, side);
         drop(counted);
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
+        let timer = PollTimer::start(&in_flight);
         // SAFETY: I1: this runs inside the owner's poll (on its thread, or in
         // a fork job that `fork::join` joins before the session ends), and
         // `begin_run` made this thread the child's only poller (the entry was
         // unique and the child is now RUNNING).
         unsafe { child.poll() };
+        timer.stop(child);
         self.after_poll(child, done);
     }
 
     /// Polls the body or a `!Send` child (owner's thread, owner role).
     fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
-        let _in_flight = InFlight::new(self, 0);
+        let in_flight = InFlight::new(self, 0);
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
+        let timer = PollTimer::start(&in_flight);
         if Some(child) == self.body {
             // SAFETY: the owner role is held by exactly one loop on the
             // owner's thread (see `pull`), so this is the only live use of
@@ -851,12 +876,14 @@ impl Session<'_> {
             if !ok {
                 self.stop.store(true, Ordering::Relaxed);
             }
+            timer.stop(child);
             child.end_run();
             return;
         }
         // SAFETY: I1: inside the owner's poll, on the owner's thread (a
         // `!Send` child never leaves it); RUNNING makes us its only poller.
         unsafe { child.poll() };
+        timer.stop(child);
         self.after_poll(child, done);
     }
 
@@ -1017,6 +1044,24 @@ impl Drop for InFlight<'_, '_> {
             // sleeper's registration, or the sleeper sees the count at zero.
             fence(Ordering::SeqCst);
             session.shared.wake_sleepers();
+        }
+    }
+}
+
+/// Times one child poll, if the poll is counted in flight (the session has
+/// helpers), and records in the child whether it was long (`LONG_POLL`).
+struct PollTimer(Option<std::time::Instant>);
+
+impl PollTimer {
+    fn start(in_flight: &InFlight<'_, '_>) -> PollTimer {
+        PollTimer(in_flight.0.map(|_| std::time::Instant::now()))
+    }
+
+    /// Call after the poll, while the child is still this thread's to poll
+    /// (before `end_run`).
+    fn stop(self, child: RawChild) {
+        if let Some(start) = self.0 {
+            child.set_polls_long(start.elapsed() >= LONG_POLL);
         }
     }
 }
@@ -1244,7 +1289,7 @@ pub(crate) mod loom_support {
         pub(crate) fn wait(&self, latch: &ForkLatch) {
             // SAFETY: as above.
             let s = unsafe { self.get() };
-            latch.wait(s, || false, |_| None);
+            latch.wait(s, || false, |_, wake| wake.park());
         }
     }
 

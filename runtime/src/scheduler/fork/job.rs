@@ -252,8 +252,11 @@ mod tests {
             // SAFETY: executed exactly once, while the forker waits.
             unsafe { stolen.0.execute() }
         });
-        job.latch
-            .wait(&crate::scheduler::fork::NoServe, || false, |_| None);
+        job.latch.wait(
+            &crate::scheduler::fork::NoServe,
+            || false,
+            |_, wake| wake.park(),
+        );
         match job.into_result() {
             JobResult::Ok(v) => assert_eq!(v, [1, 2, 3]),
             _ => panic!("the job's result is missing"),
@@ -277,7 +280,11 @@ mod tests {
             // SAFETY: executed exactly once, while the forker waits.
             unsafe { stolen.0.execute() }
         });
-        latch.wait(&crate::scheduler::fork::NoServe, || false, |_| None);
+        latch.wait(
+            &crate::scheduler::fork::NoServe,
+            || false,
+            |_, wake| wake.park(),
+        );
         let payload = job.take_panic().expect("the panic was carried back");
         assert_eq!(payload.downcast_ref::<usize>(), Some(&7));
         t.join().unwrap();

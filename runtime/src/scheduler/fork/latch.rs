@@ -191,6 +191,12 @@ impl Unparker {
         }
     }
 
+    /// Sleeps until unparked; returns at once if an unpark came first. Only
+    /// the thread this unparker wakes may call it.
+    pub(crate) fn park(&self) {
+        self.0.park();
+    }
+
     /// Sleeps until unparked, at most for `timeout`; returns at once if an
     /// unpark came first. Only the thread this unparker wakes may call it.
     pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
@@ -307,12 +313,6 @@ impl ForkLatch {
     }
 
     /// The forker's sleeper.
-    fn waiter(&self) -> &Sleeper {
-        // SAFETY: the sleeper lives while the forking thread does (or while
-        // `owner` does), and only the forker waits on its own latch.
-        unsafe { &*self.waiter }
-    }
-
     /// An unparker for the forking thread's sleeper.
     fn unparker(&self) -> Unparker {
         // SAFETY: the sleeper is alive and owned by an `Arc` (the thread's
@@ -329,9 +329,12 @@ impl ForkLatch {
     /// Returns once every job finished. While waiting, calls
     /// `serve.serve()` and `help` (which runs one other fork job and returns
     /// true, or returns false when it found none), spins a little, then
-    /// calls `before_sleep` with the number of sleeps so far and sleeps, at
-    /// most for the duration it returns (`None`: until woken by the last
-    /// job or by work for `serve`).
+    /// sleeps: calls `sleep` with the number of sleeps so far and an
+    /// [`Unparker`] for this thread, and `sleep` returns when that unparker
+    /// is unparked (by the last job, or by work for `serve`), or earlier
+    /// (a timeout; the wait loops). [`Unparker::park`] is the plain sleep;
+    /// a worker sleeps in the I/O driver instead when it is free, so I/O
+    /// and timers are served while it waits.
     ///
     /// Must be called by the thread that created the latch (its sleeper is
     /// the one `set` wakes).
@@ -339,7 +342,7 @@ impl ForkLatch {
         &self,
         serve: &dyn Serve,
         mut help: impl FnMut() -> bool,
-        mut before_sleep: impl FnMut(u32) -> Option<std::time::Duration>,
+        mut sleep: impl FnMut(u32, &Unparker),
     ) {
         let mut idle = 0;
         let mut sleeps = 0;
@@ -350,24 +353,19 @@ impl ForkLatch {
                 idle += 1;
                 crate::loom::spin_loop();
             } else {
-                let timeout = before_sleep(sleeps);
-                sleeps = sleeps.saturating_add(1);
-                let wake = serve.may_wake().then(|| self.unparker());
-                let sleep = match &wake {
-                    Some(wake) => serve.prepare_sleep(wake),
-                    None => true,
-                };
-                if sleep && !self.probe() {
+                let wake = self.unparker();
+                let registered = serve.may_wake();
+                let go = !registered || serve.prepare_sleep(&wake);
+                if go && !self.probe() {
                     // `prepare_sleep` registered the unparker before its
                     // last look for work, and `set` unparks after its
-                    // decrement: the park returns in either case.
-                    match timeout {
-                        Some(timeout) => self.waiter().park_timeout(timeout),
-                        None => self.waiter().park(),
-                    }
+                    // decrement: the sleep returns in either case (an
+                    // unpark that came first makes it return at once).
+                    sleep(sleeps, &wake);
+                    sleeps = sleeps.saturating_add(1);
                 }
-                if let (true, Some(wake)) = (sleep, &wake) {
-                    serve.end_sleep(wake);
+                if registered && go {
+                    serve.end_sleep(&wake);
                 }
                 idle = 0;
             }
@@ -430,7 +428,7 @@ mod loom_tests {
                     unsafe { ForkLatch::set(&*latch) };
                 }));
             }
-            latch.wait(&NoServe, || false, |_| None);
+            latch.wait(&NoServe, || false, |_, wake| wake.park());
             assert_eq!(
                 done.load(Ordering::Relaxed),
                 2,
@@ -463,7 +461,7 @@ mod tests {
             // SAFETY: as a stolen job: the forker waits for the latch.
             unsafe { ForkLatch::set(p.0) }
         });
-        latch.wait(&NoServe, || false, |_| None);
+        latch.wait(&NoServe, || false, |_, wake| wake.park());
         t
     }
 
@@ -518,7 +516,7 @@ mod tests {
                     // SAFETY: as a stolen job: the forker waits for the latch.
                     unsafe { ForkLatch::set(p.0) }
                 });
-                latch.wait(&serve, || false, |_| None);
+                latch.wait(&serve, || false, |_, wake| wake.park());
             });
             assert!(serve.served.load(Ordering::SeqCst));
         }

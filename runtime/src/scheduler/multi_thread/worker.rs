@@ -902,8 +902,9 @@ impl Forker<'_> {
 
     /// Returns once `latch` is set, helping meanwhile: serves `serve` (the
     /// forker's own work, see `fork::Serve`), runs fork jobs of this thread,
-    /// then stolen ones; before sleeping, polls the I/O driver and timers if
-    /// nobody else holds them. Never runs whole tasks. A worker
+    /// then stolen ones; sleeps in the I/O driver if nobody else is in it
+    /// (so I/O and timers are served while it waits), else after a
+    /// non-blocking look at it. Never runs whole tasks. A worker
     /// that has slept [`FORK_WAIT_BEFORE_HAND_OFF`] while tasks wait in its
     /// queues hands its core to a new thread, as a blocking wait does.
     pub(crate) fn wait(&self, latch: &ForkLatch, serve: &dyn Serve) {
@@ -933,23 +934,35 @@ impl Forker<'_> {
                         }
                         true
                     },
-                    |sleeps| {
-                        cx.handle.poll_driver_nonblocking();
+                    |sleeps, wake| {
                         let queued = cx
                             .core
                             .try_borrow()
                             .ok()
                             .and_then(|core| core.as_ref().map(|core| core.has_local_work()));
                         match queued {
-                            // Tasks wait behind us: a short sleep, then
-                            // give them (and the core) to another thread.
-                            Some(true) if sleeps == 0 => Some(FORK_WAIT_BEFORE_HAND_OFF),
-                            Some(true) => {
-                                hand_off_core(cx);
-                                None
+                            // A worker: sleep in the driver if nobody is in
+                            // it. The job waited for may be the only other
+                            // thread awake (a long child poll), and nobody
+                            // else would serve I/O and timers meanwhile;
+                            // what they wake may be work for `serve`, which
+                            // ends the sleep. If tasks wait behind us, a
+                            // short sleep, then give them (and the core) to
+                            // another thread.
+                            Some(queued) if !queued || sleeps == 0 => {
+                                cx.handle
+                                    .sleep_serving_driver(wake, FORK_WAIT_BEFORE_HAND_OFF);
                             }
-                            Some(false) => Some(FORK_WAIT_BEFORE_HAND_OFF),
-                            None => None,
+                            Some(_) => {
+                                cx.handle.poll_driver_nonblocking();
+                                hand_off_core(cx);
+                                wake.park();
+                            }
+                            // No core (handed on): no longer a worker.
+                            None => {
+                                cx.handle.poll_driver_nonblocking();
+                                wake.park();
+                            }
                         }
                     },
                 );
@@ -965,9 +978,9 @@ impl Forker<'_> {
                     }
                     None => false,
                 },
-                |_| {
+                |_, wake| {
                     handle.poll_driver_nonblocking();
-                    None
+                    wake.park();
                 },
             ),
         }

@@ -175,6 +175,50 @@ fn sibling_woken_while_the_owner_is_in_a_long_poll_is_served() {
     }
 }
 
+/// Siblings ready together with a child whose first poll is long: the loop
+/// that takes the long child may have taken some of them in the same batch;
+/// it must hand them back before it starts the long poll once a helper is
+/// on its way, so they are polled during it instead of after it. `long`
+/// (spawned first, so at the front of the owner's batch) spins until every
+/// sibling was polled.
+fn siblings_in_the_batch_of_a_long_first_poll(in_task: bool) -> bool {
+    const SIBLINGS: usize = 20;
+    let served_during = std::sync::Arc::new(AtomicBool::new(false));
+    let out = served_during.clone();
+    run_scope(in_task, async move {
+        let polled = std::sync::atomic::AtomicUsize::new(0);
+        let all = AtomicBool::new(false);
+        let (polled, all) = (&polled, &all);
+        let out = &out;
+        tether::scope(|s| async move {
+            s.spawn(async move {
+                spin_until(all);
+                out.store(all.load(SeqCst), SeqCst);
+            });
+            for _ in 0..SIBLINGS {
+                s.spawn(async move {
+                    if polled.fetch_add(1, SeqCst) + 1 == SIBLINGS {
+                        all.store(true, SeqCst);
+                    }
+                });
+            }
+        })
+        .await;
+    });
+    served_during.load(SeqCst)
+}
+
+#[test]
+fn siblings_taken_with_a_long_first_poll_are_served_during_it() {
+    for in_task in [false, true] {
+        let _watchdog = watchdog("siblings_taken_with_a_long_first_poll", WATCHDOG);
+        assert!(
+            siblings_in_the_batch_of_a_long_first_poll(in_task),
+            "siblings waited behind a long first poll (in_task: {in_task})"
+        );
+    }
+}
+
 /// Nested scopes inside the children of a scope awaited in `block_on`: a
 /// nested fork wait may pop the outer session's helper job onto its own
 /// stack, beneath the outer poll it would linger for. It must not wait for

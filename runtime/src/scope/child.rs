@@ -128,10 +128,6 @@ pub(crate) struct Header {
     id: std::sync::atomic::AtomicU64,
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
-    /// A hint, written by the child's poller after a timed poll: that poll
-    /// was long (see the engine's `LONG_POLL`). A plain atomic, not a loom
-    /// one: no protocol depends on it.
-    polls_long: std::sync::atomic::AtomicBool,
     /// A panic payload, written by the polling thread before `COMPLETE` and
     /// read only by the owner after the session's join. Never touched by the
     /// handle, so it needs no synchronisation with `poll_join`.
@@ -206,7 +202,6 @@ impl RawChild {
                     vtable: vtable::<F>(),
                     id: std::sync::atomic::AtomicU64::new(0),
                     local,
-                    polls_long: std::sync::atomic::AtomicBool::new(false),
                     panic: UnsafeCell::new(None),
                 },
                 output: UnsafeCell::new(None),
@@ -254,21 +249,6 @@ impl RawChild {
 
     pub(crate) fn is_local(&self) -> bool {
         self.header().local
-    }
-
-    /// True if the child's last timed poll was long (a hint; see the
-    /// engine's `LONG_POLL`).
-    pub(crate) fn polls_long(&self) -> bool {
-        self.header()
-            .polls_long
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Records whether the poll that just ended was long (poller only).
-    pub(crate) fn set_polls_long(&self, long: bool) {
-        self.header()
-            .polls_long
-            .store(long, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn state(&self) -> usize {

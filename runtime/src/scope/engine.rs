@@ -13,7 +13,13 @@
 //!    owner-only queue), poll it, repeat. A child woken while the session
 //!    runs is pushed onto the queue at once (see `child`'s wake protocol)
 //!    and polled by whichever pull loop is free next — not on a later poll
-//!    of the owner.
+//!    of the owner. A loop takes a few entries at once (a *batch*, one
+//!    lock per batch); the batch stays where the other loops can take it
+//!    (`Batch`), so no sibling waits behind a long poll of the loop that
+//!    happened to take it: a loop that runs out of work takes half of
+//!    another's batch, and a loop about to start a poll while a thread of
+//!    the session sleeps hands its batch back to the queue, which wakes
+//!    that thread.
 //! 2. On a worker, the session starts with a *standby* helper
 //!    (`Session::standby`): a helper pull loop published without waking
 //!    anyone, taken by a worker that becomes free while the owner is still
@@ -49,9 +55,11 @@
 //!    session; if the budget is spent, the owner wakes itself and yields.
 //!
 //! A child is never polled by two threads at once: a ready-queue entry is
-//! unique per child, and popping it moves the child to `RUNNING`, during
-//! which wakes only set a flag (the poller re-queues the child after the
-//! poll).
+//! unique per child (it moves between the queue and the batches, one place
+//! at a time, under their locks), and starting its poll moves the child to
+//! `RUNNING`, during which wakes only set a flag (the poller re-queues the
+//! child after the poll). A batch's entries go back to the queue when its
+//! loop ends, so none outlives the session's loops.
 //!
 //! # Invariants
 //!
@@ -91,15 +99,11 @@ const MAX_FORK_DEPTH: u32 = 8;
 /// running loop), so a short queue is still spread over the helpers.
 const MAX_BATCH: usize = 16;
 
-/// A child poll at least this long marks the child as one that polls long
-/// (`RawChild::polls_long`): before a loop polls such a child again, it
-/// hands the rest of its batch back to the queue, where other loops can
-/// take it, instead of keeping those siblings waiting behind the poll
-/// (ten timer siblings measured 20 ms late behind one 20 ms poll). Far
-/// longer than handing a batch back and taking it again (two locks), far
-/// shorter than a CPU-heavy poll. Polls are timed only while the session
-/// has helpers: without one, nobody could take the batch anyway.
-const LONG_POLL: std::time::Duration = std::time::Duration::from_micros(100);
+/// Batch slots of a session (see `Batch`): one per pull loop running at
+/// once, which on this runtime's usual sizes is the owner's loop, a helper
+/// or two, and a serving loop of a fork wait. A loop that finds every slot
+/// taken takes one child at a time instead.
+const BATCH_SLOTS: usize = 4;
 
 /// Spin rounds a lingering helper loop (see `Session::linger`) looks for
 /// work before it sleeps: most child polls are short, and the wake of a
@@ -498,6 +502,10 @@ struct Session<'a> {
     /// The in-flight words of [`Session::in_flight`] when the re-poll
     /// budget was first found spent (see `Session::should_stop`).
     spent: Mutex<Option<[usize; 2]>>,
+    /// The pull loops' batches (see `Batch`).
+    batches: [CachePadded<BatchSlot>; BATCH_SLOTS],
+    /// Bit `i` set: slot `i` of `batches` belongs to a running loop.
+    batch_claims: AtomicUsize,
     /// Child (or body) polls in progress (lower half of each word) and
     /// started (upper half, see [`ONE_POLL_STARTED`]): `[0]` on the owner's thread,
     /// `[1]` on the others. Two padded counters, not one, so the owner's
@@ -533,6 +541,8 @@ impl<'a> Session<'a> {
             standby: AtomicBool::new(false),
             owner_loop: AtomicBool::new(false),
             spent: Mutex::new(None),
+            batches: Default::default(),
+            batch_claims: AtomicUsize::new(0),
         }
     }
 }
@@ -578,8 +588,8 @@ impl Session<'_> {
     ) {
         let side = self.side(owner_role);
         let mut done = Vec::new();
-        // Entries popped from the ready queue but not yet polled (a batch).
-        let mut mine: VecDeque<RawChild> = VecDeque::new();
+        // Entries popped from the ready queue but not yet polled.
+        let mut mine = Batch::claim(self);
         let mut next = first;
         // The owner alternates between its own queue and the shared one, so
         // a body that keeps waking itself cannot starve the children (nor
@@ -598,21 +608,15 @@ impl Session<'_> {
                         && let Some(c) = self.shared.pop_local()
                     {
                         local_turn = false;
-                        if c.polls_long() {
-                            // As below (see `LONG_POLL`).
-                            self.shared.unpop(&mut mine);
+                        if self.shared.has_sleepers() {
+                            // As below.
+                            mine.hand_back();
                         }
                         self.run_local(c, &mut done);
                         continue;
                     }
-                    let more = if mine.is_empty() {
-                        let threads = self.helpers.load(Ordering::Relaxed) + 1;
-                        self.shared
-                            .pop_batch(&mut mine, |len| (len / (2 * threads)).clamp(1, MAX_BATCH))
-                    } else {
-                        0
-                    };
-                    match mine.pop_front() {
+                    let more = mine.refill();
+                    match mine.pop() {
                         Some(c) => {
                             local_turn = true;
                             (c, more)
@@ -638,7 +642,7 @@ impl Session<'_> {
                     // fork does, hand back what this loop took but did not
                     // start, so the helper finds it (`child` may be a long
                     // poll).
-                    self.shared.unpop(&mut mine);
+                    mine.hand_back();
                     crate::scheduler::multi_thread::worker::with_forker(false, |f| {
                         if let Some(f) = f {
                             f.wake_helper();
@@ -648,15 +652,19 @@ impl Session<'_> {
                 if helpers > 0 {
                     // The helpers should find work: hand back what this loop
                     // took but did not start.
-                    self.shared.unpop(&mut mine);
+                    drop(mine);
                     self.flush(&mut done);
                     self.fork(owner_role, child, depth, helpers);
                     return;
                 }
             }
-            if child.polls_long() {
-                // Its siblings should not wait behind it (see `LONG_POLL`).
-                self.shared.unpop(&mut mine);
+            if self.shared.has_sleepers() {
+                // A thread of the session sleeps: the rest of the batch goes
+                // back to the queue, which wakes it, so that it polls them
+                // should this poll be long. (A loop that is still awake
+                // takes them from the batch if it runs out of work, see
+                // `Batch`.)
+                mine.hand_back();
             }
             self.run(child, &mut done, side, counted.take());
             if owner_role {
@@ -666,7 +674,7 @@ impl Session<'_> {
             }
         }
         // Stopped early (budget or panic): entries not started go back.
-        self.shared.unpop(&mut mine);
+        drop(mine);
         if owner_role {
             self.settle(&mut done);
         }
@@ -843,30 +851,27 @@ impl Session<'_> {
         side: usize,
         counted: Option<InFlight<'_, '_>>,
     ) {
-        let in_flight = InFlight::new(self, side);
+        let _in_flight = InFlight::new(self, side);
         drop(counted);
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
-        let timer = PollTimer::start(&in_flight);
         // SAFETY: I1: this runs inside the owner's poll (on its thread, or in
         // a fork job that `fork::join` joins before the session ends), and
         // `begin_run` made this thread the child's only poller (the entry was
         // unique and the child is now RUNNING).
         unsafe { child.poll() };
-        timer.stop(child);
         self.after_poll(child, done);
     }
 
     /// Polls the body or a `!Send` child (owner's thread, owner role).
     fn run_local(&self, child: RawChild, done: &mut Vec<RawChild>) {
-        let in_flight = InFlight::new(self, 0);
+        let _in_flight = InFlight::new(self, 0);
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
         }
-        let timer = PollTimer::start(&in_flight);
         if Some(child) == self.body {
             // SAFETY: the owner role is held by exactly one loop on the
             // owner's thread (see `pull`), so this is the only live use of
@@ -876,14 +881,12 @@ impl Session<'_> {
             if !ok {
                 self.stop.store(true, Ordering::Relaxed);
             }
-            timer.stop(child);
             child.end_run();
             return;
         }
         // SAFETY: I1: inside the owner's poll, on the owner's thread (a
         // `!Send` child never leaves it); RUNNING makes us its only poller.
         unsafe { child.poll() };
-        timer.stop(child);
         self.after_poll(child, done);
     }
 
@@ -910,7 +913,7 @@ impl Session<'_> {
             if self.should_stop() || !self.polls_in_flight() {
                 return false;
             }
-            if self.shared.has_ready_for(false) {
+            if self.has_ready(false) {
                 return true;
             }
             if spins < LINGER_SPINS {
@@ -927,8 +930,7 @@ impl Session<'_> {
             self.shared.register_sleeper(&wake);
             // Pairs with the fence in `InFlight::drop` (see above).
             fence(Ordering::SeqCst);
-            let sleep =
-                !self.should_stop() && self.polls_in_flight() && !self.shared.has_ready_for(false);
+            let sleep = !self.should_stop() && self.polls_in_flight() && !self.has_ready(false);
             let go = if sleep {
                 crate::scheduler::multi_thread::worker::with_forker(false, |forker| {
                     let _lifo_off = forker.as_ref().map(|f| f.enter());
@@ -949,6 +951,16 @@ impl Session<'_> {
                 return false;
             }
         }
+    }
+
+    /// True if a child is ready for a loop on this thread: in the ready
+    /// queue, in another loop's batch (see `Batch`), or, with the owner
+    /// role (`local`), in the owner-only queue.
+    fn has_ready(&self, local: bool) -> bool {
+        self.batches
+            .iter()
+            .any(|slot| slot.len.load(Ordering::SeqCst) != 0)
+            || self.shared.has_ready_for(local)
     }
 
     /// True if a pull loop of the session is inside a poll, or the owner's
@@ -980,6 +992,175 @@ impl Session<'_> {
         if !done.is_empty() {
             crate::loom::lock(&self.done).append(done);
             self.has_done.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A pull loop's batch: ready entries it took from the queue (one lock per
+/// batch) and has not started. They sit in a slot of the session, not on
+/// the loop's stack, so that a loop that runs out of work takes half of
+/// them (`Batch::refill`) instead of leaving them to wait behind a long poll
+/// of their holder: which poll is long is known only once it has begun.
+/// Whatever is left when the loop ends goes back to the queue.
+struct Batch<'s, 'a> {
+    session: &'s Session<'a>,
+    /// The slot, or `None` if every slot was taken (then the loop takes one
+    /// entry at a time and holds it in `single`).
+    slot: Option<usize>,
+    /// The one entry of a loop without a slot.
+    single: Option<RawChild>,
+}
+
+/// One slot of `Session::batches`.
+#[derive(Default)]
+struct BatchSlot {
+    /// The entries, oldest first.
+    entries: Mutex<VecDeque<RawChild>>,
+    /// `entries.len()`, for looks without the lock. Written under the lock;
+    /// in its own cache line with it, so a loop's pops do not bounce a
+    /// line shared with the other loops.
+    len: AtomicUsize,
+}
+
+impl<'s, 'a> Batch<'s, 'a> {
+    fn claim(session: &'s Session<'a>) -> Self {
+        let mut claims = session.batch_claims.load(Ordering::Relaxed);
+        let slot = loop {
+            let free = (!claims).trailing_zeros() as usize;
+            if free >= BATCH_SLOTS {
+                break None;
+            }
+            match session.batch_claims.compare_exchange_weak(
+                claims,
+                claims | 1 << free,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break Some(free),
+                Err(actual) => claims = actual,
+            }
+        };
+        Batch {
+            session,
+            slot,
+            single: None,
+        }
+    }
+
+    /// Takes the next entry of the batch.
+    fn pop(&mut self) -> Option<RawChild> {
+        let Some(slot) = self.slot else {
+            return self.single.take();
+        };
+        let slot = &self.session.batches[slot];
+        let mut entries = crate::loom::lock(&slot.entries);
+        let child = entries.pop_front();
+        if child.is_some() {
+            // Only a growing batch must be seen at once (see `has_ready`).
+            slot.len.store(entries.len(), Ordering::Relaxed);
+        }
+        child
+    }
+
+    /// If the batch is empty, fills it: from the ready queue (at most a
+    /// share of it, see `MAX_BATCH`), else with half of another loop's
+    /// batch. Returns how many entries the queue still holds.
+    fn refill(&mut self) -> usize {
+        let session = self.session;
+        let Some(index) = self.slot else {
+            if self.single.is_some() {
+                return 0;
+            }
+            let mut one = VecDeque::new();
+            let more = session.shared.pop_batch(&mut one, |_| 1);
+            self.single = one.pop_front().or_else(|| self.steal(None));
+            return more;
+        };
+        let slot = &session.batches[index];
+        let mut entries = crate::loom::lock(&slot.entries);
+        if !entries.is_empty() {
+            return 0;
+        }
+        let threads = session.helpers.load(Ordering::Relaxed) + 1;
+        let more = session.shared.pop_batch(&mut entries, |len| {
+            (len / (2 * threads)).clamp(1, MAX_BATCH)
+        });
+        if entries.is_empty() {
+            drop(entries);
+            if let Some(child) = self.steal(Some(index)) {
+                // In front of what was taken with it (`steal`).
+                let mut entries = crate::loom::lock(&slot.entries);
+                entries.push_front(child);
+                slot.len.store(entries.len(), Ordering::SeqCst);
+            }
+            return more;
+        }
+        slot.len.store(entries.len(), Ordering::SeqCst);
+        more
+    }
+
+    /// Takes half (rounded up) of the first non-empty batch of another
+    /// loop: returns its first entry and puts the rest into slot `into`
+    /// (which is empty), or back onto the queue without a slot. Entries
+    /// taken this way were popped from the queue and never started, so
+    /// they are as good as queue entries.
+    fn steal(&self, into: Option<usize>) -> Option<RawChild> {
+        let session = self.session;
+        let claims = session.batch_claims.load(Ordering::Acquire);
+        for (victim, slot) in session.batches.iter().enumerate() {
+            if Some(victim) == into
+                || claims & 1 << victim == 0
+                || slot.len.load(Ordering::SeqCst) == 0
+            {
+                continue;
+            }
+            let mut taken = {
+                let mut theirs = crate::loom::lock(&slot.entries);
+                let len = theirs.len();
+                let taken = theirs.split_off(len / 2);
+                slot.len.store(theirs.len(), Ordering::Relaxed);
+                taken
+            };
+            let Some(first) = taken.pop_front() else {
+                continue;
+            };
+            match into {
+                Some(index) => {
+                    let mine = &session.batches[index];
+                    let mut entries = crate::loom::lock(&mine.entries);
+                    entries.append(&mut taken);
+                    mine.len.store(entries.len(), Ordering::SeqCst);
+                }
+                None => session.shared.unpop(&mut taken),
+            }
+            return Some(first);
+        }
+        None
+    }
+
+    /// Puts the entries not started back at the front of the ready queue
+    /// (waking the session's sleepers).
+    fn hand_back(&mut self) {
+        let mut entries = match self.slot {
+            Some(index) => {
+                let slot = &self.session.batches[index];
+                let mut entries = crate::loom::lock(&slot.entries);
+                slot.len.store(0, Ordering::Relaxed);
+                std::mem::take(&mut *entries)
+            }
+            None => self.single.take().into_iter().collect(),
+        };
+        self.session.shared.unpop(&mut entries);
+    }
+}
+
+impl Drop for Batch<'_, '_> {
+    fn drop(&mut self) {
+        self.hand_back();
+        if let Some(slot) = self.slot {
+            self.session
+                .batch_claims
+                .fetch_and(!(1 << slot), Ordering::Release);
         }
     }
 }
@@ -1048,24 +1229,6 @@ impl Drop for InFlight<'_, '_> {
     }
 }
 
-/// Times one child poll, if the poll is counted in flight (the session has
-/// helpers), and records in the child whether it was long (`LONG_POLL`).
-struct PollTimer(Option<std::time::Instant>);
-
-impl PollTimer {
-    fn start(in_flight: &InFlight<'_, '_>) -> PollTimer {
-        PollTimer(in_flight.0.map(|_| std::time::Instant::now()))
-    }
-
-    /// Call after the poll, while the child is still this thread's to poll
-    /// (before `end_run`).
-    fn stop(self, child: RawChild) {
-        if let Some(start) = self.0 {
-            child.set_polls_long(start.elapsed() >= LONG_POLL);
-        }
-    }
-}
-
 /// While a thread of the session waits in a fork join for pull loops still
 /// in flight (one may be stuck in a long child poll), it keeps serving the
 /// session: children woken meanwhile are polled at once, by a pull loop
@@ -1079,7 +1242,7 @@ impl Serve for Session<'_> {
             return false;
         }
         let owner_role = self.owner_role_free();
-        if !self.shared.has_ready_for(owner_role) {
+        if !self.has_ready(owner_role) {
             return false;
         }
         if owner_role {
@@ -1094,7 +1257,7 @@ impl Serve for Session<'_> {
 
     fn prepare_sleep(&self, wake: &Unparker) -> bool {
         self.shared.register_sleeper(wake);
-        if !self.should_stop() && self.shared.has_ready_for(self.owner_role_free()) {
+        if !self.should_stop() && self.has_ready(self.owner_role_free()) {
             self.shared.unregister_sleeper(wake);
             return false;
         }

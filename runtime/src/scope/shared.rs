@@ -220,6 +220,16 @@ impl Shared {
         self.has_sleepers.store(true, Ordering::SeqCst);
     }
 
+    /// True if a session thread is registered to sleep: a pull loop about
+    /// to start a poll then hands its batch back, which wakes the sleeper.
+    /// SeqCst, as the registration's store: a loop that filled its batch
+    /// (a SeqCst store of the batch's length) and then sees no sleeper is
+    /// seen by a sleeper that registers later, whose last look at the
+    /// batches comes after its registration (the engine's `Batch`).
+    pub(crate) fn has_sleepers(&self) -> bool {
+        self.has_sleepers.load(Ordering::SeqCst)
+    }
+
     /// Withdraws a registration, if a push has not taken it already.
     pub(crate) fn unregister_sleeper(&self, wake: &Unparker) {
         let mut sleepers = crate::loom::lock(&self.sleepers);

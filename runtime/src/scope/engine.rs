@@ -1427,6 +1427,26 @@ pub(crate) mod loom_support {
             helper
         }
 
+        /// A pull loop's step with a batch of every ready child: polls the
+        /// first while the others wait in this loop's batch (see `Batch`),
+        /// then hands the rest back as the loop's end does.
+        pub(crate) fn run_first_of_a_batch(&self) {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            let mut batch = Batch::claim(s);
+            let index = batch.slot.expect("a free batch slot");
+            {
+                let slot = &s.batches[index];
+                let mut entries = crate::loom::lock(&slot.entries);
+                s.shared.pop_batch(&mut entries, |len| len);
+                slot.len.store(entries.len(), Ordering::SeqCst);
+            }
+            let first = batch.pop().expect("a ready child");
+            let mut done = Vec::new();
+            s.run(first, &mut done, 1, None);
+            s.flush(&mut done);
+        }
+
         /// A helper pull loop that lingers while a poll is in flight.
         pub(crate) fn helper_loop(&self) {
             // SAFETY: as above.

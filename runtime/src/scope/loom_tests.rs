@@ -556,6 +556,55 @@ mod session {
         });
     }
 
+    /// A loop took a batch of two ready children and is inside a long poll
+    /// of the first, which waits for the second: a helper loop that finds
+    /// the queue empty must take the second from that batch (its look at
+    /// the batches vs the batch's fill; without it the long poll waits for
+    /// ever, a deadlock).
+    #[test]
+    fn loom_a_sibling_in_the_batch_of_a_long_poll_is_taken_by_another_loop() {
+        model(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let done: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+            let started: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+            let mut engine = Engine::new();
+            insert(
+                &mut engine,
+                Long {
+                    started: started.clone(),
+                    sibling: flag.clone(),
+                    sibling_slot: slot.clone(),
+                    sibling_done: done.clone(),
+                },
+            );
+            insert(
+                &mut engine,
+                Sibling {
+                    inner: WaitFlag { flag, slot },
+                    done,
+                },
+            );
+            let mut owner = Collect::default();
+            with_session(&mut engine, &mut owner, |s| {
+                let helper_session = *s;
+                let helper = thread::spawn(move || {
+                    {
+                        let mut st = started.0.lock().unwrap();
+                        while !*st {
+                            st = started.1.wait(st).unwrap();
+                        }
+                    }
+                    helper_session.helper_loop();
+                });
+                s.run_first_of_a_batch();
+                helper.join().unwrap();
+            });
+            owner.done.sort();
+            assert_eq!(owner.done, [1, 7]);
+        });
+    }
+
     /// Moves a latch pointer into a loom thread (the model keeps it alive).
     struct LatchPtr(*const ForkLatch);
     // SAFETY: test-only; the latch outlives the thread (see the model).

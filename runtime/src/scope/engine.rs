@@ -597,6 +597,12 @@ impl Session<'_> {
         // poll is older than anything the body is about to spawn.
         let mut local_turn = false;
         loop {
+            // The poll of the entry about to be taken counts in flight from
+            // before it leaves the queue or a batch: a loop that finds
+            // neither holding it then sees the poll (and lingers, instead of
+            // ending while this one is about to start a poll that may be
+            // long).
+            let mut pre = None;
             let (child, more_ready) = match next.take() {
                 Some(c) => (c, 0),
                 None => {
@@ -608,13 +614,11 @@ impl Session<'_> {
                         && let Some(c) = self.shared.pop_local()
                     {
                         local_turn = false;
-                        if self.shared.has_sleepers() {
-                            // As below.
-                            mine.hand_back();
-                        }
+                        mine.before_poll();
                         self.run_local(c, &mut done);
                         continue;
                     }
+                    pre = Some(InFlight::new(self, side));
                     let more = mine.refill();
                     match mine.pop() {
                         Some(c) => {
@@ -622,14 +626,20 @@ impl Session<'_> {
                             (c, more)
                         }
                         None if owner_role && !local_turn => {
+                            drop(pre.take());
                             if let Some(c) = self.shared.pop_local() {
                                 self.run_local(c, &mut done);
                                 continue;
                             }
                             break;
                         }
-                        None if linger && self.linger() => continue,
-                        None => break,
+                        None => {
+                            drop(pre.take());
+                            if linger && self.linger() {
+                                continue;
+                            }
+                            break;
+                        }
                     }
                 }
             };
@@ -654,19 +664,16 @@ impl Session<'_> {
                     // took but did not start.
                     drop(mine);
                     self.flush(&mut done);
+                    // (`fork` counts the poll again, before the helper
+                    // can look.)
                     self.fork(owner_role, child, depth, helpers);
+                    drop(pre);
                     return;
                 }
             }
-            if self.shared.has_sleepers() {
-                // A thread of the session sleeps: the rest of the batch goes
-                // back to the queue, which wakes it, so that it polls them
-                // should this poll be long. (A loop that is still awake
-                // takes them from the batch if it runs out of work, see
-                // `Batch`.)
-                mine.hand_back();
-            }
+            mine.before_poll();
             self.run(child, &mut done, side, counted.take());
+            drop(pre);
             if owner_role {
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
@@ -910,11 +917,18 @@ impl Session<'_> {
         let mut spins = 0;
         let mut idle_sleeps = 0;
         loop {
-            if self.should_stop() || !self.polls_in_flight() {
+            if self.should_stop() {
                 return false;
             }
+            // Work first: entries in the batch of a loop that is between
+            // two polls are as ready as queue entries (that loop's next
+            // poll may be long, and it forks no helper while its batch
+            // lasts).
             if self.has_ready(false) {
                 return true;
+            }
+            if !self.polls_in_flight() {
+                return false;
             }
             if spins < LINGER_SPINS {
                 spins += 1;
@@ -957,10 +971,13 @@ impl Session<'_> {
     /// queue, in another loop's batch (see `Batch`), or, with the owner
     /// role (`local`), in the owner-only queue.
     fn has_ready(&self, local: bool) -> bool {
-        self.batches
-            .iter()
-            .any(|slot| slot.len.load(Ordering::SeqCst) != 0)
-            || self.shared.has_ready_for(local)
+        // The queue first: a batch is filled from it under its lock (see
+        // `Batch::refill`).
+        self.shared.has_ready_for(local)
+            || self
+                .batches
+                .iter()
+                .any(|slot| slot.len.load(Ordering::SeqCst) != 0)
     }
 
     /// True if a pull loop of the session is inside a poll, or the owner's
@@ -1056,8 +1073,9 @@ impl<'s, 'a> Batch<'s, 'a> {
         let mut entries = crate::loom::lock(&slot.entries);
         let child = entries.pop_front();
         if child.is_some() {
-            // Only a growing batch must be seen at once (see `has_ready`).
-            slot.len.store(entries.len(), Ordering::Relaxed);
+            // The caller counted this poll in flight before the pop (see
+            // `pull`): a loop that sees the batch shrink sees that count.
+            slot.len.store(entries.len(), Ordering::Release);
         }
         child
     }
@@ -1083,7 +1101,12 @@ impl<'s, 'a> Batch<'s, 'a> {
         }
         let threads = session.helpers.load(Ordering::Relaxed) + 1;
         let more = session.shared.pop_batch(&mut entries, |len| {
-            (len / (2 * threads)).clamp(1, MAX_BATCH)
+            let n = (len / (2 * threads)).clamp(1, MAX_BATCH).min(len);
+            // Under the queue's lock: a loop that finds the queue empty
+            // after this drain then sees the batch (`Session::has_ready`
+            // looks at the queue first).
+            slot.len.store(n, Ordering::SeqCst);
+            n
         });
         if entries.is_empty() {
             drop(entries);
@@ -1092,10 +1115,17 @@ impl<'s, 'a> Batch<'s, 'a> {
                 let mut entries = crate::loom::lock(&slot.entries);
                 entries.push_front(child);
                 slot.len.store(entries.len(), Ordering::SeqCst);
+                drop(entries);
+                // As below.
+                fence(Ordering::SeqCst);
             }
             return more;
         }
-        slot.len.store(entries.len(), Ordering::SeqCst);
+        drop(entries);
+        // Pairs with the fence in `linger` (and the registration's SeqCst
+        // in `prepare_sleep`): a sleeper that registers after this either
+        // sees the batch or is seen by `before_poll`.
+        fence(Ordering::SeqCst);
         more
     }
 
@@ -1136,6 +1166,16 @@ impl<'s, 'a> Batch<'s, 'a> {
             return Some(first);
         }
         None
+    }
+
+    /// Called before each poll of the loop: if a thread of the session
+    /// sleeps, the rest of the batch goes back to the queue, which wakes
+    /// it, so that it polls them should this poll be long. (A loop that is
+    /// still awake takes them from the batch if it runs out of work.)
+    fn before_poll(&mut self) {
+        if self.session.shared.has_sleepers() {
+            self.hand_back();
+        }
     }
 
     /// Puts the entries not started back at the front of the ready queue
@@ -1427,12 +1467,17 @@ pub(crate) mod loom_support {
             helper
         }
 
-        /// A pull loop's step with a batch of every ready child: polls the
-        /// first while the others wait in this loop's batch (see `Batch`),
-        /// then hands the rest back as the loop's end does.
-        pub(crate) fn run_first_of_a_batch(&self) {
+        /// A pull loop's step with a batch of every ready child, after
+        /// counting its poll in flight and calling `start_helper` (as
+        /// `run_after_fork`): polls the first entry while the others wait in
+        /// this loop's batch (see `Batch`), with the check a pull loop makes
+        /// before each poll, then hands the rest back as the loop's end
+        /// does. Nothing ready (the helper took it all): only the helper.
+        pub(crate) fn run_first_of_a_batch<T>(&self, start_helper: impl FnOnce() -> T) -> T {
             // SAFETY: as above.
             let s = unsafe { self.get() };
+            let counted = InFlight::new(s, 1);
+            let helper = start_helper();
             let mut batch = Batch::claim(s);
             let index = batch.slot.expect("a free batch slot");
             {
@@ -1441,10 +1486,15 @@ pub(crate) mod loom_support {
                 s.shared.pop_batch(&mut entries, |len| len);
                 slot.len.store(entries.len(), Ordering::SeqCst);
             }
-            let first = batch.pop().expect("a ready child");
-            let mut done = Vec::new();
-            s.run(first, &mut done, 1, None);
-            s.flush(&mut done);
+            // As in `Batch::refill`.
+            fence(Ordering::SeqCst);
+            if let Some(first) = batch.pop() {
+                batch.before_poll();
+                let mut done = Vec::new();
+                s.run(first, &mut done, 1, Some(counted));
+                s.flush(&mut done);
+            }
+            helper
         }
 
         /// A helper pull loop that lingers while a poll is in flight.
@@ -1464,6 +1514,18 @@ pub(crate) mod loom_support {
             // SAFETY: as above.
             let s = unsafe { self.get() };
             s.pull(false, Some(first.0), None, MAX_FORK_DEPTH, false);
+            // SAFETY: caller contract.
+            unsafe { <ForkLatch as crate::scheduler::fork::latch::Latch>::set(latch) };
+        }
+
+        /// A helper pull loop that lingers while a poll is in flight, then
+        /// sets `latch`, as a stolen standby or fork helper job does.
+        ///
+        /// # Safety
+        ///
+        /// `latch` is alive and waits for this job.
+        pub(crate) unsafe fn helper_job(&self, latch: *const ForkLatch) {
+            self.helper_loop();
             // SAFETY: caller contract.
             unsafe { <ForkLatch as crate::scheduler::fork::latch::Latch>::set(latch) };
         }

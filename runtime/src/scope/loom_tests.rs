@@ -556,11 +556,14 @@ mod session {
         });
     }
 
-    /// A loop took a batch of two ready children and is inside a long poll
-    /// of the first, which waits for the second: a helper loop that finds
-    /// the queue empty must take the second from that batch (its look at
-    /// the batches vs the batch's fill; without it the long poll waits for
-    /// ever, a deadlock).
+    /// A loop takes a batch of two ready children and polls the first, a
+    /// long poll that waits for the second, while a helper loop starts at
+    /// any point: it takes a child from the queue before the fill, or the
+    /// second one from the batch, or sleeps and is woken by the batch's
+    /// hand-back (the batch's SeqCst fill and the loop's look for sleepers
+    /// against the sleeper's registration and its look at the batches).
+    /// Without the steal or the hand-back, the long poll waits for ever
+    /// (a deadlock).
     #[test]
     fn loom_a_sibling_in_the_batch_of_a_long_poll_is_taken_by_another_loop() {
         model(|| {
@@ -572,7 +575,7 @@ mod session {
             insert(
                 &mut engine,
                 Long {
-                    started: started.clone(),
+                    started,
                     sibling: flag.clone(),
                     sibling_slot: slot.clone(),
                     sibling_done: done.clone(),
@@ -587,17 +590,20 @@ mod session {
             );
             let mut owner = Collect::default();
             with_session(&mut engine, &mut owner, |s| {
-                let helper_session = *s;
-                let helper = thread::spawn(move || {
-                    {
-                        let mut st = started.0.lock().unwrap();
-                        while !*st {
-                            st = started.1.wait(st).unwrap();
-                        }
-                    }
-                    helper_session.helper_loop();
+                let latch = Arc::new(ForkLatch::new(1));
+                let (helper_session, helper_latch) = (*s, LatchPtr(Arc::as_ptr(&latch)));
+                let helper = s.run_first_of_a_batch(|| {
+                    thread::spawn(move || {
+                        let helper_latch = helper_latch;
+                        // SAFETY: the latch outlives the job: we wait for it
+                        // and join this thread before dropping it.
+                        unsafe { helper_session.helper_job(helper_latch.0) }
+                    })
                 });
-                s.run_first_of_a_batch();
+                // Then this thread waits for the helper, serving the
+                // session, as the owner's thread does after its loop (the
+                // helper may have taken the long child).
+                s.wait(&latch);
                 helper.join().unwrap();
             });
             owner.done.sort();

@@ -448,36 +448,36 @@ mod session {
 
     type Signal = Arc<(Mutex<bool>, loom::sync::Condvar)>;
 
-    /// An engine whose sibling was polled once (its waker is in the slot)
-    /// and whose long child is ready.
-    fn long_and_sibling() -> (Engine<'static>, Collect, Signal) {
+    /// A long child and the sibling it waits for, not yet in an engine, and
+    /// the signal the long child gives when its poll starts.
+    fn long_pair() -> (Long, Sibling, Signal) {
         let flag = Arc::new(AtomicBool::new(false));
         let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
         let done: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
         let started: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+        let long = Long {
+            started: started.clone(),
+            sibling: flag.clone(),
+            sibling_slot: slot.clone(),
+            sibling_done: done.clone(),
+        };
+        let sibling = Sibling {
+            inner: WaitFlag { flag, slot },
+            done,
+        };
+        (long, sibling, started)
+    }
+
+    /// An engine whose sibling was polled once (its waker is in the slot)
+    /// and whose long child is ready.
+    fn long_and_sibling() -> (Engine<'static>, Collect, Signal) {
+        let (long, sibling, started) = long_pair();
         let mut engine = Engine::new();
-        insert(
-            &mut engine,
-            Sibling {
-                inner: WaitFlag {
-                    flag: flag.clone(),
-                    slot: slot.clone(),
-                },
-                done: done.clone(),
-            },
-        );
+        insert(&mut engine, sibling);
         let mut owner = Collect::default();
         session_with_helpers(&mut engine, &mut owner, 0);
         assert!(owner.done.is_empty());
-        insert(
-            &mut engine,
-            Long {
-                started: started.clone(),
-                sibling: flag,
-                sibling_slot: slot,
-                sibling_done: done,
-            },
-        );
+        insert(&mut engine, long);
         (engine, owner, started)
     }
 
@@ -562,32 +562,14 @@ mod session {
     /// second one from the batch, or sleeps and is woken by the batch's
     /// hand-back (the batch's SeqCst fill and the loop's look for sleepers
     /// against the sleeper's registration and its look at the batches).
-    /// Without the steal or the hand-back, the long poll waits for ever
-    /// (a deadlock).
+    /// Without the steal, the long poll waits for ever (a deadlock).
     #[test]
     fn loom_a_sibling_in_the_batch_of_a_long_poll_is_taken_by_another_loop() {
         model(|| {
-            let flag = Arc::new(AtomicBool::new(false));
-            let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-            let done: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
-            let started: Signal = Arc::new((Mutex::new(false), loom::sync::Condvar::new()));
+            let (long, sibling, _) = long_pair();
             let mut engine = Engine::new();
-            insert(
-                &mut engine,
-                Long {
-                    started,
-                    sibling: flag.clone(),
-                    sibling_slot: slot.clone(),
-                    sibling_done: done.clone(),
-                },
-            );
-            insert(
-                &mut engine,
-                Sibling {
-                    inner: WaitFlag { flag, slot },
-                    done,
-                },
-            );
+            insert(&mut engine, long);
+            insert(&mut engine, sibling);
             let mut owner = Collect::default();
             with_session(&mut engine, &mut owner, |s| {
                 let latch = Arc::new(ForkLatch::new(1));

@@ -547,7 +547,7 @@ impl<'a> Session<'a> {
     }
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
     /// True if no new child may be taken.
     ///
     /// Once the re-poll budget is spent the session takes no new child,
@@ -578,11 +578,11 @@ impl Session<'_> {
     /// popped, polled first; `counted`: its poll, already counted in flight
     /// (see `fork`). `linger`: when nothing is ready, wait for work while
     /// another loop is inside a child poll ([`Session::linger`]).
-    fn pull(
-        &self,
+    fn pull<'s>(
+        &'s self,
         owner_role: bool,
         first: Option<RawChild>,
-        mut counted: Option<InFlight<'_, '_>>,
+        mut counted: Option<InFlight<'s, 'a>>,
         depth: u32,
         linger: bool,
     ) {
@@ -672,8 +672,7 @@ impl Session<'_> {
                 }
             }
             mine.before_poll();
-            self.run(child, &mut done, side, counted.take());
-            drop(pre);
+            self.run(child, &mut done, side, counted.take().or(pre));
             if owner_role {
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
@@ -849,17 +848,20 @@ impl Session<'_> {
     }
 
     /// Polls a `Send` child from an entry this loop owns.
-    /// `counted`: this poll, already counted in flight by the forking loop
-    /// (see `fork`); released once this poll counts itself.
-    fn run(
-        &self,
+    /// `counted`: this poll, already counted in flight (by the forking loop,
+    /// see `fork`, or before its entry was taken, see `pull`); counted here
+    /// otherwise, or if that count was not taken (no helper then).
+    fn run<'s>(
+        &'s self,
         child: RawChild,
         done: &mut Vec<RawChild>,
         side: usize,
-        counted: Option<InFlight<'_, '_>>,
+        counted: Option<InFlight<'s, 'a>>,
     ) {
-        let _in_flight = InFlight::new(self, side);
-        drop(counted);
+        let _in_flight = match counted {
+            Some(counted) if counted.0.is_some() => counted,
+            _ => InFlight::new(self, side),
+        };
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
@@ -1091,81 +1093,73 @@ impl<'s, 'a> Batch<'s, 'a> {
             }
             let mut one = VecDeque::new();
             let more = session.shared.pop_batch(&mut one, |_| 1);
-            self.single = one.pop_front().or_else(|| self.steal(None));
+            self.single = one.pop_front().or_else(|| {
+                let mut taken = self.steal();
+                let first = taken.pop_front();
+                session.shared.unpop(&mut taken);
+                first
+            });
             return more;
         };
-        let slot = &session.batches[index];
-        let mut entries = crate::loom::lock(&slot.entries);
-        if !entries.is_empty() {
-            return 0;
-        }
         let threads = session.helpers.load(Ordering::Relaxed) + 1;
-        let more = session.shared.pop_batch(&mut entries, |len| {
-            let n = (len / (2 * threads)).clamp(1, MAX_BATCH).min(len);
-            // Under the queue's lock: a loop that finds the queue empty
-            // after this drain then sees the batch (`Session::has_ready`
-            // looks at the queue first).
-            slot.len.store(n, Ordering::SeqCst);
-            n
-        });
-        if entries.is_empty() {
-            drop(entries);
-            if let Some(child) = self.steal(Some(index)) {
-                // In front of what was taken with it (`steal`).
+        let Some(more) = self.fill(index, |len| (len / (2 * threads)).clamp(1, MAX_BATCH)) else {
+            return 0;
+        };
+        let slot = &session.batches[index];
+        if slot.len.load(Ordering::Relaxed) == 0 {
+            let mut taken = self.steal();
+            if !taken.is_empty() {
                 let mut entries = crate::loom::lock(&slot.entries);
-                entries.push_front(child);
-                slot.len.store(entries.len(), Ordering::SeqCst);
-                drop(entries);
-                // As below.
-                fence(Ordering::SeqCst);
+                entries.append(&mut taken);
+                publish(slot, entries.len());
             }
-            return more;
         }
-        drop(entries);
-        // Pairs with the fence in `linger` (and the registration's SeqCst
-        // in `prepare_sleep`): a sleeper that registers after this either
-        // sees the batch or is seen by `before_poll`.
-        fence(Ordering::SeqCst);
         more
     }
 
+    /// Fills this loop's slot `index`, if it is empty, with `share(len)`
+    /// (at most `len`) of the `len` entries of the ready queue. Returns how
+    /// many entries the queue still holds, or `None` if the slot was not
+    /// empty.
+    fn fill(&self, index: usize, share: impl FnOnce(usize) -> usize) -> Option<usize> {
+        let session = self.session;
+        let slot = &session.batches[index];
+        let mut entries = crate::loom::lock(&slot.entries);
+        if !entries.is_empty() {
+            return None;
+        }
+        Some(session.shared.pop_batch(&mut entries, |len| {
+            let n = share(len).min(len);
+            if n > 0 {
+                // Under the queue's lock: a loop that finds the queue empty
+                // after this drain then sees the batch (`Session::has_ready`
+                // looks at the queue first).
+                publish(slot, n);
+            }
+            n
+        }))
+    }
+
     /// Takes half (rounded up) of the first non-empty batch of another
-    /// loop: returns its first entry and puts the rest into slot `into`
-    /// (which is empty), or back onto the queue without a slot. Entries
-    /// taken this way were popped from the queue and never started, so
-    /// they are as good as queue entries.
-    fn steal(&self, into: Option<usize>) -> Option<RawChild> {
+    /// loop (this loop's own is empty when it steals). Entries taken this
+    /// way were popped from the queue and never started, so they are as
+    /// good as queue entries.
+    fn steal(&self) -> VecDeque<RawChild> {
         let session = self.session;
         let claims = session.batch_claims.load(Ordering::Acquire);
         for (victim, slot) in session.batches.iter().enumerate() {
-            if Some(victim) == into
-                || claims & 1 << victim == 0
-                || slot.len.load(Ordering::SeqCst) == 0
-            {
+            if claims & 1 << victim == 0 || slot.len.load(Ordering::SeqCst) == 0 {
                 continue;
             }
-            let mut taken = {
-                let mut theirs = crate::loom::lock(&slot.entries);
-                let len = theirs.len();
-                let taken = theirs.split_off(len / 2);
-                slot.len.store(theirs.len(), Ordering::Relaxed);
-                taken
-            };
-            let Some(first) = taken.pop_front() else {
-                continue;
-            };
-            match into {
-                Some(index) => {
-                    let mine = &session.batches[index];
-                    let mut entries = crate::loom::lock(&mine.entries);
-                    entries.append(&mut taken);
-                    mine.len.store(entries.len(), Ordering::SeqCst);
-                }
-                None => session.shared.unpop(&mut taken),
+            let mut theirs = crate::loom::lock(&slot.entries);
+            let len = theirs.len();
+            let taken = theirs.split_off(len / 2);
+            slot.len.store(theirs.len(), Ordering::Relaxed);
+            if !taken.is_empty() {
+                return taken;
             }
-            return Some(first);
         }
-        None
+        VecDeque::new()
     }
 
     /// Called before each poll of the loop: if a thread of the session
@@ -1192,6 +1186,15 @@ impl<'s, 'a> Batch<'s, 'a> {
         };
         self.session.shared.unpop(&mut entries);
     }
+}
+
+/// Publishes a batch that grew to `len` entries (`BatchSlot::len`, under
+/// the slot's lock). Pairs with the fence in `linger` (and the
+/// registration's SeqCst in `prepare_sleep`): a sleeper that registers
+/// after this either sees the batch or is seen by `Batch::before_poll`.
+fn publish(slot: &BatchSlot, len: usize) {
+    slot.len.store(len, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
 }
 
 impl Drop for Batch<'_, '_> {
@@ -1480,14 +1483,7 @@ pub(crate) mod loom_support {
             let helper = start_helper();
             let mut batch = Batch::claim(s);
             let index = batch.slot.expect("a free batch slot");
-            {
-                let slot = &s.batches[index];
-                let mut entries = crate::loom::lock(&slot.entries);
-                s.shared.pop_batch(&mut entries, |len| len);
-                slot.len.store(entries.len(), Ordering::SeqCst);
-            }
-            // As in `Batch::refill`.
-            fence(Ordering::SeqCst);
+            batch.fill(index, |len| len);
             if let Some(first) = batch.pop() {
                 batch.before_poll();
                 let mut done = Vec::new();

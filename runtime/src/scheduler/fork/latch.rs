@@ -312,7 +312,6 @@ impl ForkLatch {
         }
     }
 
-    /// The forker's sleeper.
     /// An unparker for the forking thread's sleeper.
     fn unparker(&self) -> Unparker {
         // SAFETY: the sleeper is alive and owned by an `Arc` (the thread's

@@ -81,6 +81,17 @@ where
     }
 }
 
+/// Runs `case` with the scope awaited in `block_on` and inside a task (see
+/// `run_scope`), each under a watchdog named `name`, and asserts that it
+/// reports its sibling(s) served during the long poll; `what` says what
+/// went wrong otherwise.
+fn served_both_ways(name: &str, case: fn(bool) -> bool, what: &str) {
+    for in_task in [false, true] {
+        let _watchdog = watchdog(name, WATCHDOG);
+        assert!(case(in_task), "{what} (in_task: {in_task})");
+    }
+}
+
 /// The children, in spawn order: `first` (popped alone by the owner's
 /// loop, which then forks a helper), `long` (taken by the helper) and
 /// `sibling`. `first` waits until `long` started; `long` waits a little (so
@@ -155,24 +166,20 @@ fn long_poll_on_owner(in_task: bool) -> bool {
 
 #[test]
 fn sibling_woken_while_a_helper_is_in_a_long_poll_is_served() {
-    for in_task in [false, true] {
-        let _watchdog = watchdog("sibling_woken_while_a_helper_is_in_a_long_poll", WATCHDOG);
-        assert!(
-            long_poll_on_helper(in_task),
-            "the sibling waited for the helper's long poll to end (in_task: {in_task})"
-        );
-    }
+    served_both_ways(
+        "sibling_woken_while_a_helper_is_in_a_long_poll",
+        long_poll_on_helper,
+        "the sibling waited for the helper's long poll to end",
+    );
 }
 
 #[test]
 fn sibling_woken_while_the_owner_is_in_a_long_poll_is_served() {
-    for in_task in [false, true] {
-        let _watchdog = watchdog("sibling_woken_while_the_owner_is_in_a_long_poll", WATCHDOG);
-        assert!(
-            long_poll_on_owner(in_task),
-            "the sibling waited for the owner's long poll to end (in_task: {in_task})"
-        );
-    }
+    served_both_ways(
+        "sibling_woken_while_the_owner_is_in_a_long_poll",
+        long_poll_on_owner,
+        "the sibling waited for the owner's long poll to end",
+    );
 }
 
 /// Siblings ready together with a child whose first poll is long: the loop
@@ -210,13 +217,11 @@ fn siblings_in_the_batch_of_a_long_first_poll(in_task: bool) -> bool {
 
 #[test]
 fn siblings_taken_with_a_long_first_poll_are_served_during_it() {
-    for in_task in [false, true] {
-        let _watchdog = watchdog("siblings_taken_with_a_long_first_poll", WATCHDOG);
-        assert!(
-            siblings_in_the_batch_of_a_long_first_poll(in_task),
-            "siblings waited behind a long first poll (in_task: {in_task})"
-        );
-    }
+    served_both_ways(
+        "siblings_taken_with_a_long_first_poll",
+        siblings_in_the_batch_of_a_long_first_poll,
+        "siblings waited behind a long first poll",
+    );
 }
 
 /// Nested scopes inside the children of a scope awaited in `block_on`: a

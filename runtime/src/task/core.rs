@@ -1,13 +1,16 @@
 //! The task's single allocation: [`Header`], scheduler, stage, join waker.
 //!
-//! A task is one `Box<Cell<F, S>>`. The header comes first (`repr(C)`), so a
-//! type-erased `NonNull<Header>` is also a pointer to the whole cell; the
-//! [`Vtable`] in the header recovers the concrete types.
+//! A task is one allocation of a `Cell<F, S>`, made and freed through
+//! [`super::pool`] (a worker reuses its finished tasks' memory). The header
+//! comes first (`repr(C)`), so a type-erased `NonNull<Header>` is also a
+//! pointer to the whole cell; the [`Vtable`] in the header recovers the
+//! concrete types.
 //!
 //! The stage is a tagged union of the future and its output: the future is
 //! dropped the moment the task completes, while the memory lives on until
 //! the last reference (a `JoinHandle` or a `Waker`) is gone.
 
+use std::alloc::Layout;
 use std::future::Future;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -81,18 +84,24 @@ impl<F: Future, S> Cell<F, S> {
         id: u64,
         vtable: &'static Vtable,
     ) -> NonNull<Header> {
-        let cell = Box::new(Cell {
-            header: Header {
-                state: State::new(),
-                vtable,
-                id,
-                owned_key: UnsafeCell::new(usize::MAX),
-            },
-            scheduler,
-            stage: UnsafeCell::new(Stage::Running(future)),
-            join_waker: UnsafeCell::new(None),
-            tail_pad: MaybeUninit::uninit(),
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        let cell = super::pool::allocate(Layout::new::<Self>()).cast::<Self>();
+        // SAFETY: `pool::allocate` returned memory for a `Cell<F, S>` (its
+        // size and alignment, or a class block at least as large and as
+        // aligned), owned by nobody else.
+        unsafe {
+            cell.as_ptr().write(Cell {
+                header: Header {
+                    state: State::new(),
+                    vtable,
+                    id,
+                    owned_key: UnsafeCell::new(usize::MAX),
+                },
+                scheduler,
+                stage: UnsafeCell::new(Stage::Running(future)),
+                join_waker: UnsafeCell::new(None),
+                tail_pad: MaybeUninit::uninit(),
+            })
+        };
+        cell.cast()
     }
 }

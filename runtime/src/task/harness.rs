@@ -2,6 +2,7 @@
 //! join). Every access to the stage or the join waker slot happens here, and
 //! each is justified by the state-word protocol documented in `state.rs`.
 
+use std::alloc::Layout;
 use std::future::Future;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -232,9 +233,21 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Frees the cell. The reference count is zero.
     pub(crate) fn dealloc(self) {
-        // SAFETY: no references remain, so nothing else can reach the cell;
-        // it was allocated by `Box` in `Cell::new`.
-        drop(unsafe { Box::from_raw(self.cell.as_ptr()) });
+        /// Gives the memory back even if dropping the cell's contents (a
+        /// task's output) panics.
+        struct Free(NonNull<u8>, Layout);
+        impl Drop for Free {
+            fn drop(&mut self) {
+                // SAFETY: built below for the cell's memory, which
+                // `Cell::allocate` got from `pool::allocate` with this
+                // layout; the cell is dropped (or being unwound) by now.
+                unsafe { super::pool::deallocate(self.0, self.1) };
+            }
+        }
+        let _free = Free(self.cell.cast(), Layout::new::<Cell<F, S>>());
+        // SAFETY: no references remain, so nothing else can reach the cell,
+        // which `Cell::allocate` initialised; it is dropped once, here.
+        unsafe { ptr::drop_in_place(self.cell.as_ptr()) };
     }
 
     /// The `JoinHandle`'s poll: output if complete, else store the waker.

@@ -45,6 +45,7 @@ mod join;
 mod join_set;
 mod list;
 mod local;
+pub(crate) mod pool;
 mod raw;
 mod state;
 mod task_local;

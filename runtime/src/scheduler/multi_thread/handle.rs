@@ -40,6 +40,8 @@ pub(crate) struct Handle {
     pub(super) idle: Idle,
     /// Every live task, for shutdown.
     pub(crate) owned: OwnedTasks,
+    /// Free task cells passed between the workers (`task::pool`).
+    pub(crate) task_pool: crate::task::pool::Shared,
     /// Set once when the runtime shuts down.
     pub(super) shutdown: AtomicBool,
     /// The I/O and timer driver.
@@ -118,6 +120,7 @@ impl Handle {
             fork_inject: Injector::new(),
             idle: Idle::new(num_workers),
             owned: OwnedTasks::new(),
+            task_pool: crate::task::pool::Shared::new(),
             shutdown: AtomicBool::new(false),
             driver,
             blocking,

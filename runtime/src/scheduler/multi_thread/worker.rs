@@ -164,6 +164,10 @@ pub(crate) struct Context {
     fork_wake_skip: Cell<u32>,
     /// The next value of `fork_wake_skip` after a wake that bought nothing.
     fork_wake_backoff: Cell<u32>,
+    /// Free task cells kept for this thread's next spawns
+    /// (`task::pool`). Boxed: half a kilobyte, which would make every
+    /// scheduler context that large.
+    task_pool: Box<crate::task::pool::Local>,
 }
 
 /// Runs `f` with the worker context of this thread, if it is a worker (the
@@ -176,6 +180,15 @@ fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
             _ => None,
         })
     })
+}
+
+/// Runs `f` with this worker's task-cell cache and its runtime's pool, or
+/// with `None` on a thread that is not a worker (`task::pool`).
+#[inline]
+pub(crate) fn with_task_pool<R>(
+    f: impl FnOnce(Option<(&crate::task::pool::Local, &crate::task::pool::Shared)>) -> R,
+) -> R {
+    with_current(|cx| f(cx.map(|cx| (&*cx.task_pool, &cx.handle.task_pool))))
 }
 
 impl Core {
@@ -392,6 +405,7 @@ pub(crate) fn run(handle: Arc<Handle>, core: Box<Core>) {
         fork_jobs_enough: handle.num_workers() - 1,
         fork_wake_skip: Cell::new(0),
         fork_wake_backoff: Cell::new(1),
+        task_pool: Box::new(crate::task::pool::Local::new()),
     });
     let crate::scheduler::Context::MultiThread(cx) = &scheduler else {
         unreachable!("built as a worker context just above")

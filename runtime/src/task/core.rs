@@ -67,8 +67,9 @@ pub(crate) struct Cell<F: Future, S> {
     tail_pad: MaybeUninit<[u8; TAIL_PAD]>,
 }
 
-/// Bytes of dead space after every task cell. Cells are ordinary heap
-/// allocations (8/16-byte aligned), so without it the state word of one
+/// Bytes of dead space after every task cell. Cells are 16-byte aligned
+/// blocks (from the global allocator, or recycled ones of the same size
+/// class, see [`super::pool`]), so without it the state word of one
 /// task shares a cache line with the tail of its neighbour, which another
 /// worker is writing: measured on `yield_many`, that false sharing costs
 /// 1.3–2× when a cross-core round trip is slow. A 64-byte tail keeps each

@@ -316,7 +316,7 @@ impl Shared {
     }
 
     /// Bytes the pool holds now.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn bytes(&self) -> usize {
         self.bytes.load(Relaxed)
     }

@@ -294,7 +294,8 @@ impl Shared {
 
     /// A full chain of `class`, if the pool has one.
     fn take(&self, class: usize) -> Option<Chain> {
-        let chain = crate::loom::lock(&self.classes[class]).pop()?;
+        let mut chains = crate::loom::lock(&self.classes[class]);
+        let chain = chains.pop()?;
         self.bytes
             .fetch_sub(chain.len * class_layout(class).size(), Relaxed);
         Some(chain)
@@ -313,12 +314,6 @@ impl Shared {
         // SAFETY: the chain was handed over by a worker's cache, which owned
         // it; its blocks are of `class`.
         unsafe { free_chain(chain, class) };
-    }
-
-    /// Bytes the pool holds now.
-    #[cfg(all(test, not(loom)))]
-    fn bytes(&self) -> usize {
-        self.bytes.load(Relaxed)
     }
 }
 
@@ -439,13 +434,13 @@ mod tests {
         // The finisher keeps an active and a spare chain and passed the
         // rest on, one full chain at a time.
         let passed = 4 * BATCH - 2 * BATCH;
-        assert_eq!(shared.bytes(), passed * class_layout(1).size());
+        assert_eq!(shared.bytes.load(Relaxed), passed * class_layout(1).size());
         let mut got = Vec::new();
         while let Some(b) = spawner.allocate(1, &shared) {
             got.push(b);
         }
         assert_eq!(got.len(), passed);
-        assert_eq!(shared.bytes(), 0);
+        assert_eq!(shared.bytes.load(Relaxed), 0);
         for b in got {
             assert!(blocks.contains(&b));
             // SAFETY: a class-1 block taken out of the caches.
@@ -470,7 +465,11 @@ mod tests {
             unsafe { chain.push(b) };
         }
         shared.give(class, chain);
-        assert_eq!(shared.bytes(), fits * chain_bytes, "the chain was freed");
+        assert_eq!(
+            shared.bytes.load(Relaxed),
+            fits * chain_bytes,
+            "the chain was freed"
+        );
         assert!(crate::loom::lock(&shared.classes[class]).is_empty());
         shared.bytes.store(0, Relaxed);
     }
@@ -494,7 +493,7 @@ mod tests {
                 local.deallocate(0, c, &shared);
                 local.deallocate(0, b, &shared);
             }
-            assert_eq!(shared.bytes(), 0);
+            assert_eq!(shared.bytes.load(Relaxed), 0);
         }
     }
 }

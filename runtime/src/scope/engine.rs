@@ -664,7 +664,10 @@ impl<'a> Session<'a> {
                     // took but did not start.
                     drop(mine);
                     self.flush(&mut done);
-                    self.fork(owner_role, child, depth, helpers, counted.take().or(pre));
+                    // (`fork` counts the poll again, before the helper
+                    // can look.)
+                    self.fork(owner_role, child, depth, helpers);
+                    drop(pre);
                     return;
                 }
             }
@@ -724,20 +727,11 @@ impl<'a> Session<'a> {
     /// Forks `helpers` helper pull loops and goes on with this one, starting
     /// with `child`: one helper through the two-way `fork::join`, several
     /// through `fork::join_all` (job 0 is this loop).
-    fn fork<'s>(
-        &'s self,
-        owner_role: bool,
-        child: RawChild,
-        depth: u32,
-        helpers: usize,
-        counted: Option<InFlight<'s, 'a>>,
-    ) {
-        // The helper may start before this loop polls `child`: that poll
-        // counts in flight from now on (`counted`, the count `pull` took
-        // before popping it, if it took one while a helper was reserved),
-        // so that a helper finding nothing to do lingers for it instead of
-        // ending (its siblings may be woken during it).
-        let counted = Mutex::new(Some(InFlight::or_new(counted, self, self.side(owner_role))));
+    fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
+        // The helper may start before this loop polls `child`: count that
+        // poll in flight now, so that a helper finding nothing to do lingers
+        // for it instead of ending (its siblings may be woken during it).
+        let counted = Mutex::new(Some(InFlight::new(self, self.side(owner_role))));
         // The owner role stays with the owner's thread only (the first part
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
@@ -864,7 +858,10 @@ impl<'a> Session<'a> {
         side: usize,
         counted: Option<InFlight<'s, 'a>>,
     ) {
-        let _in_flight = InFlight::or_new(counted, self, side);
+        let _in_flight = match counted {
+            Some(counted) if counted.0.is_some() => counted,
+            _ => InFlight::new(self, side),
+        };
         let _on_stack = crate::runtime::context::enter_child_poll();
         if !child.begin_run() {
             self.repolls.fetch_add(1, Ordering::Relaxed);
@@ -1259,16 +1256,6 @@ impl<'s, 'a> InFlight<'s, 'a> {
         }
         session.in_flight[side].fetch_add(ONE_POLL_STARTED + 1, Ordering::SeqCst);
         InFlight(Some((session, side)))
-    }
-
-    /// `counted` if it holds a count of this poll; else a new count (none
-    /// was taken, or it was taken while no helper was reserved, so it
-    /// counts nothing).
-    fn or_new(counted: Option<Self>, session: &'s Session<'a>, side: usize) -> Self {
-        match counted {
-            Some(counted) if counted.0.is_some() => counted,
-            _ => InFlight::new(session, side),
-        }
     }
 }
 

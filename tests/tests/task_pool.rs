@@ -3,8 +3,10 @@
 //! their cells from the workers' caches and the runtime's pool instead of
 //! the global allocator, whichever worker ran and freed each task.
 //!
-//! Counted by a process-wide counting allocator; this binary holds one test
-//! so that nothing else allocates while it counts.
+//! The children of a scope come from the same pool.
+//!
+//! Counted by a process-wide counting allocator; the tests of this binary
+//! take [`COUNTING`] so that nothing else allocates while one counts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -48,6 +50,9 @@ static GLOBAL: Counting = Counting;
 /// Tasks spawned per burst: their cells fit the runtime's pool.
 const N: usize = 5_000;
 
+/// Held by the test that counts: the counters are process-wide.
+static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Spawns `N` detached tasks from a task on a worker and waits until all
 /// have run; returns the global allocations and frees made meanwhile.
 fn burst(rt: &tether::Runtime) -> (usize, usize) {
@@ -75,6 +80,7 @@ fn burst(rt: &tether::Runtime) -> (usize, usize) {
 #[test]
 fn spawns_after_the_first_burst_reuse_the_cells_of_finished_tasks() {
     let _guard = tether_tests::watchdog("task_pool", Duration::from_secs(60));
+    let _counting = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let rt = tether_tests::multi_thread(2);
     // A burst allocates the cells it cannot take back from tasks that
     // already finished: how many depends on how fast the other worker
@@ -108,4 +114,47 @@ fn spawns_after_the_first_burst_reuse_the_cells_of_finished_tasks() {
         given_back >= allocs / 2,
         "dropping the runtime freed {given_back} blocks; the bursts allocated {allocs}"
     );
+}
+
+/// Runs a scope of `N` children that borrow a counter, in a task on a
+/// worker; returns the global allocations and frees made meanwhile.
+fn scope_burst(rt: &tether::Runtime) -> (usize, usize) {
+    let (allocs, frees) = (ALLOCS.load(Relaxed), FREES.load(Relaxed));
+    let ran = AtomicUsize::new(0);
+    let ran_ref = &ran;
+    rt.scope(|bs| {
+        bs.spawn(tether::scope(|s| async move {
+            for _ in 0..N {
+                s.spawn(async move {
+                    ran_ref.fetch_add(1, Relaxed);
+                });
+            }
+        }));
+    });
+    assert_eq!(ran.load(Relaxed), N, "every child ran once");
+    (ALLOCS.load(Relaxed) - allocs, FREES.load(Relaxed) - frees)
+}
+
+#[test]
+fn scope_children_after_the_first_burst_reuse_the_cells_of_finished_children() {
+    let _guard = tether_tests::watchdog("task_pool scope", Duration::from_secs(60));
+    let _counting = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tether_tests::multi_thread(2);
+    // The first scope allocates its children's cells (and its own books);
+    // later scopes of the same children take the cells back from the
+    // workers' caches and the runtime's pool. What is left per scope is
+    // its own state (books and queues growing to `N` entries: a few dozen
+    // allocations).
+    let (first, _) = scope_burst(&rt);
+    eprintln!("scope 1: {first} allocations");
+    for round in 2..=4 {
+        let (allocs, frees) = scope_burst(&rt);
+        eprintln!("scope {round}: {allocs} allocations, {frees} frees");
+        assert!(
+            allocs <= N / 20 && frees <= N / 20,
+            "scope {round}: {allocs} allocations and {frees} frees for {N} children; \
+             the cells of finished children should stay in the workers' caches and \
+             the runtime's pool"
+        );
+    }
 }

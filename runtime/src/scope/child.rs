@@ -22,6 +22,10 @@
 //!   holds one reference, the join handle one, every cloned `Waker` one. The
 //!   last reference frees the memory *without touching the future or the
 //!   output* ([`dealloc`]): a waker may outlive `'env` (I3).
+//! * The memory comes from the runtime's task-cell pool (`task::pool`),
+//!   like a task's: a worker that frees a child keeps the block for its
+//!   next spawn, whichever worker allocated it. Off the workers it is the
+//!   global allocator's.
 //! * The future is only ever polled or dropped by the owner, from inside the
 //!   owner's `poll`/`drop` (I1).
 //! * The output is shared by the owner and the handle: whichever of the two
@@ -191,25 +195,33 @@ impl RawChild {
         } else {
             (QUEUED | HANDLE_GONE, 2)
         };
-        let cell = Box::new(Cell {
-            core: Core {
-                header: Header {
-                    state: AtomicUsize::new(state),
-                    refs: AtomicUsize::new(refs),
-                    index: AtomicUsize::new(UNADOPTED),
-                    shared: shared.clone(),
-                    join_waker: Mutex::new(None),
-                    vtable: vtable::<F>(),
-                    id: std::sync::atomic::AtomicU64::new(0),
-                    local,
-                    panic: UnsafeCell::new(None),
+        // Children come from the runtime's task-cell pool, like tasks: a
+        // scope's children are spawned on one worker and often finished on
+        // another, which is the pattern the pool exists for.
+        let cell = crate::task::pool::allocate(Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+        // SAFETY: `pool::allocate` returned memory for a `Cell<F>` (its size
+        // and alignment, or a class block at least as large and as aligned),
+        // owned by nobody else.
+        unsafe {
+            cell.as_ptr().write(Cell {
+                core: Core {
+                    header: Header {
+                        state: AtomicUsize::new(state),
+                        refs: AtomicUsize::new(refs),
+                        index: AtomicUsize::new(UNADOPTED),
+                        shared: shared.clone(),
+                        join_waker: Mutex::new(None),
+                        vtable: vtable::<F>(),
+                        id: std::sync::atomic::AtomicU64::new(0),
+                        local,
+                        panic: UnsafeCell::new(None),
+                    },
+                    output: UnsafeCell::new(None),
                 },
-                output: UnsafeCell::new(None),
-            },
-            future: UnsafeCell::new(Some(future)),
-        });
-        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-        RawChild(ptr)
+                future: UnsafeCell::new(Some(future)),
+            })
+        };
+        RawChild(cell.cast::<Header>())
     }
 
     /// Allocates the wake record of a scope's body: a header with no future
@@ -670,16 +682,25 @@ unsafe fn drop_ref(ptr: NonNull<Header>) {
     // `fence(Acquire)`: ThreadSanitizer does not model fences and would
     // report the free as racing with the other threads' last accesses.
     h.refs.load(Ordering::Acquire);
+    /// Gives the memory back even if dropping the header (a waker or a
+    /// panic payload left in it) panics.
+    struct Free(NonNull<u8>, Layout);
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: built below for the cell's memory, which
+            // `RawChild::new` got from `pool::allocate` with this layout
+            // (the vtable's, recorded for the cell's type); the header is
+            // dropped (or being unwound) by now and nothing else uses it.
+            unsafe { crate::task::pool::deallocate(self.0, self.1) };
+        }
+    }
+    let _free = Free(ptr.cast(), h.vtable.layout);
     // SAFETY: I3: we were the last reference. The future and output were
     // already dropped by the owner/handle (or deliberately leaked with a
     // forgotten scope, in which case the owner's reference keeps us from
-    // getting here), so only the 'static header needs dropping before the
-    // memory is freed with the layout recorded at allocation.
-    unsafe {
-        let layout = h.vtable.layout;
-        std::ptr::drop_in_place(ptr.as_ptr());
-        std::alloc::dealloc(ptr.as_ptr().cast::<u8>(), layout);
-    }
+    // getting here), so only the 'static header needs dropping before
+    // `_free` gives the memory back.
+    unsafe { std::ptr::drop_in_place(ptr.as_ptr()) };
 }
 
 /// The waker vtable of every child and body record. Wakers reach only the

@@ -1,5 +1,8 @@
 //! Recycled task memory: a worker keeps the cells of finished tasks for its
 //! next spawns instead of giving them back to the global allocator.
+//! The cells of scoped children (`scope::child`) come from the same pool:
+//! a scope spawns its children on one worker and its helpers finish them
+//! on others, the same pattern.
 //!
 //! # Why
 //!

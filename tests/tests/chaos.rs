@@ -201,8 +201,9 @@ async fn connection(mut conn: TcpStream, stats: &Stats, mut rng: Rng) {
             assert!(r.unwrap_err().is_cancelled());
         }
         let r = h.await;
-        // The hour-long sibling, if not aborted, is cancelled when the
-        // scope ends.
+        // The hour-long sibling, if not aborted, keeps the scope (which
+        // waits for every child) and the connection open until the runtime
+        // is dropped: the set of idle connections a long-lived server has.
         r.expect("the echo child was cancelled")
     });
     let side = async {

@@ -498,6 +498,8 @@ struct Session<'a> {
     /// lingers while it does, not only while a poll is in flight, so that
     /// a helper that started between two of the owner's polls is still
     /// there when the owner enters a long one (see `Session::linger`).
+    /// Cleared when that loop ends, or as soon as it forks (the owner's
+    /// thread then waits for the forked helpers: see `OwnerLoopEnd`).
     owner_loop: AtomicBool,
     /// The in-flight words of [`Session::in_flight`] when the re-poll
     /// budget was first found spent (see `Session::should_stop`).
@@ -737,6 +739,16 @@ impl<'a> Session<'a> {
         // wait for the end of the join).
         let mine = || {
             let role = owner_role && self.owner.on_owner_thread();
+            // The owner's loop ends with this part (the loop that forked
+            // returns right after the fork): however it ends, a standby
+            // session's `owner_loop` is cleared *before* this thread waits
+            // for the helper below. That helper lingers while the owner's
+            // loop runs; left set, the flag would keep it lingering while the
+            // owner's loop waits for it, and neither would end until the
+            // re-poll budget is spent or the helper sees
+            // `LINGER_MAX_IDLE_SLEEPS` idle sleeps in a row (never, while a
+            // sibling ticks): the owner's task stalls meanwhile.
+            let _end = role.then(|| OwnerLoopEnd(self));
             let counted = crate::loom::lock(&counted).take();
             self.pull(role, Some(child), counted, depth + 1, !role);
             if role {
@@ -790,19 +802,8 @@ impl<'a> Session<'a> {
         self.standby.store(true, Ordering::Relaxed);
         let forking_thread = thread_mark();
         let mine = || {
-            /// Ends the owner's loop however it ends, waking lingering
-            /// helpers (as the end of the last poll in flight does).
-            struct LoopEnd<'s, 'a>(&'s Session<'a>);
-            impl Drop for LoopEnd<'_, '_> {
-                fn drop(&mut self) {
-                    self.0.owner_loop.store(false, Ordering::SeqCst);
-                    // Pairs with the fence in `linger`, as in `InFlight`.
-                    fence(Ordering::SeqCst);
-                    self.0.shared.wake_sleepers();
-                }
-            }
             self.owner_loop.store(true, Ordering::SeqCst);
-            let _end = LoopEnd(self);
+            let _end = OwnerLoopEnd(self);
             self.pull(true, None, None, 1, false);
             // While this thread waits for the helper, the role is free for
             // the loops it runs meanwhile (`serve`).
@@ -1205,6 +1206,23 @@ impl Drop for Batch<'_, '_> {
                 .batch_claims
                 .fetch_and(!(1 << slot), Ordering::Release);
         }
+    }
+}
+
+/// Ends the owner's loop of a session however it ends (`Session::owner_loop`),
+/// waking lingering helpers (as the end of the last poll in flight does).
+/// Dropped at the end of a standby session's owner loop, and earlier when
+/// that loop forks (`Session::fork`): from then on the owner's thread only
+/// waits for the helpers it forked (serving the session meanwhile), and
+/// they must not linger for it.
+struct OwnerLoopEnd<'s, 'a>(&'s Session<'a>);
+
+impl Drop for OwnerLoopEnd<'_, '_> {
+    fn drop(&mut self) {
+        self.0.owner_loop.store(false, Ordering::SeqCst);
+        // Pairs with the fence in `linger`, as in `InFlight`.
+        fence(Ordering::SeqCst);
+        self.0.shared.wake_sleepers();
     }
 }
 

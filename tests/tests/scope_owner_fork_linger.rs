@@ -65,11 +65,7 @@ impl Future for Long {
             1 => *self.slot.lock().unwrap() = Some(cx.waker().clone()),
             2 => {
                 std::thread::sleep(self.block);
-                for s in &self.then {
-                    if let Some(w) = s.lock().unwrap().take() {
-                        w.wake();
-                    }
-                }
+                wake_all(&self.then);
             }
             _ => {}
         }
@@ -89,11 +85,7 @@ impl Future for Trigger {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.polled {
-            for s in &self.then {
-                if let Some(w) = s.lock().unwrap().take() {
-                    w.wake();
-                }
-            }
+            wake_all(&self.then);
             return Poll::Ready(());
         }
         self.polled = true;
@@ -104,6 +96,15 @@ impl Future for Trigger {
 
 fn slot() -> Slot {
     Arc::new(Mutex::new(None))
+}
+
+/// Wakes the children registered in `slots`, in order.
+fn wake_all(slots: &[Slot]) {
+    for s in slots {
+        if let Some(w) = s.lock().unwrap().take() {
+            w.wake();
+        }
+    }
 }
 
 #[test]

@@ -682,25 +682,14 @@ unsafe fn drop_ref(ptr: NonNull<Header>) {
     // `fence(Acquire)`: ThreadSanitizer does not model fences and would
     // report the free as racing with the other threads' last accesses.
     h.refs.load(Ordering::Acquire);
-    /// Gives the memory back even if dropping the header (a waker or a
-    /// panic payload left in it) panics.
-    struct Free(NonNull<u8>, Layout);
-    impl Drop for Free {
-        fn drop(&mut self) {
-            // SAFETY: built below for the cell's memory, which
-            // `RawChild::new` got from `pool::allocate` with this layout
-            // (the vtable's, recorded for the cell's type); the header is
-            // dropped (or being unwound) by now and nothing else uses it.
-            unsafe { crate::task::pool::deallocate(self.0, self.1) };
-        }
-    }
-    let _free = Free(ptr.cast(), h.vtable.layout);
     // SAFETY: I3: we were the last reference. The future and output were
     // already dropped by the owner/handle (or deliberately leaked with a
     // forgotten scope, in which case the owner's reference keeps us from
-    // getting here), so only the 'static header needs dropping before
-    // `_free` gives the memory back.
-    unsafe { std::ptr::drop_in_place(ptr.as_ptr()) };
+    // getting here), so only the 'static header needs dropping. The cell
+    // came from `pool::allocate` with the vtable's layout (`RawChild::new`),
+    // and its memory is given back even if dropping the header (a waker or
+    // a panic payload left in it) panics.
+    unsafe { crate::task::pool::drop_and_deallocate(ptr, h.vtable.layout) };
 }
 
 /// The waker vtable of every child and body record. Wakers reach only the

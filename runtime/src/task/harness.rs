@@ -233,21 +233,11 @@ impl<F: Future, S: Schedule> Harness<F, S> {
 
     /// Frees the cell. The reference count is zero.
     pub(crate) fn dealloc(self) {
-        /// Gives the memory back even if dropping the cell's contents (a
-        /// task's output) panics.
-        struct Free(NonNull<u8>, Layout);
-        impl Drop for Free {
-            fn drop(&mut self) {
-                // SAFETY: built below for the cell's memory, which
-                // `Cell::allocate` got from `pool::allocate` with this
-                // layout; the cell is dropped (or being unwound) by now.
-                unsafe { super::pool::deallocate(self.0, self.1) };
-            }
-        }
-        let _free = Free(self.cell.cast(), Layout::new::<Cell<F, S>>());
         // SAFETY: no references remain, so nothing else can reach the cell,
-        // which `Cell::allocate` initialised; it is dropped once, here.
-        unsafe { ptr::drop_in_place(self.cell.as_ptr()) };
+        // which `Cell::allocate` initialised in memory from `pool::allocate`
+        // with this layout; it is dropped once, here, and its memory given
+        // back even if dropping its contents (a task's output) panics.
+        unsafe { super::pool::drop_and_deallocate(self.cell, Layout::new::<Cell<F, S>>()) };
     }
 
     /// The `JoinHandle`'s poll: output if complete, else store the waker.

@@ -380,6 +380,30 @@ pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
     }
 }
 
+/// Drops the value at `ptr` in place, then gives back its cell's memory
+/// with [`deallocate`], also if the drop panics (the memory is freed while
+/// the panic unwinds).
+///
+/// # Safety
+///
+/// `ptr` points into the start of memory returned by [`allocate`] with
+/// `layout`, holds an initialised `T` that nothing else uses or drops, and
+/// nothing uses the memory afterwards.
+pub(crate) unsafe fn drop_and_deallocate<T>(ptr: NonNull<T>, layout: Layout) {
+    /// Gives the memory back however the drop ends.
+    struct Free(NonNull<u8>, Layout);
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: the caller's contract: memory from `allocate` with
+            // this layout; its value is dropped (or being unwound) by now.
+            unsafe { deallocate(self.0, self.1) };
+        }
+    }
+    let _free = Free(ptr.cast(), layout);
+    // SAFETY: the caller's contract: an initialised `T`, dropped once, here.
+    unsafe { std::ptr::drop_in_place(ptr.as_ptr()) };
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -738,24 +738,8 @@ impl<'a> Session<'a> {
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
         let mine = || {
-            let role = owner_role && self.owner.on_owner_thread();
-            // The owner's loop ends with this part (the loop that forked
-            // returns right after the fork): however it ends, a standby
-            // session's `owner_loop` is cleared *before* this thread waits
-            // for the helper below. That helper lingers while the owner's
-            // loop runs; left set, the flag would keep it lingering while the
-            // owner's loop waits for it, and neither would end until the
-            // re-poll budget is spent or the helper sees
-            // `LINGER_MAX_IDLE_SLEEPS` idle sleeps in a row (never, while a
-            // sibling ticks): the owner's task stalls meanwhile.
-            let _end = role.then(|| OwnerLoopEnd(self));
             let counted = crate::loom::lock(&counted).take();
-            self.pull(role, Some(child), counted, depth + 1, !role);
-            if role {
-                // While this thread waits for the helpers, the role is free
-                // for the loops it runs meanwhile (`serve`).
-                self.owner_busy.store(false, Ordering::Relaxed);
-            }
+            self.forking_part(owner_role, child, counted, depth);
         };
         let forking_thread = thread_mark();
         let helper = || self.helper_loop(forking_thread, depth + 1);
@@ -769,6 +753,35 @@ impl<'a> Session<'a> {
                 &|job| if job == 0 { mine() } else { helper() },
                 self,
             );
+        }
+    }
+
+    /// The forking loop's own part of a fork (see `fork`), run inline: goes
+    /// on with this loop at `depth + 1`, starting with `child`, whose poll
+    /// `counted` already counts in flight.
+    fn forking_part<'s>(
+        &'s self,
+        owner_role: bool,
+        child: RawChild,
+        counted: Option<InFlight<'s, 'a>>,
+        depth: u32,
+    ) {
+        let role = owner_role && self.owner.on_owner_thread();
+        // The owner's loop ends with this part (the loop that forked
+        // returns right after the fork): however it ends, a standby
+        // session's `owner_loop` is cleared *before* this thread waits
+        // for the helper forked beside it. That helper lingers while the
+        // owner's loop runs; left set, the flag would keep it lingering
+        // while the owner's loop waits for it, and neither would end until
+        // the re-poll budget is spent or the helper sees
+        // `LINGER_MAX_IDLE_SLEEPS` idle sleeps in a row (never, while a
+        // sibling ticks): the owner's task stalls meanwhile.
+        let _end = role.then(|| OwnerLoopEnd(self));
+        self.pull(role, Some(child), counted, depth + 1, !role);
+        if role {
+            // While this thread waits for the helpers, the role is free
+            // for the loops it runs meanwhile (`serve`).
+            self.owner_busy.store(false, Ordering::Relaxed);
         }
     }
 
@@ -1508,6 +1521,43 @@ pub(crate) mod loom_support {
                 s.run(first, &mut done, 1, Some(counted));
                 s.flush(&mut done);
             }
+            helper
+        }
+
+        /// Runs `f` as the owner's loop of a standby session runs (see
+        /// `Session::standby`): with the owner role held and `owner_loop`
+        /// set, so that a helper loop lingers while `f` runs, then frees the
+        /// role and ends the loop through an `OwnerLoopEnd`, as that loop's
+        /// end does. A fork inside `f` (see [`SessionPtr::fork_owner_loop`])
+        /// ends the loop earlier.
+        pub(crate) fn standby_owner_loop<T>(&self, f: impl FnOnce() -> T) -> T {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            s.owner_busy.store(true, Ordering::Relaxed);
+            s.owner_loop.store(true, Ordering::SeqCst);
+            let _end = OwnerLoopEnd(s);
+            let out = f();
+            s.owner_busy.store(false, Ordering::Relaxed);
+            out
+        }
+
+        /// The owner's loop forks with `child` as `Session::fork` does:
+        /// counts that poll in flight, calls `start_helper` (which may start
+        /// the forked helper loop, which runs at once), then runs the
+        /// forking loop's own part on this thread with the owner role
+        /// (`Session::forking_part`), which ends the owner's loop. The
+        /// caller then waits for the helper (as `fork::join` does, see
+        /// [`SessionPtr::wait`]).
+        pub(crate) fn fork_owner_loop<T>(
+            &self,
+            child: SendChild,
+            start_helper: impl FnOnce() -> T,
+        ) -> T {
+            // SAFETY: as above.
+            let s = unsafe { self.get() };
+            let counted = InFlight::new(s, s.side(true));
+            let helper = start_helper();
+            s.forking_part(true, child.0, Some(counted), 1);
             helper
         }
 

@@ -215,7 +215,7 @@ mod session {
     use super::model;
     use crate::scheduler::fork::ForkLatch;
     use crate::scope::child::RawChild;
-    use crate::scope::engine::loom_support::{session_with_helpers, with_session};
+    use crate::scope::engine::loom_support::{SessionPtr, session_with_helpers, with_session};
     use crate::scope::engine::{Engine, Owner};
 
     /// Collects completions like a join set.
@@ -590,6 +590,131 @@ mod session {
             });
             owner.done.sort();
             assert_eq!(owner.done, [1, 7]);
+        });
+    }
+
+    /// Starts a helper loop on a loom thread that sets `latch` when it
+    /// ends, as a stolen fork job does.
+    fn spawn_helper_job(s: SessionPtr, latch: &Arc<ForkLatch>) -> thread::JoinHandle<()> {
+        let latch = LatchPtr(Arc::as_ptr(latch));
+        thread::spawn(move || {
+            let latch = latch;
+            // SAFETY: the latch outlives the job: the model waits for it
+            // and joins this thread before dropping it.
+            unsafe { s.helper_job(latch.0) }
+        })
+    }
+
+    /// The owner's loop of a standby session (`owner_loop` set, so a helper
+    /// lingers while it runs) forks with a ready child: the helper loop
+    /// forked beside it, on another thread, finds nothing ready and
+    /// lingers on the owner's loop. The forking part ends that loop
+    /// (`OwnerLoopEnd`) before the owner's thread waits for the helper, so
+    /// the helper stops lingering and sets its latch, and the wait returns.
+    /// Were the flag left set until after the wait, each would wait for the
+    /// other for ever (a deadlock); a lost wake-up between the helper's
+    /// sleep (registration, fence, look at the flag) and the loop's end
+    /// (store, fence, look for sleepers) is one too.
+    #[test]
+    fn loom_helper_forked_by_a_standby_owner_loop_stops_lingering_when_it_forks() {
+        model(|| {
+            let mut engine = Engine::new();
+            insert(&mut engine, std::future::ready(1));
+            let mut owner = Collect::default();
+            with_session(&mut engine, &mut owner, |s| {
+                let latch = Arc::new(ForkLatch::new(1));
+                let helper = s.standby_owner_loop(|| {
+                    let first = s.pop().expect("the child is ready");
+                    let helper = s.fork_owner_loop(first, || spawn_helper_job(*s, &latch));
+                    // As `fork::join`: the owner's thread waits for the
+                    // helper, serving the session meanwhile.
+                    s.wait(&latch);
+                    helper
+                });
+                helper.join().unwrap();
+            });
+            assert_eq!(owner.done, [1]);
+            assert_eq!(engine.len(), 0);
+            assert!(!engine.shared().end_poll(), "work left after the session");
+        });
+    }
+
+    /// Counts the polls of the future it wraps.
+    struct CountPolls<F> {
+        inner: F,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl<F: Future + Unpin> Future for CountPolls<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Pin::new(&mut self.inner).poll(cx)
+        }
+    }
+
+    /// As `loom_helper_forked_by_a_standby_owner_loop_stops_lingering_when_it_forks`,
+    /// while another thread wakes a sibling (pushes it ready) at any point:
+    /// during the owner's loop, while the helper lingers or sleeps, while
+    /// the owner's thread waits for the helper, or after the session (then
+    /// the session's end sees it and the next session polls it). The
+    /// sibling is polled exactly once after its wake and completes once,
+    /// the wait for the helper still returns, and nothing is left ready,
+    /// live or leaked (loom reports leaked `Arc`s) once the engine is
+    /// dropped.
+    #[test]
+    fn loom_sibling_woken_while_a_standby_owner_loop_forks_is_polled_once() {
+        model(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let polls = Arc::new(AtomicUsize::new(0));
+            let mut engine = Engine::new();
+            insert(
+                &mut engine,
+                CountPolls {
+                    inner: WaitFlag {
+                        flag: flag.clone(),
+                        slot: slot.clone(),
+                    },
+                    polls: polls.clone(),
+                },
+            );
+            let mut owner = Collect::default();
+            // The sibling's first poll parks its waker in `slot`.
+            session_with_helpers(&mut engine, &mut owner, 0);
+            assert!(owner.done.is_empty());
+            assert_eq!(polls.load(Ordering::SeqCst), 1);
+            insert(&mut engine, std::future::ready(1));
+            let waker_thread = {
+                let (flag, slot) = (flag.clone(), slot.clone());
+                thread::spawn(move || {
+                    flag.store(true, Ordering::SeqCst);
+                    let w = slot.lock().unwrap().take();
+                    w.expect("the sibling's waker").wake();
+                })
+            };
+            with_session(&mut engine, &mut owner, |s| {
+                let latch = Arc::new(ForkLatch::new(1));
+                let helper = s.standby_owner_loop(|| {
+                    let first = s.pop().expect("a child is ready");
+                    let helper = s.fork_owner_loop(first, || spawn_helper_job(*s, &latch));
+                    s.wait(&latch);
+                    helper
+                });
+                helper.join().unwrap();
+            });
+            waker_thread.join().unwrap();
+            if owner.done.len() < 2 {
+                // Woken after the session: its end sees the entry.
+                assert!(engine.shared().end_poll(), "the sibling's wake was lost");
+                session_with_helpers(&mut engine, &mut owner, 0);
+            }
+            owner.done.sort();
+            assert_eq!(owner.done, [1, 7]);
+            assert_eq!(polls.load(Ordering::SeqCst), 2, "one poll after the wake");
+            assert_eq!(engine.len(), 0);
+            assert!(!engine.shared().end_poll(), "work left after the session");
+            drop(engine);
         });
     }
 

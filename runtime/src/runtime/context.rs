@@ -70,6 +70,11 @@
 //!   of a poll (it was popped or stolen by a fork wait inside that poll), so
 //!   it must not linger for polls in flight: one of them may be the poll
 //!   beneath it, which cannot end first.
+//! - **`fork_wait_help`**: how many fork jobs this thread runs as help
+//!   while it waits in a fork (`Forker::wait`; nested). A scope helper run
+//!   that way does not linger: the wait beneath it may already be done,
+//!   and lingering would hold the waiting owner's poll for as long as an
+//!   unrelated session's poll lasts.
 //! - **`owner_polled`**: set by a scope engine (scope, join set,
 //!   `join_all`) each time its owner is polled on this thread; read and
 //!   cleared by a multi-thread runtime's `block_on` loop after each poll of
@@ -139,6 +144,9 @@ struct Context {
     task_locals: Cell<u32>,
     /// Scoped-child polls in progress on this thread (see the module docs).
     child_polls: Cell<u32>,
+    /// Fork jobs run as help by a fork wait, in progress (see the module
+    /// docs).
+    fork_wait_help: Cell<u32>,
     /// A scope engine's owner was polled here (see the module docs).
     owner_polled: Cell<bool>,
     /// See [`thread_hint`]; `usize::MAX` until assigned.
@@ -159,6 +167,7 @@ thread_local! {
             task_id: Cell::new(0),
             task_locals: Cell::new(0),
             child_polls: Cell::new(0),
+            fork_wait_help: Cell::new(0),
             owner_polled: Cell::new(false),
             thread_hint: Cell::new(usize::MAX),
             driver_park: Cell::new(0),
@@ -408,6 +417,20 @@ pub(crate) fn enter_child_poll() -> DepthGuard {
 #[inline]
 pub(crate) fn in_child_poll() -> bool {
     depth_above_zero(|c| &c.child_polls)
+}
+
+/// Marks a fork job run as help by a thread waiting in a fork as in
+/// progress on this thread (see the module docs, `fork_wait_help`).
+#[inline]
+pub(crate) fn enter_fork_wait_help() -> DepthGuard {
+    DepthGuard::enter(|c| &c.fork_wait_help)
+}
+
+/// True while a fork job run as help by a fork wait is in progress on this
+/// thread.
+#[inline]
+pub(crate) fn in_fork_wait_help() -> bool {
+    depth_above_zero(|c| &c.fork_wait_help)
 }
 
 // ----- scope owners ----------------------------------------------------

@@ -666,10 +666,10 @@ impl<'a> Session<'a> {
                     // took but did not start.
                     drop(mine);
                     self.flush(&mut done);
-                    // (`fork` counts the poll again, before the helper
-                    // can look.)
-                    self.fork(owner_role, child, depth, helpers);
-                    drop(pre);
+                    // `pre` becomes the count of the forking part's first
+                    // poll: it must end with that poll, not with the join
+                    // (see `fork`).
+                    self.fork(owner_role, child, depth, helpers, pre);
                     return;
                 }
             }
@@ -729,11 +729,29 @@ impl<'a> Session<'a> {
     /// Forks `helpers` helper pull loops and goes on with this one, starting
     /// with `child`: one helper through the two-way `fork::join`, several
     /// through `fork::join_all` (job 0 is this loop).
-    fn fork(&self, owner_role: bool, child: RawChild, depth: u32, helpers: usize) {
+    /// `pre`: the poll of `child`, counted in flight by the loop that took
+    /// it (see `pull`), if it was.
+    fn fork<'s>(
+        &'s self,
+        owner_role: bool,
+        child: RawChild,
+        depth: u32,
+        helpers: usize,
+        pre: Option<InFlight<'s, 'a>>,
+    ) {
         // The helper may start before this loop polls `child`: count that
         // poll in flight now, so that a helper finding nothing to do lingers
         // for it instead of ending (its siblings may be woken during it).
-        let counted = Mutex::new(Some(InFlight::new(self, self.side(owner_role))));
+        // The count ends with that poll. A count held across the join
+        // instead would keep the helper lingering on this thread's wait for
+        // that very helper: with a ticking sibling, until the re-poll budget
+        // ran out (`pull` counted the poll before it took the child and
+        // passes that count on, so it is counted once, without a gap).
+        let counted = match pre {
+            Some(pre) if pre.0.is_some() => pre,
+            _ => InFlight::new(self, self.side(owner_role)),
+        };
+        let counted = Mutex::new(Some(counted));
         // The owner role stays with the owner's thread only (the first part
         // of a fork runs inline; if it ever did not, the owner's work would
         // wait for the end of the join).
@@ -844,8 +862,13 @@ impl<'a> Session<'a> {
         // inside a child's poll; and one run on top of any child poll
         // (a nested fork wait popped or stole it) may sit on the very
         // poll it would wait for. Either way lingering could only wait
-        // for this thread's own stack.
-        let linger = thread_mark() != forking_thread && !crate::runtime::context::in_child_poll();
+        // for this thread's own stack. And one run as help by a thread
+        // waiting in a fork (of any owner) must not keep that wait from
+        // returning once its own join is done: lingering would tie the
+        // waiting owner's poll to this session's longest poll.
+        let linger = thread_mark() != forking_thread
+            && !crate::runtime::context::in_child_poll()
+            && !crate::runtime::context::in_fork_wait_help();
         self.pull(false, None, None, depth, linger);
     }
 

@@ -940,12 +940,11 @@ impl Forker<'_> {
                             _ => cx.index,
                         };
                         let job = self.pop().or_else(|| steal_fork_job(&cx.handle, me, start));
-                        match job {
-                            // SAFETY: popped or stolen exactly once; its
-                            // forker waits for it.
-                            Some(job) => unsafe { job.execute() },
-                            None => return false,
-                        }
+                        let Some(job) = job else { return false };
+                        let _help = crate::runtime::context::enter_fork_wait_help();
+                        // SAFETY: popped or stolen exactly once; its forker
+                        // waits for it.
+                        unsafe { job.execute() };
                         true
                     },
                     |sleeps, wake| {
@@ -985,6 +984,7 @@ impl Forker<'_> {
                 serve,
                 || match self.pop() {
                     Some(job) => {
+                        let _help = crate::runtime::context::enter_fork_wait_help();
                         // SAFETY: stolen exactly once from the injector; its
                         // forker waits for it.
                         unsafe { job.execute() };

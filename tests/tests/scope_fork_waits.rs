@@ -16,13 +16,19 @@
 //!    did not return until that unrelated poll ended, although its own
 //!    join was done.
 //!
+//! 3. A `block_on` thread forks through the runtime's shared fork injector,
+//!    and before it waits it pops back what nobody stole: from that shared
+//!    queue, possibly another `block_on` thread's session helper, which
+//!    lingered on its own session's long poll. And a helper that may not
+//!    linger (run as such help) forked helpers that did.
+//!
 //! Each check measures the wait it is about and fails on a hang (a bound
 //! far above the fixed time, and a watchdog that fails instead of hanging).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -181,5 +187,94 @@ fn a_fork_wait_does_not_linger_on_another_sessions_poll() {
             took < Duration::from_secs(3),
             "A's join! took {took:?} (its longest side: {side:?})"
         );
+    }
+}
+
+/// Thread B, in `block_on`, runs a join set whose owner loop forks helpers
+/// (through the runtime's fork injector, every worker being busy) and then
+/// polls a child that blocks until A is done (at most 10 s), beside a
+/// ticking sibling. Thread A, in `block_on` too, then runs a `join!` of two
+/// 5 ms sides, whose fork goes to the same injector, behind B's helpers.
+/// Returns how long A's `block_on` took.
+fn block_on_join_beside_another_block_on_session(workers: usize) -> Duration {
+    let rt = Arc::new(
+        Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    );
+    // Every worker busy for a while: forked jobs wait in the injector.
+    let started = Arc::new(AtomicUsize::new(0));
+    for _ in 0..workers {
+        let started = started.clone();
+        drop(rt.spawn(async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+        }));
+    }
+    while started.load(Ordering::SeqCst) < workers {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let a_done = Arc::new(AtomicBool::new(false));
+    let b = {
+        let (rt, a_done) = (rt.clone(), a_done.clone());
+        std::thread::spawn(move || {
+            rt.block_on(async {
+                let mut set = ScopedJoinSet::new();
+                set.spawn(BlockUntil {
+                    release: a_done,
+                    cap: Duration::from_secs(10),
+                });
+                for _ in 0..3 {
+                    set.spawn(Block(Duration::from_millis(1)));
+                }
+                set.spawn(async {
+                    for _ in 0..5000 {
+                        tether::time::sleep(Duration::from_millis(3)).await;
+                    }
+                });
+                let mut next = std::pin::pin!(set.join_next());
+                let _ = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
+            });
+        })
+    };
+    // B forks first: its helpers are ahead of A's job in the injector.
+    std::thread::sleep(Duration::from_millis(30));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let a = {
+        let (rt, a_done) = (rt.clone(), a_done.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            rt.block_on(async {
+                tether::join!(
+                    Block(Duration::from_millis(5)),
+                    Block(Duration::from_millis(5))
+                );
+            });
+            let _ = tx.send(start.elapsed());
+            a_done.store(true, Ordering::SeqCst);
+        })
+    };
+    let took = rx
+        .recv_timeout(WATCHDOG)
+        .expect("A's block_on did not return within the watchdog");
+    a.join().expect("thread A");
+    b.join().expect("thread B");
+    took
+}
+
+#[test]
+fn a_block_on_fork_does_not_pop_back_a_lingering_helper_of_another_session() {
+    for workers in [3, 8] {
+        for _ in 0..2 {
+            let took = block_on_join_beside_another_block_on_session(workers);
+            // About 10–15 ms. Before the fix: up to B's poll (10 s, its
+            // cap), which waits for A.
+            assert!(
+                took < Duration::from_secs(3),
+                "{workers} workers: A's join! took {took:?}"
+            );
+        }
     }
 }

@@ -71,10 +71,12 @@
 //!   it must not linger for polls in flight: one of them may be the poll
 //!   beneath it, which cannot end first.
 //! - **`fork_wait_help`**: how many fork jobs this thread runs as help
-//!   while it waits in a fork (`Forker::wait`; nested). A scope helper run
-//!   that way does not linger: the wait beneath it may already be done,
-//!   and lingering would hold the waiting owner's poll for as long as an
-//!   unrelated session's poll lasts.
+//!   inside a fork of its own that has not returned (nested): jobs a fork
+//!   wait steals or pops (`Forker::wait`), and jobs a fork pops back
+//!   before it waits (`fork::join`), which from a `block_on` thread may be
+//!   another thread's. A scope helper run that way does not linger: the
+//!   fork beneath it may already be done, and lingering would hold that
+//!   fork's owner for as long as an unrelated session's poll lasts.
 //! - **`owner_polled`**: set by a scope engine (scope, join set,
 //!   `join_all`) each time its owner is polled on this thread; read and
 //!   cleared by a multi-thread runtime's `block_on` loop after each poll of

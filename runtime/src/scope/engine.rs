@@ -669,7 +669,10 @@ impl<'a> Session<'a> {
                     // `pre` becomes the count of the forking part's first
                     // poll: it must end with that poll, not with the join
                     // (see `fork`).
-                    self.fork(owner_role, child, depth, helpers, pre);
+                    // A loop that may not linger forks helpers that may not
+                    // either (and its own part does not): its thread joins
+                    // them, so their lingering would be its own.
+                    self.fork(owner_role, child, depth, helpers, pre, owner_role || linger);
                     return;
                 }
             }
@@ -730,7 +733,9 @@ impl<'a> Session<'a> {
     /// with `child`: one helper through the two-way `fork::join`, several
     /// through `fork::join_all` (job 0 is this loop).
     /// `pre`: the poll of `child`, counted in flight by the loop that took
-    /// it (see `pull`), if it was.
+    /// it (see `pull`), if it was. `may_linger`: false if the forking loop
+    /// may not linger (see `helper_loop`); then neither its own part nor the
+    /// helpers it forks do, since its thread joins them.
     fn fork<'s>(
         &'s self,
         owner_role: bool,
@@ -738,6 +743,7 @@ impl<'a> Session<'a> {
         depth: u32,
         helpers: usize,
         pre: Option<InFlight<'s, 'a>>,
+        may_linger: bool,
     ) {
         // The helper may start before this loop polls `child`: count that
         // poll in flight now, so that a helper finding nothing to do lingers
@@ -757,10 +763,10 @@ impl<'a> Session<'a> {
         // wait for the end of the join).
         let mine = || {
             let counted = crate::loom::lock(&counted).take();
-            self.forking_part(owner_role, child, counted, depth);
+            self.forking_part(owner_role, child, counted, depth, may_linger);
         };
         let forking_thread = thread_mark();
-        let helper = || self.helper_loop(forking_thread, depth + 1);
+        let helper = || self.helper_loop(forking_thread, depth + 1, may_linger);
         // I1: both fork functions return only after every part returned or
         // unwound, so no pull loop outlives the session.
         if helpers == 1 {
@@ -776,13 +782,15 @@ impl<'a> Session<'a> {
 
     /// The forking loop's own part of a fork (see `fork`), run inline: goes
     /// on with this loop at `depth + 1`, starting with `child`, whose poll
-    /// `counted` already counts in flight.
+    /// `counted` already counts in flight; it lingers only if `may_linger`
+    /// (see `fork`) and it does not hold the owner role.
     fn forking_part<'s>(
         &'s self,
         owner_role: bool,
         child: RawChild,
         counted: Option<InFlight<'s, 'a>>,
         depth: u32,
+        may_linger: bool,
     ) {
         let role = owner_role && self.owner.on_owner_thread();
         // The owner's loop ends with this part (the loop that forked
@@ -795,7 +803,7 @@ impl<'a> Session<'a> {
         // `LINGER_MAX_IDLE_SLEEPS` idle sleeps in a row (never, while a
         // sibling ticks): the owner's task stalls meanwhile.
         let _end = role.then(|| OwnerLoopEnd(self));
-        self.pull(role, Some(child), counted, depth + 1, !role);
+        self.pull(role, Some(child), counted, depth + 1, !role && may_linger);
         if role {
             // While this thread waits for the helpers, the role is free
             // for the loops it runs meanwhile (`serve`).
@@ -842,7 +850,7 @@ impl<'a> Session<'a> {
         };
         let helper = || {
             self.standby.store(false, Ordering::Relaxed);
-            self.helper_loop(forking_thread, 1);
+            self.helper_loop(forking_thread, 1, true);
         };
         // I1: both forks return only after both loops returned or unwound.
         if on_worker {
@@ -854,8 +862,9 @@ impl<'a> Session<'a> {
     }
 
     /// A helper pull loop forked from `forking_thread` (see `fork` and
-    /// `standby`); un-reserves its helper however it ends.
-    fn helper_loop(&self, forking_thread: usize, depth: u32) {
+    /// `standby`); un-reserves its helper however it ends. It never lingers
+    /// unless `may_linger` (the forking loop could).
+    fn helper_loop(&self, forking_thread: usize, depth: u32, may_linger: bool) {
         let _release = Release(&self.helpers);
         // A helper run on the forking thread itself was popped back
         // (nobody stole it) after this loop, or popped by a fork wait
@@ -866,7 +875,8 @@ impl<'a> Session<'a> {
         // waiting in a fork (of any owner) must not keep that wait from
         // returning once its own join is done: lingering would tie the
         // waiting owner's poll to this session's longest poll.
-        let linger = thread_mark() != forking_thread
+        let linger = may_linger
+            && thread_mark() != forking_thread
             && !crate::runtime::context::in_child_poll()
             && !crate::runtime::context::in_fork_wait_help();
         self.pull(false, None, None, depth, linger);
@@ -1580,7 +1590,7 @@ pub(crate) mod loom_support {
             let s = unsafe { self.get() };
             let counted = InFlight::new(s, s.side(true));
             let helper = start_helper();
-            s.forking_part(true, child.0, Some(counted), 1);
+            s.forking_part(true, child.0, Some(counted), 1, true);
             helper
         }
 

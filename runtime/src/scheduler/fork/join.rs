@@ -170,8 +170,13 @@ where
                     inline_b = true;
                     break;
                 }
-                // SAFETY: popped exactly once; its forker waits for it.
-                Some(job) => unsafe { job.execute() },
+                Some(job) => {
+                    // As help (see `join_all_forked`): this fork has not
+                    // returned.
+                    let _help = crate::runtime::context::enter_fork_wait_help();
+                    // SAFETY: popped exactly once; its forker waits for it.
+                    unsafe { job.execute() }
+                }
                 None => break,
             }
         }
@@ -290,8 +295,18 @@ fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), 
     // the way, which someone must run anyway).
     while !latch.probe() {
         match forker.pop() {
-            // SAFETY: popped exactly once; its forker waits for it.
-            Some(job_ref) => unsafe { job_ref.execute() },
+            Some(job_ref) => {
+                // Run as help, as `Forker::wait` does: this thread's fork
+                // has not returned, so a scope helper popped here must not
+                // linger. It need not be this thread's own job: from a
+                // `block_on` thread, `pop` takes the oldest job of the
+                // runtime's shared fork injector (another `block_on`'s
+                // session helper, say), and a core handed on keeps the
+                // jobs its former thread pushed.
+                let _help = crate::runtime::context::enter_fork_wait_help();
+                // SAFETY: popped exactly once; its forker waits for it.
+                unsafe { job_ref.execute() }
+            }
             None => break,
         }
     }

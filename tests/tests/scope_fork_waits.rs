@@ -67,6 +67,38 @@ impl Future for BlockUntil {
     }
 }
 
+/// Longest a checked wait may take: far above its time with the fixes
+/// (milliseconds), far below its time without (10 s and more).
+const STALL: Duration = Duration::from_secs(3);
+
+/// Fails if `took` (the time of `what`) is a stall.
+fn assert_no_stall(took: Duration, what: std::fmt::Arguments<'_>) {
+    assert!(took < STALL, "{what} took {took:?}");
+}
+
+/// Session B of the checks below: the first poll of `join_next` on a join
+/// set of a child that blocks its thread until `release` is set (at most
+/// 10 s), three children that block 1 ms, and a sibling that ticks a 3 ms
+/// timer. Its owner loop forks helpers for the short children, then polls
+/// the long one.
+async fn first_poll_of_a_session_blocked_on(release: Arc<AtomicBool>) {
+    let mut set = ScopedJoinSet::new();
+    set.spawn(BlockUntil {
+        release,
+        cap: Duration::from_secs(10),
+    });
+    for _ in 0..3 {
+        set.spawn(Block(Duration::from_millis(1)));
+    }
+    set.spawn(async {
+        for _ in 0..5000 {
+            tether::time::sleep(Duration::from_millis(3)).await;
+        }
+    });
+    let mut next = std::pin::pin!(set.join_next());
+    let _ = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
+}
+
 /// Children of the forked session that never wake (see below).
 const IDLE_CHILDREN: usize = 200;
 
@@ -119,22 +151,19 @@ fn a_loop_that_forks_does_not_keep_its_helper_lingering_on_the_fork_wait() {
             // About 10–20 ms (24 × 2 ms over the workers). Before the fix:
             // 0.3 s without the ticking sibling; with it, until the re-poll
             // budget ran out: 1.8 s with no idle children, about 15 s here.
-            assert!(
-                took < Duration::from_secs(3),
-                "{workers} workers: the session's first poll took {took:?}"
+            assert_no_stall(
+                took,
+                format_args!("{workers} workers: the session's first poll"),
             );
         }
     }
 }
 
 /// Task A waits in a `join!` (20 ms and `side` of blocking) on one worker
-/// while the `block_on` thread runs session B: a join set whose owner loop
-/// forks a helper, then polls a child that blocks until A is done (at most
-/// `B_CAP`), beside a ticking sibling. A's waiting worker may take B's
+/// while the `block_on` thread runs session B
+/// ([`first_poll_of_a_session_blocked_on`]). A's waiting worker may take B's
 /// helper. Returns how long A's `join!` took.
 fn join_beside_a_long_poll_of_another_session(side: Duration) -> Duration {
-    /// Longest B's blocking child waits for A.
-    const B_CAP: Duration = Duration::from_secs(10);
     let rt = Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -152,22 +181,7 @@ fn join_beside_a_long_poll_of_another_session(side: Duration) -> Duration {
     // Let A fork and its other side be stolen first.
     std::thread::sleep(Duration::from_millis(10));
     let watchdog = std::thread::spawn(move || rx.recv_timeout(WATCHDOG));
-    rt.block_on(async {
-        let mut set = ScopedJoinSet::new();
-        set.spawn(BlockUntil {
-            release: a_done.clone(),
-            cap: B_CAP,
-        });
-        set.spawn(Block(Duration::from_millis(1)));
-        set.spawn(Block(Duration::from_millis(1)));
-        set.spawn(async {
-            for _ in 0..5000 {
-                tether::time::sleep(Duration::from_millis(3)).await;
-            }
-        });
-        let mut next = std::pin::pin!(set.join_next());
-        let _ = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
-    });
+    rt.block_on(first_poll_of_a_session_blocked_on(a_done.clone()));
     let took = watchdog
         .join()
         .expect("watchdog thread")
@@ -183,17 +197,13 @@ fn a_fork_wait_does_not_linger_on_another_sessions_poll() {
         let took = join_beside_a_long_poll_of_another_session(side);
         // About `side`. Before the fix: as long as B's poll, which waits
         // for A (10 s, its cap).
-        assert!(
-            took < Duration::from_secs(3),
-            "A's join! took {took:?} (its longest side: {side:?})"
-        );
+        assert_no_stall(took, format_args!("A's join! (longest side {side:?})"));
     }
 }
 
-/// Thread B, in `block_on`, runs a join set whose owner loop forks helpers
-/// (through the runtime's fork injector, every worker being busy) and then
-/// polls a child that blocks until A is done (at most 10 s), beside a
-/// ticking sibling. Thread A, in `block_on` too, then runs a `join!` of two
+/// Thread B, in `block_on`, runs session B
+/// ([`first_poll_of_a_session_blocked_on`]), whose owner loop forks helpers
+/// through the runtime's fork injector (every worker being busy). Thread A, in `block_on` too, then runs a `join!` of two
 /// 5 ms sides, whose fork goes to the same injector, behind B's helpers.
 /// Returns how long A's `block_on` took.
 fn block_on_join_beside_another_block_on_session(workers: usize) -> Duration {
@@ -220,23 +230,7 @@ fn block_on_join_beside_another_block_on_session(workers: usize) -> Duration {
     let b = {
         let (rt, a_done) = (rt.clone(), a_done.clone());
         std::thread::spawn(move || {
-            rt.block_on(async {
-                let mut set = ScopedJoinSet::new();
-                set.spawn(BlockUntil {
-                    release: a_done,
-                    cap: Duration::from_secs(10),
-                });
-                for _ in 0..3 {
-                    set.spawn(Block(Duration::from_millis(1)));
-                }
-                set.spawn(async {
-                    for _ in 0..5000 {
-                        tether::time::sleep(Duration::from_millis(3)).await;
-                    }
-                });
-                let mut next = std::pin::pin!(set.join_next());
-                let _ = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
-            });
+            rt.block_on(first_poll_of_a_session_blocked_on(a_done));
         })
     };
     // B forks first: its helpers are ahead of A's job in the injector.
@@ -271,10 +265,7 @@ fn a_block_on_fork_does_not_pop_back_a_lingering_helper_of_another_session() {
             let took = block_on_join_beside_another_block_on_session(workers);
             // About 10–15 ms. Before the fix: up to B's poll (10 s, its
             // cap), which waits for A.
-            assert!(
-                took < Duration::from_secs(3),
-                "{workers} workers: A's join! took {took:?}"
-            );
+            assert_no_stall(took, format_args!("{workers} workers: A's join!"));
         }
     }
 }

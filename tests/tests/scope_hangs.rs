@@ -1,6 +1,7 @@
 //! Regression tests for waits that used to hang: blocking scopes on
 //! workers, forks whose jobs wait for tasks, a runtime dropped from a
-//! stolen child, child outputs whose destructor panics, and a scope of a
+//! stolen child or from a child of a `block_on` session, child outputs
+//! whose destructor panics, and a scope of a
 //! current-thread runtime called from inside another runtime.
 //!
 //! Every test runs under a watchdog: a hang aborts the test process with a
@@ -144,6 +145,67 @@ fn stolen_child_drops_the_runtime() {
                 .expect("the runtime drop never returned");
             drop(task);
         });
+    }
+}
+
+/// A child of a session that a `block_on` thread owns drops the runtime,
+/// while a worker runs one of that session's helpers. The drop must return:
+/// it may not join that worker, whose helper lingers while this very poll
+/// is in flight (a ticking sibling keeps it lingering).
+#[test]
+fn block_on_child_drops_the_runtime() {
+    for workers in [2, 3, 4] {
+        for _ in 0..3 {
+            watchdog("block_on_child_drops_the_runtime", move || {
+                let rt = Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let handle = rt.handle().clone();
+                let slot = Mutex::new(Some(rt));
+                let dropped = AtomicUsize::new(0);
+                let (slot, dropped) = (&slot, &dropped);
+                // The runtime is gone when the drop returns: the `block_on`
+                // future then ends by the cancelled timer's panic.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                    handle.block_on(async {
+                        let mut set = tether::ScopedJoinSet::new();
+                        // Children that block their thread for a few polls
+                        // each: the session forks helpers for them.
+                        for _ in 0..8 {
+                            set.spawn(async {
+                                for _ in 0..5 {
+                                    std::thread::sleep(Duration::from_millis(2));
+                                    tether::task::yield_now().await;
+                                }
+                            });
+                        }
+                        set.spawn(async {
+                            loop {
+                                tether::time::sleep(Duration::from_millis(2)).await;
+                            }
+                        });
+                        set.spawn(async move {
+                            tether::time::sleep(Duration::from_millis(20)).await;
+                            std::thread::sleep(Duration::from_millis(2));
+                            drop(slot.lock().unwrap().take());
+                            dropped.fetch_add(1, Ordering::SeqCst);
+                        });
+                        while let Some(r) = set.join_next().await {
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                    })
+                }));
+                assert_eq!(
+                    dropped.load(Ordering::SeqCst),
+                    1,
+                    "the runtime was not dropped"
+                );
+            });
+        }
     }
 }
 

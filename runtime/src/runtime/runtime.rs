@@ -237,6 +237,11 @@ impl Runtime {
     /// deadline overflowed, so no limit) and leaves the rest to a
     /// background thread.
     fn shutdown_with(&mut self, deadline: Option<Option<std::time::Instant>>) {
+        // Inside a scope's child (or body) poll, on any thread (e.g. a
+        // `block_on` thread): a helper of that session, run by a worker,
+        // lingers while this very poll is in flight, so joining the workers
+        // here could wait for ourselves. Taken before `set_current`.
+        let in_session_poll = crate::runtime::context::in_child_poll();
         // Futures dropped during shutdown may call `spawn`; they get
         // cancelled handles from this runtime rather than a panic.
         let _current = crate::runtime::context::set_current(&self.handle.inner);
@@ -257,7 +262,7 @@ impl Runtime {
                         );
                         finish_multi_thread(&h);
                     });
-                } else if multi_thread::worker::is_worker_of(h) {
+                } else if multi_thread::worker::is_worker_of(h) || in_session_poll {
                     // Dropped inside the runtime (a task, or a fork job run
                     // for another worker's fork): joining here could wait
                     // for this very poll, or for a forker waiting on a job

@@ -1004,7 +1004,11 @@ impl<'a> Session<'a> {
                         Some(f) => f.sleep_serving_driver(&wake, LINGER_SLEEP),
                         None => wake.park_timeout(LINGER_SLEEP),
                     }
-                    !forker.as_ref().is_some_and(|f| f.has_queued_work())
+                    // Tasks waiting behind this thread, or a runtime
+                    // shutting down (its workers are being joined): stop.
+                    !forker
+                        .as_ref()
+                        .is_some_and(|f| f.has_queued_work() || f.is_shutdown())
                 })
             } else {
                 true

@@ -905,6 +905,15 @@ impl Forker<'_> {
         }
     }
 
+    /// True once the runtime is shutting down: a thread that waits for
+    /// work it only might get should stop waiting.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        match self {
+            Forker::Worker(cx) => cx.handle.is_shutdown(),
+            Forker::Remote(handle) => handle.is_shutdown(),
+        }
+    }
+
     /// Takes back the most recently published job of this thread, if
     /// nobody stole it.
     pub(crate) fn pop(&self) -> Option<JobRef> {

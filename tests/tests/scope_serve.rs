@@ -2,7 +2,8 @@
 //! poll: a sibling woken meanwhile is polled before that poll ends, both
 //! when the long poll runs on a helper (the owner, waiting for the helper,
 //! serves) and when it runs on the owner (a helper that found nothing to do
-//! lingers and serves).
+//! lingers and serves). And a woken body is polled beside a child that is
+//! always ready, even once the re-poll budget is spent.
 //!
 //! The long poll spins until the sibling has finished, with a deadline: a
 //! sibling left waiting until the end of the poll shows up as a flag that
@@ -257,4 +258,98 @@ fn a_helper_popped_beneath_its_own_sessions_poll_does_not_hang() {
         }));
     }
     assert_eq!(total.load(SeqCst), 200 * 16);
+}
+
+/// Polls of the always-ready child below, at most.
+const ALWAYS_READY_POLLS: usize = 21;
+
+/// A child that blocks its thread for `each` per poll and wakes itself,
+/// `left` more times, or until `stop` is set.
+struct Busy<'a> {
+    each: Duration,
+    left: usize,
+    stop: &'a AtomicBool,
+    polls: Option<&'a std::sync::atomic::AtomicUsize>,
+}
+
+impl std::future::Future for Busy<'_> {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.left == 0 || self.stop.load(SeqCst) {
+            return Poll::Ready(());
+        }
+        if let Some(polls) = self.polls {
+            polls.fetch_add(1, SeqCst);
+        }
+        std::thread::sleep(self.each);
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The scope's body is woken (a 20 ms timer) while a child is always ready
+/// with 200 ms polls, beside short busy siblings and a ticking one, on four
+/// workers: the body must resume after a few of those polls, not after all
+/// of them. Once the re-poll budget was spent (the siblings spend it fast
+/// on four workers), every session polled one child and ended before the
+/// body's turn, and the owner's next poll started with the children again:
+/// the body waited for the long child's whole run. The children stop once
+/// the body resumed, and a stall shows up as a count, not as time. Returns
+/// the long polls made before the body resumed.
+fn long_polls_before_the_body_resumes() -> usize {
+    let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let out = polls.clone();
+    let rt = Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let scope_fut = async move {
+        let resumed = AtomicBool::new(false);
+        let long_polls = std::sync::atomic::AtomicUsize::new(0);
+        let (resumed, long_polls) = (&resumed, &long_polls);
+        tether::scope(|s| async move {
+            s.spawn(Busy {
+                each: Duration::from_millis(200),
+                left: ALWAYS_READY_POLLS,
+                stop: resumed,
+                polls: Some(long_polls),
+            });
+            for _ in 0..9 {
+                s.spawn(Busy {
+                    each: Duration::from_millis(3),
+                    left: ALWAYS_READY_POLLS,
+                    stop: resumed,
+                    polls: None,
+                });
+            }
+            s.spawn(async move {
+                while !resumed.load(SeqCst) {
+                    tether::time::sleep(Duration::from_millis(2)).await;
+                }
+            });
+            tether::time::sleep(Duration::from_millis(20)).await;
+            out.store(long_polls.load(SeqCst), SeqCst);
+            resumed.store(true, SeqCst);
+        })
+        .await;
+    };
+    rt.block_on(rt.spawn(scope_fut)).unwrap();
+    polls.load(SeqCst)
+}
+
+#[test]
+fn a_woken_body_is_polled_beside_an_always_ready_child() {
+    for _ in 0..3 {
+        let _watchdog = watchdog(
+            "a_woken_body_is_polled_beside_an_always_ready_child",
+            WATCHDOG,
+        );
+        let before = long_polls_before_the_body_resumes();
+        assert!(
+            before < ALWAYS_READY_POLLS / 2,
+            "the body resumed only after {before} of the long child's {ALWAYS_READY_POLLS} polls"
+        );
+    }
 }

@@ -608,17 +608,26 @@ impl<'a> Session<'a> {
             let (child, more_ready) = match next.take() {
                 Some(c) => (c, 0),
                 None => {
-                    if self.should_stop() {
-                        break;
-                    }
+                    // The body's (or a `!Send` child's) turn comes before
+                    // the budget check: once the re-poll budget is spent,
+                    // every session polls one child and ends, and the
+                    // owner's next poll starts with the children again, so
+                    // a body woken meanwhile would wait until no child is
+                    // ready (an always-ready child with one long poll per
+                    // session kept a woken body waiting for seconds). One
+                    // poll past the budget at most.
                     if owner_role
                         && local_turn
+                        && !self.stop.load(Ordering::Relaxed)
                         && let Some(c) = self.shared.pop_local()
                     {
                         local_turn = false;
                         mine.before_poll();
                         self.run_local(c, &mut done);
                         continue;
+                    }
+                    if self.should_stop() {
+                        break;
                     }
                     pre = Some(InFlight::new(self, side));
                     let more = mine.refill();
@@ -879,7 +888,19 @@ impl<'a> Session<'a> {
             && thread_mark() != forking_thread
             && !crate::runtime::context::in_child_poll()
             && !crate::runtime::context::in_fork_wait_help();
-        self.pull(false, None, None, depth, linger);
+        // Run on the owner's thread while no loop holds the owner role (a
+        // standby helper popped back after the owner's loop ended): take
+        // the role, as `serve` does, or the body and `!Send` children woken
+        // meanwhile wait until nothing `Send` is ready (an always-ready
+        // long child kept a woken body waiting for seconds).
+        let owner_role = self.owner_role_free() && !crate::runtime::context::in_child_poll();
+        if owner_role {
+            self.owner_busy.store(true, Ordering::Relaxed);
+        }
+        self.pull(owner_role, None, None, depth, linger && !owner_role);
+        if owner_role {
+            self.owner_busy.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Which in-flight counter (see `in_flight`) the polls of a pull loop

@@ -676,11 +676,9 @@ impl<'a> Session<'a> {
                     drop(mine);
                     self.flush(&mut done);
                     // `pre` becomes the count of the forking part's first
-                    // poll: it must end with that poll, not with the join
-                    // (see `fork`).
+                    // poll: it must end with that poll, not with the join.
                     // A loop that may not linger forks helpers that may not
-                    // either (and its own part does not): its thread joins
-                    // them, so their lingering would be its own.
+                    // either, and its own part does not (see `fork`).
                     self.fork(owner_role, child, depth, helpers, pre, owner_role || linger);
                     return;
                 }
@@ -884,20 +882,29 @@ impl<'a> Session<'a> {
         // waiting in a fork (of any owner) must not keep that wait from
         // returning once its own join is done: lingering would tie the
         // waiting owner's poll to this session's longest poll.
+        let in_child_poll = crate::runtime::context::in_child_poll();
         let linger = may_linger
             && thread_mark() != forking_thread
-            && !crate::runtime::context::in_child_poll()
+            && !in_child_poll
             && !crate::runtime::context::in_fork_wait_help();
         // Run on the owner's thread while no loop holds the owner role (a
         // standby helper popped back after the owner's loop ended): take
         // the role, as `serve` does, or the body and `!Send` children woken
         // meanwhile wait until nothing `Send` is ready (an always-ready
-        // long child kept a woken body waiting for seconds).
-        let owner_role = self.owner_role_free() && !crate::runtime::context::in_child_poll();
+        // long child kept a woken body waiting for seconds). A loop with the
+        // role does not linger.
+        let owner_role = self.owner_role_free() && !in_child_poll;
+        self.pull_holding_role(owner_role, depth, linger && !owner_role);
+    }
+
+    /// A pull loop started with nothing in hand, marking the owner role
+    /// held (`owner_busy`) while it runs if it takes the role (`owner_role`:
+    /// the role was free, see `owner_role_free`).
+    fn pull_holding_role(&self, owner_role: bool, depth: u32, linger: bool) {
         if owner_role {
             self.owner_busy.store(true, Ordering::Relaxed);
         }
-        self.pull(owner_role, None, None, depth, linger && !owner_role);
+        self.pull(owner_role, None, None, depth, linger);
         if owner_role {
             self.owner_busy.store(false, Ordering::Relaxed);
         }
@@ -1377,13 +1384,7 @@ impl Serve for Session<'_> {
         if !self.has_ready(owner_role) {
             return false;
         }
-        if owner_role {
-            self.owner_busy.store(true, Ordering::Relaxed);
-        }
-        self.pull(owner_role, None, None, MAX_FORK_DEPTH, false);
-        if owner_role {
-            self.owner_busy.store(false, Ordering::Relaxed);
-        }
+        self.pull_holding_role(owner_role, MAX_FORK_DEPTH, false);
         true
     }
 

@@ -80,6 +80,21 @@ impl JobRef {
         // SAFETY: the pointer is live and unexecuted (caller contract).
         unsafe { (self.execute_fn)(self.pointer) }
     }
+
+    /// Runs the job as *help*: on a thread inside a fork of its own that
+    /// has not returned (a fork wait that steals or pops it, or a fork that
+    /// pops it back before it waits; from a `block_on` thread, or on a core
+    /// handed on, it may be another thread's job). A scope helper run this
+    /// way does not linger (see `runtime::context`, `fork_wait_help`).
+    ///
+    /// # Safety
+    ///
+    /// As [`JobRef::execute`].
+    pub(crate) unsafe fn execute_as_help(self) {
+        let _help = crate::runtime::context::enter_fork_wait_help();
+        // SAFETY: caller contract.
+        unsafe { self.execute() }
+    }
 }
 
 /// The outcome of a job.

@@ -170,13 +170,8 @@ where
                     inline_b = true;
                     break;
                 }
-                Some(job) => {
-                    // As help (see `join_all_forked`): this fork has not
-                    // returned.
-                    let _help = crate::runtime::context::enter_fork_wait_help();
-                    // SAFETY: popped exactly once; its forker waits for it.
-                    unsafe { job.execute() }
-                }
+                // SAFETY: popped exactly once; its forker waits for it.
+                Some(job) => unsafe { job.execute_as_help() },
                 None => break,
             }
         }
@@ -295,18 +290,8 @@ fn join_all_forked(forker: &Forker<'_>, n: usize, job: &(dyn Fn(usize) + Sync), 
     // the way, which someone must run anyway).
     while !latch.probe() {
         match forker.pop() {
-            Some(job_ref) => {
-                // Run as help, as `Forker::wait` does: this thread's fork
-                // has not returned, so a scope helper popped here must not
-                // linger. It need not be this thread's own job: from a
-                // `block_on` thread, `pop` takes the oldest job of the
-                // runtime's shared fork injector (another `block_on`'s
-                // session helper, say), and a core handed on keeps the
-                // jobs its former thread pushed.
-                let _help = crate::runtime::context::enter_fork_wait_help();
-                // SAFETY: popped exactly once; its forker waits for it.
-                unsafe { job_ref.execute() }
-            }
+            // SAFETY: popped exactly once; its forker waits for it.
+            Some(job_ref) => unsafe { job_ref.execute_as_help() },
             None => break,
         }
     }

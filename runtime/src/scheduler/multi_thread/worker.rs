@@ -908,10 +908,7 @@ impl Forker<'_> {
     /// True once the runtime is shutting down: a thread that waits for
     /// work it only might get should stop waiting.
     pub(crate) fn is_shutdown(&self) -> bool {
-        match self {
-            Forker::Worker(cx) => cx.handle.is_shutdown(),
-            Forker::Remote(handle) => handle.is_shutdown(),
-        }
+        self.handle().is_shutdown()
     }
 
     /// Takes back the most recently published job of this thread, if
@@ -949,11 +946,12 @@ impl Forker<'_> {
                             _ => cx.index,
                         };
                         let job = self.pop().or_else(|| steal_fork_job(&cx.handle, me, start));
-                        let Some(job) = job else { return false };
-                        let _help = crate::runtime::context::enter_fork_wait_help();
-                        // SAFETY: popped or stolen exactly once; its forker
-                        // waits for it.
-                        unsafe { job.execute() };
+                        match job {
+                            // SAFETY: popped or stolen exactly once; its
+                            // forker waits for it.
+                            Some(job) => unsafe { job.execute_as_help() },
+                            None => return false,
+                        }
                         true
                     },
                     |sleeps, wake| {
@@ -993,10 +991,9 @@ impl Forker<'_> {
                 serve,
                 || match self.pop() {
                     Some(job) => {
-                        let _help = crate::runtime::context::enter_fork_wait_help();
                         // SAFETY: stolen exactly once from the injector; its
                         // forker waits for it.
-                        unsafe { job.execute() };
+                        unsafe { job.execute_as_help() };
                         true
                     }
                     None => false,

@@ -35,8 +35,11 @@
 //!    back after its own loop and it finds nothing left to do. Nested forks
 //!    are bounded by [`MAX_FORK_DEPTH`].
 //! 3. A pull loop ends when no child is ready, or when the session's budget
-//!    of re-polls is spent (or the body panicked): then it takes no new
-//!    child. A helper loop that finds nothing ready while another loop is
+//!    of re-polls is spent (or the body or a child panicked): then it takes
+//!    no new child. For an owner that returns with any completed child (a
+//!    join set), a completion spends the budget at the next re-poll. A loop
+//!    of many polls looks at the I/O driver and timers about every
+//!    millisecond (`DriverLooks`), as a worker does between tasks. A helper loop that finds nothing ready while another loop is
 //!    inside a child poll *lingers* instead (`Session::linger`): it waits
 //!    for a push onto the queues or for the end of the last poll in flight,
 //!    so a sibling woken during a long poll on the owner's thread is polled
@@ -76,11 +79,12 @@ use std::task::{Context, Poll};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 
-use super::child::{COMPLETE, Payload, RawChild, UNADOPTED, keep_first};
+use super::child::{COMPLETE, PANICKED, Payload, RawChild, UNADOPTED, keep_first};
 use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 use crate::scheduler::fork::{Serve, Unparker};
+use crate::scheduler::multi_thread::worker::poll_driver_from_session;
 
 /// Re-polls (polls of a child that was polled before) one poll of the owner
 /// may run, per live child: 16 lets bursts of sibling wake-ups (pipelines,
@@ -140,6 +144,81 @@ const STANDBY_WAKE_AFTER: std::time::Duration = std::time::Duration::from_micros
 /// doing 20 ms polls measured 1.36–1.53× tokio's time, 1.05–1.20× with it).
 const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// Most child polls of a pull loop between two looks at the clock, to see
+/// whether it is time to look at the I/O driver (`DriverLooks`): the worker
+/// loop's event interval, since to a server a child is what a task is.
+/// Loops of longer polls look at the clock more often, down to every poll,
+/// so that about one look falls in each `DRIVER_LOOK_EVERY`.
+const DRIVER_LOOK_TICKS: u32 = 61;
+
+/// Child polls of a pull loop before its first look at the clock: the many
+/// short loops of a busy server never read it.
+const DRIVER_FIRST_CLOCK_TICKS: u32 = 4;
+
+/// Longest a pull loop runs child polls without a non-blocking look at the
+/// I/O driver and timers (once it has looked at the clock). A session is
+/// one poll of its owner however many child polls it runs, so without
+/// these looks a session kept busy by always-ready children (up to its
+/// whole re-poll budget: 2 ms timers of a sibling beside 1 000 children
+/// polling for 50 µs each fired after 410 ms) would leave I/O and timers
+/// unwatched while every worker is inside it. A look costs a system call,
+/// so tiny polls do not pay one every `DRIVER_LOOK_TICKS` (a 10k-child
+/// fan-out measured 10–15 % slower that way).
+const DRIVER_LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// When a pull loop looks at the I/O driver (see `DRIVER_LOOK_EVERY`).
+struct DriverLooks {
+    /// Child polls since the last look at the clock.
+    ticks: u32,
+    /// Child polls between two looks at the clock.
+    interval: u32,
+    /// The last look at the clock, if any.
+    clock: Option<std::time::Instant>,
+    /// The last look at the driver, or the first look at the clock.
+    anchor: Option<std::time::Instant>,
+}
+
+impl DriverLooks {
+    fn new() -> Self {
+        DriverLooks {
+            ticks: 0,
+            interval: DRIVER_FIRST_CLOCK_TICKS,
+            clock: None,
+            anchor: None,
+        }
+    }
+
+    /// Counts a child poll.
+    fn polled(&mut self) {
+        self.ticks += 1;
+    }
+
+    /// Between two polls: every `interval` polls, looks at the clock (and
+    /// sets `interval` to the polls that fit in `DRIVER_LOOK_EVERY`, at the
+    /// pace of the last ones, at most `DRIVER_LOOK_TICKS`), and at the
+    /// driver if its last look (or the first look at the clock) is
+    /// `DRIVER_LOOK_EVERY` old. What the driver wakes is pushed onto the
+    /// scopes' queues (this one's children are polled in this session).
+    fn between_polls(&mut self) {
+        if self.ticks < self.interval || cfg!(loom) {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if let Some(clock) = self.clock {
+            let took = now.duration_since(clock).as_nanos().max(1);
+            let fit = DRIVER_LOOK_EVERY.as_nanos() * u128::from(self.ticks) / took;
+            self.interval = fit.clamp(1, u128::from(DRIVER_LOOK_TICKS)) as u32;
+        }
+        self.clock = Some(now);
+        self.ticks = 0;
+        let anchor = *self.anchor.get_or_insert(now);
+        if now.duration_since(anchor) >= DRIVER_LOOK_EVERY {
+            poll_driver_from_session();
+            self.anchor = Some(now);
+        }
+    }
+}
+
 /// Completions a helper loop collects before it hands them to the owner
 /// (one lock per batch; the rest at the end of the loop).
 const FLUSH_BATCH: usize = 32;
@@ -160,6 +239,15 @@ pub(crate) trait Owner {
     /// Called after each session: true if `poll` may return `Ready`. May
     /// re-raise a panic (no child poll is in flight then).
     fn finished(&mut self, engine: &mut Engine<'_>) -> bool;
+
+    /// True if any completed child makes [`Owner::finished`] true (a join
+    /// set returns it from `join_next`): a session then ends soon after a
+    /// child completes instead of running its whole re-poll budget first
+    /// (see `Session::should_stop`). False by default: a scope or
+    /// `join_all` is not done before its last child.
+    fn returns_per_completion(&self) -> bool {
+        false
+    }
 }
 
 /// See the module docs. `'env` is invariant: children may borrow `'env`
@@ -311,7 +399,8 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let session = Session::new(
+        let per_completion = owner.returns_per_completion();
+        let mut session = Session::new(
             &self.shared,
             self.body,
             OwnerSlot::new(owner, &mut self.books),
@@ -319,6 +408,7 @@ impl<'env> Engine<'env> {
             limit,
             max_helpers(),
         );
+        session.per_completion = per_completion;
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
@@ -472,12 +562,18 @@ struct Session<'a> {
     body: Option<RawChild>,
     /// The owner (body polls, `!Send` children).
     owner: OwnerSlot<'a>,
-    /// Set when a pull loop must take no new child (the body panicked).
+    /// Set when a pull loop must take no new child (the body or a child
+    /// panicked: the owner re-raises or returns the panic).
     stop: AtomicBool,
     /// Re-polls so far in this poll of the owner.
     repolls: &'a AtomicUsize,
-    /// Budget for `repolls`.
-    limit: usize,
+    /// Budget for `repolls`; lowered when a completion waits for an owner
+    /// that returns it (see `per_completion`).
+    limit: AtomicUsize,
+    /// The owner returns from its poll with any completed child
+    /// ([`Owner::returns_per_completion`]): once a child completed, the
+    /// session's budget ends with the next re-poll (see `after_poll`).
+    per_completion: bool,
     /// Helper pull loops running.
     helpers: AtomicUsize,
     /// Most helpers worth forking.
@@ -533,7 +629,8 @@ impl<'a> Session<'a> {
             owner,
             stop: AtomicBool::new(false),
             repolls,
-            limit,
+            limit: AtomicUsize::new(limit),
+            per_completion: false,
             helpers: AtomicUsize::new(0),
             max_helpers,
             done: Mutex::new(Vec::new()),
@@ -566,7 +663,7 @@ impl<'a> Session<'a> {
         if self.stop.load(Ordering::Relaxed) {
             return true;
         }
-        if self.repolls.load(Ordering::Relaxed) < self.limit {
+        if self.repolls.load(Ordering::Relaxed) < self.limit.load(Ordering::Relaxed) {
             return false;
         }
         let now = self.in_flight_words();
@@ -598,7 +695,11 @@ impl<'a> Session<'a> {
         // the reverse). Children first: what was left ready by the previous
         // poll is older than anything the body is about to spawn.
         let mut local_turn = false;
+        // Child polls since this loop last looked at the clock, and when it
+        // last looked at the I/O driver (see `DriverLooks`).
+        let mut looks = DriverLooks::new();
         loop {
+            looks.between_polls();
             // The poll of the entry about to be taken counts in flight from
             // before it leaves the queue or a batch: a loop that finds
             // neither holding it then sees the poll (and lingers, instead of
@@ -624,6 +725,7 @@ impl<'a> Session<'a> {
                         local_turn = false;
                         mine.before_poll();
                         self.run_local(c, &mut done);
+                        looks.polled();
                         continue;
                     }
                     if self.should_stop() {
@@ -640,6 +742,7 @@ impl<'a> Session<'a> {
                             drop(pre.take());
                             if let Some(c) = self.shared.pop_local() {
                                 self.run_local(c, &mut done);
+                                looks.polled();
                                 continue;
                             }
                             break;
@@ -685,6 +788,7 @@ impl<'a> Session<'a> {
             }
             mine.before_poll();
             self.run(child, &mut done, side, counted.take().or(pre));
+            looks.polled();
             if owner_role {
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
@@ -1080,6 +1184,26 @@ impl<'a> Session<'a> {
     fn after_poll(&self, child: RawChild, done: &mut Vec<RawChild>) {
         let state = child.state();
         if state & COMPLETE != 0 {
+            if state & PANICKED != 0 {
+                // Every owner ends its poll with a child's panic (a scope
+                // and `join_all` re-raise it, a join set returns it): take
+                // no new child, so it surfaces after the polls in flight
+                // instead of after the whole re-poll budget.
+                self.stop.store(true, Ordering::Relaxed);
+            } else if self.per_completion {
+                // The owner returns this completion: the budget ends with
+                // the next re-poll. First polls go on (a fan-out's children
+                // complete in their first poll: stopping at the first of
+                // them would cost a session per child), re-polls of
+                // always-ready children do not hold the result back.
+                // (A load first: in a fan-out every child completes, and
+                // only the first completion lowers the limit; the others
+                // only read its cache line.)
+                let next = self.repolls.load(Ordering::Relaxed).saturating_add(1);
+                if self.limit.load(Ordering::Relaxed) > next {
+                    self.limit.fetch_min(next, Ordering::Relaxed);
+                }
+            }
             done.push(child);
         }
         child.end_run();
@@ -1477,16 +1601,29 @@ pub(crate) mod loom_support {
         owner: &mut dyn Owner,
         f: impl FnOnce(&SessionPtr),
     ) {
+        with_session_for(engine, owner, false, f);
+    }
+
+    /// [`with_session`] for an owner that returns from its poll with any
+    /// completed child if `per_completion` (a join set's, see
+    /// `Owner::returns_per_completion`).
+    pub(crate) fn with_session_for(
+        engine: &mut Engine<'static>,
+        owner: &mut dyn Owner,
+        per_completion: bool,
+        f: impl FnOnce(&SessionPtr),
+    ) {
         let shared = engine.shared.clone();
         let repolls = AtomicUsize::new(0);
         let mut done = {
-            let s = session(
+            let mut s = session(
                 &shared,
                 engine.body,
                 OwnerSlot::new(owner, &mut engine.books),
                 &repolls,
             );
             s.owner_busy.store(false, Ordering::Relaxed);
+            s.per_completion = per_completion;
             // As if one helper was forked (polls in flight are counted).
             s.helpers.store(1, Ordering::Relaxed);
             f(&SessionPtr(std::ptr::from_ref(&s).cast()));

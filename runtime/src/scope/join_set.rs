@@ -226,6 +226,10 @@ impl<T> Owner for SetOwner<'_, T> {
     fn finished(&mut self, _engine: &mut Engine<'_>) -> bool {
         !self.done.is_empty()
     }
+
+    fn returns_per_completion(&self) -> bool {
+        true
+    }
 }
 
 impl<T> Default for ScopedJoinSet<'_, T> {

@@ -215,7 +215,9 @@ mod session {
     use super::model;
     use crate::scheduler::fork::ForkLatch;
     use crate::scope::child::RawChild;
-    use crate::scope::engine::loom_support::{SessionPtr, session_with_helpers, with_session};
+    use crate::scope::engine::loom_support::{
+        SessionPtr, session_with_helpers, with_session, with_session_for,
+    };
     use crate::scope::engine::{Engine, Owner};
 
     /// Collects completions like a join set.
@@ -298,6 +300,56 @@ mod session {
             assert_eq!(engine.len(), 0);
             assert!(!engine.shared().end_poll(), "work left after the session");
         });
+    }
+
+    /// A join set's session (its owner returns with any completed child):
+    /// two loops pull a child that completes at once and a sibling that
+    /// wakes itself on every poll (5 polls to complete). Once the first
+    /// child completed, the session's budget ends with the next re-poll.
+    /// Under every interleaving: both loops end (lingering or not), the
+    /// first child reaches the owner, the sibling is never polled by both
+    /// loops at once, its entry is kept for the next poll exactly when it
+    /// did not complete, and it is freed once when the engine is dropped.
+    /// And in some interleavings the session did end with the sibling
+    /// unfinished: without the rule it never does (the budget is unbounded
+    /// here), which fails the last assertion.
+    #[test]
+    fn loom_a_completion_ends_a_join_set_session_beside_an_always_ready_sibling() {
+        static ENDED_EARLY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        model(|| {
+            let mut engine = Engine::new();
+            insert(
+                &mut engine,
+                Yielder {
+                    yields: 4,
+                    value: 9,
+                    in_poll: Arc::new(AtomicBool::new(false)),
+                },
+            );
+            insert(&mut engine, async { 1 });
+            let mut owner = Collect::default();
+            with_session_for(&mut engine, &mut owner, true, |s| {
+                let helper_session = *s;
+                let helper = thread::spawn(move || helper_session.helper_loop());
+                s.helper_loop();
+                helper.join().unwrap();
+            });
+            assert!(owner.done.contains(&1), "the completed child was lost");
+            let sibling_done = owner.done.contains(&9);
+            assert_eq!(
+                engine.shared().end_poll(),
+                !sibling_done,
+                "the unfinished sibling's entry must be kept (and only then)"
+            );
+            if !sibling_done {
+                ENDED_EARLY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            drop(engine);
+        });
+        assert!(
+            ENDED_EARLY.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "no session ended before its always-ready child completed"
+        );
     }
 
     /// A child that parks its waker and waits for a flag.

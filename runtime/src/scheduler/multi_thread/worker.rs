@@ -751,6 +751,26 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
     })
 }
 
+/// Polls the I/O driver and timers without blocking, if this thread runs
+/// inside a multi-thread runtime (a worker, or a thread in its `block_on`)
+/// and nobody else is in the driver. A scope's session is one poll of its
+/// owner, however many child polls it runs; without this, a session kept
+/// busy by always-ready children (up to its whole re-poll budget) would
+/// leave I/O and timers unwatched while every worker is inside it, and a
+/// sibling waiting for a timer would wait for the end of the session. A
+/// pull loop calls this between child polls, about as often as the worker
+/// loop looks between tasks (see `scope::engine`'s `DRIVER_LOOK_EVERY`).
+pub(crate) fn poll_driver_from_session() {
+    let handle = crate::runtime::context::with_current(|h| match h {
+        crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
+        _ => None,
+    })
+    .flatten();
+    if let Some(handle) = handle {
+        handle.poll_driver_nonblocking();
+    }
+}
+
 /// True on a worker thread that holds its core.
 pub(crate) fn on_worker() -> bool {
     with_forker(false, |f| matches!(f, Some(Forker::Worker(_))))

@@ -760,15 +760,19 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
 /// sibling waiting for a timer would wait for the end of the session. A
 /// pull loop calls this between child polls, about as often as the worker
 /// loop looks between tasks (see `scope::engine`'s `DRIVER_LOOK_EVERY`).
+///
+/// On a worker, the look runs as a fork does (see [`Forker::enter`]): the
+/// tasks it wakes go to the run queue, where other workers steal them, not
+/// to the LIFO slot, where they would wait for the end of this session.
 pub(crate) fn poll_driver_from_session() {
-    let handle = crate::runtime::context::with_current(|h| match h {
-        crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
-        _ => None,
-    })
-    .flatten();
-    if let Some(handle) = handle {
-        handle.poll_driver_nonblocking();
-    }
+    with_forker(true, |f| match f {
+        Some(f @ Forker::Worker(cx)) if !cx.handle.is_shutdown() => {
+            let _stealable = f.enter();
+            cx.handle.poll_driver_nonblocking();
+        }
+        Some(Forker::Remote(handle)) => handle.poll_driver_nonblocking(),
+        _ => {}
+    });
 }
 
 /// True on a worker thread that holds its core.

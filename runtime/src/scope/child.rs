@@ -21,7 +21,7 @@
 //! * The memory is reference counted (`refs`): the owner (scope, join set)
 //!   holds one reference, the join handle one, every cloned `Waker` one. The
 //!   last reference frees the memory *without touching the future or the
-//!   output* ([`dealloc`]): a waker may outlive `'env` (I3).
+//!   output* (`drop_ref`): a waker may outlive `'env` (I3).
 //! * The memory comes from the runtime's task-cell pool (`task::pool`),
 //!   like a task's: a worker that frees a child keeps the block for its
 //!   next spawn, whichever worker allocated it. Off the workers it is the

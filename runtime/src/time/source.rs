@@ -1,5 +1,5 @@
 //! The runtime's time source: the real monotonic clock, or a virtual one
-//! that can be paused and advanced ([`pause`], [`resume`], [`advance`]).
+//! that can be paused and advanced ([`pause`](crate::time::pause), [`resume`](crate::time::resume), [`advance`](crate::time::advance)).
 //!
 //! # Model
 //!

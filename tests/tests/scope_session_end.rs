@@ -64,18 +64,22 @@ impl Busy {
     }
 }
 
-/// Runs `f` on a runtime of `workers` workers, awaited in `block_on` or
-/// inside a task, under a watchdog.
+/// Runs `f` on a runtime of `workers` workers (0: the current-thread
+/// runtime), awaited in `block_on` or inside a task, under a watchdog.
 fn run<F>(name: &str, workers: usize, in_task: bool, f: F)
 where
     F: Future<Output = ()> + Send,
 {
     let _watchdog = watchdog(name, WATCHDOG);
-    let rt = Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = if workers == 0 {
+        Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
     if in_task {
         let f: Pin<Box<dyn Future<Output = ()> + Send + '_>> = Box::pin(f);
         rt.scope(|s| {
@@ -88,7 +92,7 @@ where
 
 /// Every (workers, in_task) combination.
 fn each_setup(mut case: impl FnMut(usize, bool)) {
-    for workers in [2, 4] {
+    for workers in [0, 1, 2, 4] {
         for in_task in [false, true] {
             case(workers, in_task);
         }
@@ -179,44 +183,56 @@ fn join_next_returns_a_panic_or_a_result_beside_always_ready_children() {
     }
 }
 
+tether::task_local! {
+    /// Set around the scope of the task-local case of the timer test.
+    static REQUEST: u32;
+}
+
 #[test]
 fn a_timer_sibling_is_woken_while_always_ready_children_keep_the_session_busy() {
     /// Always-ready children: enough that the budget is far above what
     /// the queue ahead of the woken sibling holds.
     const MANY: usize = 64;
-    each_setup(|workers, in_task| {
-        let busy = Busy::default();
-        let woken_after = AtomicUsize::new(0);
-        run("timer_sibling", workers, in_task, async {
-            let (busy, woken_after) = (&busy, &woken_after);
-            tether::scope(|s| async move {
-                for _ in 0..MANY {
-                    s.spawn(busy.child());
-                }
-                s.spawn(async move {
-                    // Let the busy children start, then arm the timer.
-                    for _ in 0..2 {
-                        tether::task::yield_now().await;
-                    }
-                    busy.event.store(true, SeqCst);
-                    tether::time::sleep(Duration::from_millis(1)).await;
-                    woken_after.store(busy.after.load(SeqCst), SeqCst);
-                    busy.stop.store(true, SeqCst);
-                });
-            })
-            .await;
+    for task_local in [false, true] {
+        each_setup(|workers, in_task| timer_sibling(MANY, workers, in_task, task_local));
+    }
+}
+
+/// The timer case: `many` always-ready children and a sibling that sleeps
+/// for 1 ms; inside a task-local scope if `task_local`.
+fn timer_sibling(many: usize, workers: usize, in_task: bool, task_local: bool) {
+    let busy = Busy::default();
+    let woken_after = AtomicUsize::new(0);
+    let (b, w) = (&busy, &woken_after);
+    let scope = tether::scope(|s| async move {
+        for _ in 0..many {
+            s.spawn(b.child());
+        }
+        s.spawn(async move {
+            // Let the busy children start, then arm the timer.
+            for _ in 0..2 {
+                tether::task::yield_now().await;
+            }
+            b.event.store(true, SeqCst);
+            tether::time::sleep(Duration::from_millis(1)).await;
+            w.store(b.after.load(SeqCst), SeqCst);
+            b.stop.store(true, SeqCst);
         });
-        let after = woken_after.load(SeqCst);
-        let budget = budget(MANY + 1);
-        // Without looks at the driver from inside the session the sibling
-        // is woken when the session's budget is spent: `budget` polls. With
-        // them: the polls of about 1 ms per thread until a look, plus the
-        // children queued ahead of it (`MANY`), a few times over for
-        // scheduling noise.
-        assert!(
-            after < budget / 2,
-            "{after} always-ready polls started while a 1 ms timer of a sibling was pending \
-             (budget {budget}; workers {workers}, in_task {in_task})"
-        );
     });
+    if task_local {
+        run("timer_sibling", workers, in_task, REQUEST.scope(7, scope));
+    } else {
+        run("timer_sibling", workers, in_task, scope);
+    }
+    let after = woken_after.load(SeqCst);
+    let budget = budget(many + 1);
+    // Without looks at the driver from inside the session the sibling is
+    // woken when the session's budget is spent: `budget` polls. With them:
+    // the polls of about 1 ms per thread until a look, plus the children
+    // queued ahead of it (`many`), a few times over for scheduling noise.
+    assert!(
+        after < budget / 2,
+        "{after} always-ready polls started while a 1 ms timer of a sibling was pending \
+         (budget {budget}; workers {workers}, in_task {in_task}, task_local {task_local})"
+    );
 }

@@ -264,6 +264,42 @@ pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
     })
 }
 
+/// Polls the I/O driver and timers without blocking, if this thread runs a
+/// current-thread runtime's loop and its core (with the driver) is at hand:
+/// a scope's pull loop calls it between child polls, as the multi-thread
+/// runtime's `poll_driver_from_session` does on a worker. A session kept
+/// busy by always-ready children is one poll of its owner (one task, or
+/// the `block_on` future), and this loop looks at the driver only every
+/// `event_interval` task polls: a sibling's timer waited for the session's
+/// whole re-poll budget, times the interval when the owner is a task
+/// (seconds).
+pub(crate) fn poll_driver_from_session() {
+    with_current(|cx| {
+        let Some(cx) = cx else { return };
+        if cx.handle.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        // Not borrowed while a task or the `block_on` future is polled; the
+        // core is away inside a nested `block_on` (that loop looks itself).
+        let Ok(mut guard) = cx.core.try_borrow_mut() else {
+            return;
+        };
+        let Some(mut driver) = guard.as_mut().and_then(|core| core.driver.take()) else {
+            return;
+        };
+        // Unborrowed while the driver runs: the wakes it fires schedule
+        // tasks into the core.
+        drop(guard);
+        driver.park(&cx.handle.driver, Some(Duration::ZERO));
+        // Nothing took the core meanwhile: the park runs no task, only
+        // wakers, and this thread is the only one that uses the core.
+        match cx.core.borrow_mut().as_mut() {
+            Some(core) => core.driver = Some(driver),
+            None => debug_assert!(false, "the core left during a driver look"),
+        }
+    });
+}
+
 /// The scheduler loop. Returns the core and the output (`None` if the
 /// runtime shut down first).
 fn run_until_ready<F: Future>(

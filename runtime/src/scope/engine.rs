@@ -84,7 +84,6 @@ use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 use crate::scheduler::fork::{Serve, Unparker};
-use crate::scheduler::multi_thread::worker::poll_driver_from_session;
 
 /// Re-polls (polls of a child that was polled before) one poll of the owner
 /// may run, per live child: 16 lets bursts of sibling wake-ups (pipelines,
@@ -213,7 +212,10 @@ impl DriverLooks {
         self.ticks = 0;
         let anchor = *self.anchor.get_or_insert(now);
         if now.duration_since(anchor) >= DRIVER_LOOK_EVERY {
-            poll_driver_from_session();
+            // Whichever runtime this thread runs (each looks only at its
+            // own context).
+            crate::scheduler::multi_thread::worker::poll_driver_from_session();
+            crate::scheduler::current_thread::poll_driver_from_session();
             self.anchor = Some(now);
         }
     }

@@ -764,14 +764,24 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
 /// On a worker, the look runs as a fork does (see [`Forker::enter`]): the
 /// tasks it wakes go to the run queue, where other workers steal them, not
 /// to the LIFO slot, where they would wait for the end of this session.
+///
+/// Every thread of the runtime looks, also where no fork is possible (a
+/// one-worker runtime, a task-local scope): there the session may be the
+/// only thing any worker runs.
 pub(crate) fn poll_driver_from_session() {
-    with_forker(true, |f| match f {
-        Some(f @ Forker::Worker(cx)) if !cx.handle.is_shutdown() => {
-            let _stealable = f.enter();
-            cx.handle.poll_driver_nonblocking();
+    let handle = crate::runtime::context::with_current(|h| match h {
+        crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
+        _ => None,
+    })
+    .flatten();
+    let Some(handle) = handle else { return };
+    with_current(|cx| match cx {
+        Some(cx) if Arc::ptr_eq(&cx.handle, &handle) => {
+            let forker = Forker::Worker(cx);
+            let _stealable = forker.enter();
+            handle.poll_driver_nonblocking();
         }
-        Some(Forker::Remote(handle)) => handle.poll_driver_nonblocking(),
-        _ => {}
+        _ => handle.poll_driver_nonblocking(),
     });
 }
 

@@ -62,6 +62,16 @@ impl Busy {
             tether::task::yield_now().await;
         }
     }
+
+    /// The child that matters: yields three times (behind the busy ones
+    /// each time), then sets `event` and completes, or panics if `panics`.
+    async fn quick_child(&self, panics: bool) {
+        for _ in 0..3 {
+            tether::task::yield_now().await;
+        }
+        self.event.store(true, SeqCst);
+        assert!(!panics, "child panic");
+    }
 }
 
 /// Runs `f` on a runtime of `workers` workers (0: the current-thread
@@ -123,13 +133,7 @@ fn a_child_panic_ends_the_scope_session() {
                 for _ in 0..BUSY {
                     s.spawn(busy.child());
                 }
-                s.spawn(async move {
-                    for _ in 0..3 {
-                        tether::task::yield_now().await;
-                    }
-                    busy.event.store(true, SeqCst);
-                    panic!("child panic");
-                });
+                s.spawn(busy.quick_child(true));
             }))
             .catch_unwind()
             .await;
@@ -158,13 +162,7 @@ fn join_next_returns_a_panic_or_a_result_beside_always_ready_children() {
                 for _ in 0..BUSY {
                     set.spawn(busy.child());
                 }
-                set.spawn(async move {
-                    for _ in 0..3 {
-                        tether::task::yield_now().await;
-                    }
-                    busy.event.store(true, SeqCst);
-                    assert!(!panics, "child panic");
-                });
+                set.spawn(busy.quick_child(panics));
                 let first = set.join_next().await.expect("a child");
                 assert_eq!(first.is_err(), panics);
                 // Counted before the rest is stopped and joined.

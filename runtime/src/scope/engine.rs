@@ -39,7 +39,8 @@
 //!    no new child. For an owner that returns with any completed child (a
 //!    join set), a completion spends the budget at the next re-poll. A loop
 //!    of many polls looks at the I/O driver and timers about every
-//!    millisecond (`DriverLooks`), as a worker does between tasks. A helper loop that finds nothing ready while another loop is
+//!    millisecond (`DriverLooks`), as a worker does between tasks. A helper
+//!    loop that finds nothing ready while another loop is
 //!    inside a child poll *lingers* instead (`Session::linger`): it waits
 //!    for a push onto the queues or for the end of the last poll in flight,
 //!    so a sibling woken during a long poll on the owner's thread is polled

@@ -16,8 +16,9 @@
 //!   unfinished side again, as tokio's `join!` does. Both polls finish
 //!   before `poll` returns (I1), and a panic is resumed after both (I5);
 //!   dropping the join drops the futures (I4).
-//! * A join of `!Send` futures (a [`Join2`] in `Seq` mode, chosen by the macros when a
-//!   side is not `Send`) polls both sides on the caller's thread.
+//! * A join of `!Send` futures (a [`Join2`] in `Seq` mode, chosen by the
+//!   macros when a side is not `Send`) polls both sides on the caller's
+//!   thread.
 
 use std::fmt;
 use std::future::Future;

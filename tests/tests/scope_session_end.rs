@@ -6,7 +6,9 @@
 //! * a completed child of a `ScopedJoinSet` ends it (`join_next` returns the
 //!   result) after at most one more re-poll per loop;
 //! * a sibling waiting for a timer is woken while the session runs, not at
-//!   its end.
+//!   its end;
+//! * a runtime's drop does not wait for busy sessions to spend their
+//!   budget.
 //!
 //! Always-ready children spin for a short while per poll and yield. Each
 //! test counts the polls they start between the event and the owner's
@@ -233,4 +235,42 @@ fn timer_sibling(many: usize, workers: usize, in_task: bool, task_local: bool) {
         "{after} always-ready polls started while a 1 ms timer of a sibling was pending \
          (budget {budget}; workers {workers}, in_task {in_task}, task_local {task_local})"
     );
+}
+
+#[test]
+fn a_runtime_drop_ends_busy_sessions() {
+    /// Always-ready children per scope (two scopes, each in a task).
+    const PER_SCOPE: usize = 16;
+    for workers in [4, 8] {
+        let _watchdog = watchdog("runtime_drop", WATCHDOG);
+        let busy: &'static Busy = Box::leak(Box::default());
+        let rt = Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            rt.spawn(tether::scope(move |s| async move {
+                for _ in 0..PER_SCOPE {
+                    s.spawn(busy.child());
+                }
+            }));
+        }
+        // Let the sessions get busy, then count the polls started while
+        // the runtime is dropped.
+        busy.event.store(true, SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        busy.after.store(0, SeqCst);
+        drop(rt);
+        let after = busy.after.swap(0, SeqCst);
+        busy.stop.store(true, SeqCst);
+        // Without the check at the driver looks, the drop waited for each
+        // busy session to spend its budget.
+        let budget = budget(PER_SCOPE);
+        assert!(
+            after < budget / 2,
+            "{after} always-ready polls started while the runtime was being dropped (budget \
+             {budget} per session; workers {workers})"
+        );
+    }
 }

@@ -272,20 +272,21 @@ pub(crate) fn block_on_nested<F: Future>(fut: F) -> Result<F::Output, F> {
 /// the `block_on` future), and this loop looks at the driver only every
 /// `event_interval` task polls: a sibling's timer waited for the session's
 /// whole re-poll budget, times the interval when the owner is a task
-/// (seconds).
-pub(crate) fn poll_driver_from_session() {
+/// (seconds). Returns true if the runtime is shutting down: the session
+/// should stop.
+pub(crate) fn poll_driver_from_session() -> bool {
     with_current(|cx| {
-        let Some(cx) = cx else { return };
+        let Some(cx) = cx else { return false };
         if cx.handle.shutdown.load(Ordering::Acquire) {
-            return;
+            return true;
         }
         // Not borrowed while a task or the `block_on` future is polled; the
         // core is away inside a nested `block_on` (that loop looks itself).
         let Ok(mut guard) = cx.core.try_borrow_mut() else {
-            return;
+            return false;
         };
         let Some(mut driver) = guard.as_mut().and_then(|core| core.driver.take()) else {
-            return;
+            return false;
         };
         // Unborrowed while the driver runs: the wakes it fires schedule
         // tasks into the core.
@@ -297,7 +298,8 @@ pub(crate) fn poll_driver_from_session() {
             Some(core) => core.driver = Some(driver),
             None => debug_assert!(false, "the core left during a driver look"),
         }
-    });
+        false
+    })
 }
 
 /// The scheduler loop. Returns the core and the output (`None` if the

@@ -199,9 +199,10 @@ impl DriverLooks {
     /// driver if its last look (or the first look at the clock) is
     /// `DRIVER_LOOK_EVERY` old. What the driver wakes is pushed onto the
     /// scopes' queues (this one's children are polled in this session).
-    fn between_polls(&mut self) {
+    /// Returns true if the runtime is shutting down (seen at a look).
+    fn between_polls(&mut self) -> bool {
         if self.ticks < self.interval || cfg!(loom) {
-            return;
+            return false;
         }
         let now = std::time::Instant::now();
         if let Some(clock) = self.clock {
@@ -212,13 +213,14 @@ impl DriverLooks {
         self.clock = Some(now);
         self.ticks = 0;
         let anchor = *self.anchor.get_or_insert(now);
-        if now.duration_since(anchor) >= DRIVER_LOOK_EVERY {
-            // Whichever runtime this thread runs (each looks only at its
-            // own context).
-            crate::scheduler::multi_thread::worker::poll_driver_from_session();
-            crate::scheduler::current_thread::poll_driver_from_session();
-            self.anchor = Some(now);
+        if now.duration_since(anchor) < DRIVER_LOOK_EVERY {
+            return false;
         }
+        self.anchor = Some(now);
+        // Whichever runtime this thread runs (each looks only at its own
+        // context).
+        let multi = crate::scheduler::multi_thread::worker::poll_driver_from_session();
+        multi || crate::scheduler::current_thread::poll_driver_from_session()
     }
 }
 
@@ -650,6 +652,17 @@ impl<'a> Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// The runtime is shutting down: no loop takes a new child, and the
+    /// owner's poll returns after this session (its budget is spent: it
+    /// wakes itself and yields, and the runtime drops it). Without this,
+    /// a runtime's drop waited for busy sessions to spend their budget (a
+    /// scope of always-ready children with 10 ms polls held a drop for
+    /// 0.7 s on four workers, 1.6 s on eight).
+    fn end_for_shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.repolls.fetch_max(usize::MAX / 2, Ordering::Relaxed);
+    }
+
     /// True if no new child may be taken.
     ///
     /// Once the re-poll budget is spent the session takes no new child,
@@ -702,7 +715,9 @@ impl<'a> Session<'a> {
         // last looked at the I/O driver (see `DriverLooks`).
         let mut looks = DriverLooks::new();
         loop {
-            looks.between_polls();
+            if looks.between_polls() {
+                self.end_for_shutdown();
+            }
             // The poll of the entry about to be taken counts in flight from
             // before it leaves the queue or a batch: a loop that finds
             // neither holding it then sees the poll (and lingers, instead of

@@ -768,13 +768,19 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
 /// Every thread of the runtime looks, also where no fork is possible (a
 /// one-worker runtime, a task-local scope): there the session may be the
 /// only thing any worker runs.
-pub(crate) fn poll_driver_from_session() {
+///
+/// Returns true if the runtime is shutting down: the session should stop
+/// (its workers are waited for by the runtime's drop).
+pub(crate) fn poll_driver_from_session() -> bool {
     let handle = crate::runtime::context::with_current(|h| match h {
-        crate::scheduler::Handle::MultiThread(h) if !h.is_shutdown() => Some(h.clone()),
+        crate::scheduler::Handle::MultiThread(h) => Some(h.clone()),
         _ => None,
     })
     .flatten();
-    let Some(handle) = handle else { return };
+    let Some(handle) = handle else { return false };
+    if handle.is_shutdown() {
+        return true;
+    }
     with_current(|cx| match cx {
         Some(cx) if Arc::ptr_eq(&cx.handle, &handle) => {
             let forker = Forker::Worker(cx);
@@ -783,6 +789,7 @@ pub(crate) fn poll_driver_from_session() {
         }
         _ => handle.poll_driver_nonblocking(),
     });
+    false
 }
 
 /// True on a worker thread that holds its core.

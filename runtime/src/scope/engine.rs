@@ -404,8 +404,7 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let per_completion = owner.returns_per_completion();
-        let mut session = Session::new(
+        let session = Session::new(
             &self.shared,
             self.body,
             OwnerSlot::new(owner, &mut self.books),
@@ -413,7 +412,6 @@ impl<'env> Engine<'env> {
             limit,
             max_helpers(),
         );
-        session.per_completion = per_completion;
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
@@ -497,6 +495,10 @@ struct OwnerSlot<'a> {
     books: *mut Books,
     /// The owner thread's mark (see [`thread_mark`]).
     thread: usize,
+    /// [`Owner::returns_per_completion`], read once when the slot is made:
+    /// once a child completed, the session's budget ends with the next
+    /// re-poll (see `Session::after_poll`). Any thread may read it.
+    per_completion: bool,
 }
 
 // SAFETY: the pointer is dereferenced only on the thread that created the
@@ -507,6 +509,7 @@ unsafe impl Sync for OwnerSlot<'_> {}
 impl<'a> OwnerSlot<'a> {
     fn new(owner: &mut (dyn Owner + 'a), books: &'a mut Books) -> Self {
         OwnerSlot {
+            per_completion: owner.returns_per_completion(),
             owner,
             books,
             thread: thread_mark(),
@@ -573,12 +576,8 @@ struct Session<'a> {
     /// Re-polls so far in this poll of the owner.
     repolls: &'a AtomicUsize,
     /// Budget for `repolls`; lowered when a completion waits for an owner
-    /// that returns it (see `per_completion`).
+    /// that returns it (see `OwnerSlot::per_completion`).
     limit: AtomicUsize,
-    /// The owner returns from its poll with any completed child
-    /// ([`Owner::returns_per_completion`]): once a child completed, the
-    /// session's budget ends with the next re-poll (see `after_poll`).
-    per_completion: bool,
     /// Helper pull loops running.
     helpers: AtomicUsize,
     /// Most helpers worth forking.
@@ -635,7 +634,6 @@ impl<'a> Session<'a> {
             stop: AtomicBool::new(false),
             repolls,
             limit: AtomicUsize::new(limit),
-            per_completion: false,
             helpers: AtomicUsize::new(0),
             max_helpers,
             done: Mutex::new(Vec::new()),
@@ -1208,7 +1206,7 @@ impl<'a> Session<'a> {
                 // no new child, so it surfaces after the polls in flight
                 // instead of after the whole re-poll budget.
                 self.stop.store(true, Ordering::Relaxed);
-            } else if self.per_completion {
+            } else if self.owner.per_completion {
                 // The owner returns this completion: the budget ends with
                 // the next re-poll. First polls go on (a fan-out's children
                 // complete in their first poll: stopping at the first of
@@ -1619,29 +1617,16 @@ pub(crate) mod loom_support {
         owner: &mut dyn Owner,
         f: impl FnOnce(&SessionPtr),
     ) {
-        with_session_for(engine, owner, false, f);
-    }
-
-    /// [`with_session`] for an owner that returns from its poll with any
-    /// completed child if `per_completion` (a join set's, see
-    /// `Owner::returns_per_completion`).
-    pub(crate) fn with_session_for(
-        engine: &mut Engine<'static>,
-        owner: &mut dyn Owner,
-        per_completion: bool,
-        f: impl FnOnce(&SessionPtr),
-    ) {
         let shared = engine.shared.clone();
         let repolls = AtomicUsize::new(0);
         let mut done = {
-            let mut s = session(
+            let s = session(
                 &shared,
                 engine.body,
                 OwnerSlot::new(owner, &mut engine.books),
                 &repolls,
             );
             s.owner_busy.store(false, Ordering::Relaxed);
-            s.per_completion = per_completion;
             // As if one helper was forked (polls in flight are counted).
             s.helpers.store(1, Ordering::Relaxed);
             f(&SessionPtr(std::ptr::from_ref(&s).cast()));

@@ -215,15 +215,15 @@ mod session {
     use super::model;
     use crate::scheduler::fork::ForkLatch;
     use crate::scope::child::RawChild;
-    use crate::scope::engine::loom_support::{
-        SessionPtr, session_with_helpers, with_session, with_session_for,
-    };
+    use crate::scope::engine::loom_support::{SessionPtr, session_with_helpers, with_session};
     use crate::scope::engine::{Engine, Owner};
 
     /// Collects completions like a join set.
     #[derive(Default)]
     struct Collect {
         done: Vec<u32>,
+        /// Returned by `returns_per_completion` (a join set's is true).
+        per_completion: bool,
     }
 
     impl Owner for Collect {
@@ -240,6 +240,9 @@ mod session {
         }
         fn finished(&mut self, _: &mut Engine<'_>) -> bool {
             false
+        }
+        fn returns_per_completion(&self) -> bool {
+            self.per_completion
         }
     }
 
@@ -327,8 +330,11 @@ mod session {
                 },
             );
             insert(&mut engine, async { 1 });
-            let mut owner = Collect::default();
-            with_session_for(&mut engine, &mut owner, true, |s| {
+            let mut owner = Collect {
+                per_completion: true,
+                ..Collect::default()
+            };
+            with_session(&mut engine, &mut owner, |s| {
                 let helper_session = *s;
                 let helper = thread::spawn(move || helper_session.helper_loop());
                 s.helper_loop();

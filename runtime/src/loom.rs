@@ -48,6 +48,12 @@ mod imp {
     pub(crate) fn spin_loop() {
         std::hint::spin_loop();
     }
+
+    /// Gives up the CPU to other runnable threads (`sched_yield`).
+    #[inline]
+    pub(crate) fn yield_now() {
+        std::thread::yield_now();
+    }
 }
 
 #[cfg(loom)]
@@ -67,6 +73,12 @@ mod imp {
     /// Under loom a spin must yield so the model can schedule the other thread.
     #[inline]
     pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    /// Gives up the CPU; a model-scheduling yield under loom.
+    #[inline]
+    pub(crate) fn yield_now() {
         loom::thread::yield_now();
     }
 }

@@ -758,14 +758,17 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
 /// close together: back-to-back fan-outs of a caller, the levels of a
 /// recursive `join!`, the sessions of a busy scope. Waking a parked thread
 /// costs more than a burst's pieces (10–50 µs from the wake to the thread
-/// running on the 2-vCPU VM the benches run on), and a fan-out of a
-/// hundred small children pays two such wakes when every worker has
-/// parked in between (`scope_fanout` at N = 100: 80 µs without the spin,
-/// 50 µs with it, moro 74–82 µs in the same runs). 50 µs covers the gap
-/// between two such fan-outs, the caller's own wake-up included. A worker
+/// running on the 2-vCPU VM the benches run on, more under load), and a
+/// fan-out of a hundred small children paid two such wakes when every
+/// worker had parked in between. Measured on `scope_fanout` at N = 100
+/// (the blocking `Runtime::scope` around a scope in a task), ratio to moro
+/// in the same run: 0.79–0.93 with no look, 0.80–1.46 with a 50 µs look
+/// (a caller whose own wake-up took longer found the workers parked),
+/// 0.70–0.81 with 200 µs. The yields give the CPU to any other runnable
+/// thread, so the look costs CPU only when nothing else wants it. A worker
 /// that ran no fork work parks at once: plain task workloads, such as
-/// remote spawns from a busy outside thread, never pay for the spin.
-const FORK_IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// remote spawns from a busy outside thread, never look.
+const FORK_IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Nested-join checks in a row that must see no steal from this worker's
 /// fork deque before a nested join may run inline (see

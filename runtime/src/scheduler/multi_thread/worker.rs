@@ -447,49 +447,59 @@ fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
             Some(work) => Some(work),
             None => core.steal_work(&cx.handle),
         };
-        let work = match work {
-            None if cx.fork_spin.replace(false) => spin_for_work(cx, &mut core),
-            w => w,
+        let (looked, work) = match work {
+            None if cx.fork_spin.replace(false) => spin_for_work(cx, core)?,
+            work => (core, work),
         };
         core = match work {
-            Some(work) => run_work(cx, core, work)?,
-            None => park(cx, core),
+            Some(work) => run_work(cx, looked, work)?,
+            None => park(cx, looked),
         };
     }
 }
 
 /// Looks for work for up to [`FORK_IDLE_SPIN`] before the worker parks,
 /// yielding the CPU between looks; called by a worker that ran fork work
-/// since it last went idle. Returns the work found, or `None` (then park).
+/// since it last went idle. Returns the core with the work found, or with
+/// `None` (then park); `None` instead if a driver poll handed the core on.
+///
+/// Every look starts with a non-blocking poll of the I/O driver and timers
+/// (a no-op if another thread is in the driver): a worker that looks is not
+/// parked in the driver, and while fork bursts keep the workers looking
+/// they never park, so without it I/O and timers would be served only by
+/// the busy loop's poll every `event_interval` ticks, each tick now
+/// including a look (measured: a UDP round trip through a task beside
+/// fork bursts 40 µs apart went from 30–70 µs to 2.3–4.1 ms).
 ///
 /// The worker stays counted as searching if it was (a producer then leaves
 /// the wake to it, as to any searcher, and the usual hand-over applies
 /// when it finds work or parks); if another worker holds the searching
 /// slot, it still takes new tasks from its own queues and the injector,
 /// and fork jobs from anywhere.
-fn spin_for_work(cx: &Context, core: &mut Core) -> Option<Work> {
+fn spin_for_work(cx: &Context, mut core: Box<Core>) -> Option<(Box<Core>, Option<Work>)> {
     let start = std::time::Instant::now();
     // Spun time is not tick time (see `tune_global_queue_interval`).
     core.parked_in_window = true;
     loop {
         crate::loom::yield_now();
         if cx.handle.is_shutdown() {
-            return None;
+            return Some((core, None));
         }
+        core = with_core_in_context(cx, core, || cx.handle.poll_driver_nonblocking())?;
         if let Some(work) = core.next_local_work(&cx.handle) {
-            return Some(work);
+            return Some((core, Some(work)));
         }
         if let Some(work) = core.steal_work(&cx.handle) {
-            return Some(work);
+            return Some((core, Some(work)));
         }
         if !core.is_searching {
             let from = core.rand.next_below(cx.handle.remotes.len());
             if let Some(job) = steal_fork_job(&cx.handle, cx.index, from) {
-                return Some(Work::Job(job));
+                return Some((core, Some(Work::Job(job))));
             }
         }
         if start.elapsed() >= FORK_IDLE_SPIN {
-            return None;
+            return Some((core, None));
         }
     }
 }

@@ -774,10 +774,11 @@ pub(crate) fn with_forker<R>(allow_remote: bool, f: impl FnOnce(Option<Forker<'_
 /// (the blocking `Runtime::scope` around a scope in a task), ratio to moro
 /// in the same run: 0.79–0.99 with no look, 0.57–1.46 with a 50 µs look
 /// (a caller whose own wake-up took longer found the workers parked),
-/// 0.61–0.87 with 200 µs (0.61–0.72 without other load). The yields give the CPU to any other runnable
-/// thread, so the look costs CPU only when nothing else wants it. A worker
-/// that ran no fork work parks at once: plain task workloads, such as
-/// remote spawns from a busy outside thread, never look.
+/// 0.61–0.87 with 200 µs (0.61–0.72 without other load). The yields give
+/// the CPU to any other runnable thread, so the look costs CPU only when
+/// nothing else wants it. A worker that ran no fork work parks at once:
+/// plain task workloads, such as remote spawns from a busy outside thread,
+/// never look.
 const FORK_IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Nested-join checks in a row that must see no steal from this worker's

@@ -40,9 +40,9 @@
 //!    join set), a completion spends the budget at the next re-poll. A loop
 //!    of many polls looks at the I/O driver and timers about every
 //!    millisecond (`DriverLooks`), as a worker does between tasks. A helper
-//!    loop that finds nothing ready while another loop is
-//!    inside a child poll *lingers* instead (`Session::linger`): it waits
-//!    for a push onto the queues or for the end of the last poll in flight,
+//!    loop that finds nothing ready while another loop is inside a child
+//!    poll *lingers* instead (`Session::linger`): it waits for a push onto
+//!    the queues or for the end of the last poll in flight,
 //!    so a sibling woken during a long poll on the owner's thread is polled
 //!    at once. `fork::join` returns only after both closures returned
 //!    or unwound, so when the owner's loop returns **no child poll of this

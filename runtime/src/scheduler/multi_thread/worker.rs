@@ -281,6 +281,12 @@ impl Core {
         steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue)).map(Work::Task)
     }
 
+    /// Local work first, then stealing (steps 1–5 of the module docs).
+    fn find_work(&mut self, handle: &Handle) -> Option<Work> {
+        self.next_local_work(handle)
+            .or_else(|| self.steal_work(handle))
+    }
+
     fn steal_work(&mut self, handle: &Handle) -> Option<Work> {
         if !self.is_searching {
             if !handle.idle.transition_worker_to_searching() {
@@ -443,11 +449,7 @@ fn run_until_shutdown(cx: &Context, mut core: Box<Core>) -> Option<Box<Core>> {
             core.tune_global_queue_interval(&cx.handle);
             core = with_core_in_context(cx, core, || cx.handle.poll_driver_nonblocking())?;
         }
-        let work = match core.next_local_work(&cx.handle) {
-            Some(work) => Some(work),
-            None => core.steal_work(&cx.handle),
-        };
-        let (looked, work) = match work {
+        let (looked, work) = match core.find_work(&cx.handle) {
             None if cx.fork_spin.replace(false) => spin_for_work(cx, core)?,
             work => (core, work),
         };
@@ -486,10 +488,7 @@ fn spin_for_work(cx: &Context, mut core: Box<Core>) -> Option<(Box<Core>, Option
             return Some((core, None));
         }
         core = with_core_in_context(cx, core, || cx.handle.poll_driver_nonblocking())?;
-        if let Some(work) = core.next_local_work(&cx.handle) {
-            return Some((core, Some(work)));
-        }
-        if let Some(work) = core.steal_work(&cx.handle) {
+        if let Some(work) = core.find_work(&cx.handle) {
             return Some((core, Some(work)));
         }
         if !core.is_searching {

@@ -16,6 +16,12 @@
 //!   [`BURN`] of CPU inside the handler's poll for every message it sends.
 //!   Reports when the *other* connections are done and their latency
 //!   distribution: how much one CPU-heavy child hurts its siblings.
+//! * `echo_fifo/N` (256, 1024): the `echo` load from a current-thread
+//!   tokio client instead of the one-worker multi-thread one. At 1024
+//!   connections that client's own queues keep a few per cent of the
+//!   messages waiting 100–170 ms whatever the server, which is every
+//!   server's p99 in `echo/1024`; a FIFO client has no such wait, so the
+//!   tail it reports is the server's (see `Client::Fifo`).
 //! * `soak`: a sustained mixed load for a few seconds per server: 256
 //!   connections, message sizes from 16 B to 16 KiB, a quarter of the
 //!   connections pausing up to 2 ms between messages, every connection
@@ -28,11 +34,13 @@
 //! the scope's owner), `tether_scope_in_task` (the same scope inside a
 //! `tether::spawn`ed task, so only the workers poll handlers),
 //! `tether_spawn`, `tokio` (both with the accept loop in `block_on` on a
-//! server thread, handlers spawned onto the workers). Every server runtime has [`WORKERS`] workers; the client
-//! is a one-worker tokio runtime shared by every run. Each measurement starts
-//! a fresh server and stops it afterwards, so two servers never compete for
-//! the cores; the order of the peers rotates from one repetition to the
-//! next, so slow phases of a shared machine do not always hit the same peer.
+//! server thread, handlers spawned onto the workers). Every server runtime
+//! has [`WORKERS`] workers; the client is a one-worker tokio runtime shared
+//! by every run (`echo_fifo`: a current-thread one). Each measurement
+//! starts a fresh server and stops it afterwards, so two servers never
+//! compete for the cores; the order of the peers rotates from one
+//! repetition to the next, so slow phases of a shared machine do not always
+//! hit the same peer.
 //!
 //! Regenerate (this bench alone, or every latency bench into
 //! `benches/LATENCY.md`):
@@ -395,6 +403,15 @@ fn tokio_server(
 // ---------------------------------------------------------------------------
 
 /// The load generator's runtime: one worker, shared by every run.
+/// The client of the `echo_fifo` section: a current-thread tokio runtime
+/// (see [`Client::Fifo`]).
+fn fifo_client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
+}
+
 fn client_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -546,7 +563,48 @@ fn echo_series(
 }
 
 fn bench_echo(args: &BenchArgs, client: &tokio::runtime::Runtime) {
-    let sizes: &[usize] = args.pick(&[64, 256, 1024], &[64, 256]);
+    echo_table(args, client, Client::OneWorker);
+}
+
+/// `echo_fifo/N`: the fixed-count load from a current-thread client (see
+/// [`Client::Fifo`]).
+fn bench_echo_fifo(args: &BenchArgs) {
+    if !args
+        .pick(&[256usize, 1024][..], &[64][..])
+        .iter()
+        .any(|n| args.selects(&format!("echo_fifo/{n}")))
+    {
+        return;
+    }
+    let client = fifo_client_runtime();
+    for server in SERVERS {
+        echo_once(&client, server, 16, 20, false);
+    }
+    echo_table(args, &client, Client::Fifo);
+}
+
+/// The client of a fixed-count echo table.
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    /// [`client_runtime`]: the client of every other section.
+    OneWorker,
+    /// [`fifo_client_runtime`]. A one-worker multi-thread tokio runtime
+    /// keeps at most 256 tasks in its worker's local queue and takes the
+    /// rest from its global queue once every few dozen polls, so at 1024
+    /// connections a few per cent of the messages wait 100–170 ms *in the
+    /// client*, whatever the server (every server's p99 there is that
+    /// wait), and the faster the server answers the hot connections, the
+    /// longer the others wait. A current-thread runtime's queue is FIFO:
+    /// no message waits behind more than one round of the others, so the
+    /// tail it reports is the server's.
+    Fifo,
+}
+
+fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) {
+    let (prefix, sizes): (&str, &[usize]) = match kind {
+        Client::OneWorker => ("echo", args.pick(&[64, 256, 1024], &[64, 256])),
+        Client::Fifo => ("echo_fifo", args.pick(&[256, 1024], &[64])),
+    };
     let messages = args.pick(MESSAGES, 40);
     // Fewer repetitions of the big runs keep the bench short; 1024
     // connections still give 200k latency samples per server.
@@ -554,7 +612,7 @@ fn bench_echo(args: &BenchArgs, client: &tokio::runtime::Runtime) {
         args.pick(
             if n <= 64 {
                 3
-            } else if n <= 256 {
+            } else if n <= 256 || kind == Client::Fifo {
                 2
             } else {
                 1
@@ -562,15 +620,30 @@ fn bench_echo(args: &BenchArgs, client: &tokio::runtime::Runtime) {
             1,
         )
     };
-    if !sizes.iter().any(|n| args.selects(&format!("echo/{n}"))) {
+    if !sizes.iter().any(|n| args.selects(&format!("{prefix}/{n}"))) {
         return;
     }
+    let (title, client_note, runs) = match kind {
+        Client::OneWorker => (
+            "echo: scoped echo server vs tether::spawn vs tokio::spawn",
+            "one-worker tokio client",
+            "3 / 2 / 1 run(s) at 64 / 256 / 1024 connections",
+        ),
+        Client::Fifo => (
+            "echo_fifo: the same load from a FIFO client",
+            "current-thread tokio client (its run queue is FIFO: at 1024 connections the \
+             one-worker client of `echo` keeps some connections waiting 100–170 ms in its \
+             global queue whatever the server, and that wait is every server's p99 there; \
+             this client has no such wait, so the tail is the server's)",
+            "2 runs at 256 and at 1024 connections",
+        ),
+    };
     let table = Table::new(
-        "echo: scoped echo server vs tether::spawn vs tokio::spawn",
+        title,
         &format!(
             "N connections × {messages} messages of {MESSAGE_SIZE} B, one in flight per \
-             connection; {WORKERS} server workers, one-worker tokio client; median total of \
-             3 / 2 / 1 run(s) at 64 / 256 / 1024 connections (1 with --quick), latency \
+             connection; {WORKERS} server workers, {client_note}; median total of \
+             {runs} (1 with --quick), latency \
              percentiles over every message of every run. \
              Goal: throughput ≥ tokio, p99 ≤ 1.2× tokio."
         ),
@@ -587,7 +660,7 @@ fn bench_echo(args: &BenchArgs, client: &tokio::runtime::Runtime) {
         ],
     );
     for &connections in sizes {
-        let name = format!("echo/{connections}");
+        let name = format!("{prefix}/{connections}");
         if !args.selects(&name) {
             continue;
         }
@@ -974,6 +1047,9 @@ fn main() {
         "echo_burn/64",
         "echo_burn/256",
         "soak",
+        "echo_fifo/64",
+        "echo_fifo/256",
+        "echo_fifo/1024",
     ];
     if !sections.iter().any(|s| args.selects(s)) {
         return;
@@ -987,4 +1063,5 @@ fn main() {
     bench_echo(&args, &client);
     bench_echo_burn(&args, &client);
     bench_soak(&args, &client);
+    bench_echo_fifo(&args);
 }

@@ -270,6 +270,62 @@ pub fn spin_for(d: Duration) {
     }
 }
 
+/// How much parallel compute the machine gives right now: the time two
+/// threads take to run the same fixed CPU-bound loop at once, divided by
+/// the time one thread takes alone (median of a few tries, a few ms each).
+/// About 1.0 on two free cores, 2.0 when the two get one core's time
+/// between them. On the 2-core VM of the README's tables it measured
+/// anywhere from 1.05 to 2.02 within minutes, while the VM reported no
+/// steal time. The CPU-bound benches print it before and after their
+/// runs, so a run's ratios to a one-thread peer (moro) can be read with
+/// the parallel capacity it had.
+///
+/// ```
+/// let r = tether_benches::parallel_capacity_ratio();
+/// assert!(r > 0.5 && r < 10.0);
+/// ```
+pub fn parallel_capacity_ratio() -> f64 {
+    /// Iterations of the loop: about 1–3 ms of one core.
+    const STEPS: u64 = 1_000_000;
+    /// Tries; the median is reported.
+    const TRIES: usize = 7;
+    fn work(steps: u64) -> u64 {
+        let mut x = 1u64;
+        for i in 0..steps {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(i ^ (x >> 7));
+        }
+        x
+    }
+    let mut ratios = Vec::with_capacity(TRIES);
+    for _ in 0..TRIES {
+        let start = std::time::Instant::now();
+        std::hint::black_box(work(std::hint::black_box(STEPS)));
+        let one = start.elapsed();
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            let other = s.spawn(|| std::hint::black_box(work(std::hint::black_box(STEPS))));
+            std::hint::black_box(work(std::hint::black_box(STEPS)));
+            other.join().expect("compute thread");
+        });
+        let two = start.elapsed();
+        ratios.push(two.as_secs_f64() / one.as_secs_f64().max(1e-9));
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[TRIES / 2]
+}
+
+/// Prints [`parallel_capacity_ratio`] to stderr with `when` ("before",
+/// "after"), for a bench's log.
+pub fn report_parallel_capacity(when: &str) {
+    eprintln!(
+        "parallel capacity {when}: two threads of compute took {:.2}× one thread's time \
+         (1.0 = two free cores, 2.0 = one)",
+        parallel_capacity_ratio()
+    );
+}
+
 /// A small deterministic generator (xorshift64*), so every peer gets the
 /// same sequence of message sizes and connection lifetimes.
 ///

@@ -78,6 +78,7 @@ fn tokio_fib(n: u64, cutoff: u64) -> BoxFut {
 }
 
 fn join(c: &mut Criterion) {
+    tether_benches::report_parallel_capacity("before");
     let tether_rt = tether_benches::tether_runtime();
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
@@ -116,6 +117,7 @@ fn join(c: &mut Criterion) {
         });
     }
     group.finish();
+    tether_benches::report_parallel_capacity("after");
 }
 
 criterion_group!(benches, join);

@@ -46,6 +46,7 @@ fn chunk_sum(c: &[u64]) -> u64 {
 }
 
 fn fanout(c: &mut Criterion) {
+    tether_benches::report_parallel_capacity("before");
     let tether_rt = tether::Runtime::new().unwrap();
     let tokio_rt = tokio::runtime::Runtime::new().unwrap();
     let mut group = c.benchmark_group("scope_fanout");
@@ -222,6 +223,7 @@ fn fanout(c: &mut Criterion) {
         });
     }
     group.finish();
+    tether_benches::report_parallel_capacity("after");
 }
 
 criterion_group!(benches, fanout);

@@ -122,3 +122,70 @@ fn remote_wakes_are_served_promptly_under_yielding_load() {
         assert!(worst < BOUND, "a remote wake waited {worst:?}");
     });
 }
+
+/// A yield gives a task spawned from outside its turn at once: on one
+/// worker whose only local task yields in a loop, the remote task runs
+/// within a yield or two of its spawn, not at the next forced check of
+/// the injector (up to a hundred yields later with polls this short).
+/// Counted in yields, not timed, so a loaded machine cannot fail it.
+#[test]
+fn a_yield_lets_a_remote_spawn_run_next() {
+    use std::sync::atomic::AtomicUsize;
+
+    /// Yields the spinner takes at most, so a lost task ends the test.
+    const MAX_YIELDS: usize = 10_000_000;
+    /// Remote spawns measured.
+    const SPAWNS: usize = 50;
+
+    watchdog(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("runtime");
+        let yields = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicBool::new(false));
+        let spinner = rt.spawn({
+            let (yields, started) = (yields.clone(), started.clone());
+            async move {
+                while !started.load(Ordering::Acquire) {
+                    if yields.fetch_add(1, Ordering::Relaxed) >= MAX_YIELDS {
+                        break;
+                    }
+                    tether::yield_now().await;
+                }
+            }
+        });
+        // The spinner is running: it has yielded at least once.
+        while yields.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        let mut worst = 0;
+        for _ in 0..SPAWNS {
+            let (tx, rx) = mpsc::channel();
+            let seen = yields.clone();
+            rt.spawn(async move {
+                tx.send(seen.load(Ordering::Relaxed)).expect("test alive");
+            });
+            // Counted from the return of `spawn` (the task is in the
+            // injector by then; the spinner yields many times during the
+            // call itself). A task that already ran reads as 0.
+            let spawned = yields.load(Ordering::Relaxed);
+            let at = rx
+                .recv_timeout(WATCHDOG)
+                .expect("the remote task never ran");
+            worst = worst.max(at.saturating_sub(spawned));
+        }
+        started.store(true, Ordering::Release);
+        rt.block_on(spinner).expect("spinner");
+        assert!(
+            yields.load(Ordering::Relaxed) < MAX_YIELDS,
+            "the spinner hit its yield cap"
+        );
+        // The yield in progress when the spawn returned may have looked
+        // already: the next one's look finds it.
+        assert!(
+            worst <= 2,
+            "a remote task waited {worst} yields of the only other task"
+        );
+    });
+}

@@ -3,11 +3,11 @@
 //!
 //! # Where work comes from, in order
 //!
-//! 1. Every `global_queue_interval` ticks, a batch from the injector
-//!    first, so tasks submitted from outside are not starved by a busy
-//!    local queue. The interval adapts to how long polls take (see
-//!    [`TARGET_GLOBAL_QUEUE_LATENCY`]): with long polls the injector is
-//!    looked at more often.
+//! 1. Every `global_queue_interval` ticks, and after a task yielded, a
+//!    batch from the injector first, so tasks submitted from outside are
+//!    not starved by a busy local queue. The interval adapts to how long
+//!    polls take (see [`TARGET_GLOBAL_QUEUE_LATENCY`]): with long polls the
+//!    injector is looked at more often.
 //! 2. The worker's own fork jobs (scoped-child polls forked by a scope
 //!    running here and not yet taken).
 //! 3. The LIFO slot: the task most recently woken by this worker, polled
@@ -122,6 +122,14 @@ pub(crate) struct Core {
     /// Nested-join checks since a steal from `fork_queue` was last seen
     /// (see [`enough_fork_jobs_published`]).
     forks_unstolen_checks: u32,
+    /// A task polled here yielded (`yield_now`) since the loop last took
+    /// work: the next look takes from the injector first, as on a forced
+    /// check. A yield gives every runnable task a turn, and a task woken
+    /// or spawned from outside is runnable too: without this, a remote
+    /// wake behind a yield loop waited for the next forced check (twice as
+    /// long as tokio, whose yields wait until the worker has looked at
+    /// its injection queue).
+    yielded: bool,
     /// True while counted in `Idle`'s searching workers.
     is_searching: bool,
     /// Picks steal victims.
@@ -217,6 +225,7 @@ impl Core {
             fork_queue,
             fork_queue_own: 0,
             forks_unstolen_checks: 0,
+            yielded: false,
             is_searching: false,
             rand: FastRand::new(index as u64 + 1),
         });
@@ -263,7 +272,8 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        if self.tick % self.global_queue_interval == 0
+        let yielded = std::mem::take(&mut self.yielded);
+        if (yielded || self.tick % self.global_queue_interval == 0)
             && !handle.inject.is_empty()
             && let Some(task) =
                 steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue))
@@ -623,6 +633,7 @@ pub(super) fn try_schedule_local(
         let Some(core) = guard.as_mut() else {
             return Err(task);
         };
+        core.yielded |= is_yield;
         // While this thread forks, nothing may sit in the unstealable slot.
         let notify = core.schedule_local(task, is_yield || cx.forking.get() > 0);
         drop(guard);

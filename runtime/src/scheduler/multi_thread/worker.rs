@@ -3,8 +3,9 @@
 //!
 //! # Where work comes from, in order
 //!
-//! 1. Every `global_queue_interval` ticks, and after a task yielded, a
-//!    batch from the injector first, so tasks submitted from outside are
+//! 1. Every `global_queue_interval` ticks a batch from the injector
+//!    first, and after a task yielded one task from it (unless that task
+//!    itself came from such a look), so tasks submitted from outside are
 //!    not starved by a busy local queue. The interval adapts to how long
 //!    polls take (see [`TARGET_GLOBAL_QUEUE_LATENCY`]): with long polls the
 //!    injector is looked at more often.
@@ -75,6 +76,15 @@ const TICK_TIME_EWMA_WEIGHT: f64 = 0.1;
 /// worker, so readiness is never starved while every worker is busy.
 pub(super) const EVENT_INTERVAL: u32 = 61;
 
+/// Local tasks at which a yield no longer gives the injector a turn (see
+/// `Core::yielded`): a worker that has this many tasks queued is
+/// overloaded, and a look after every yield would start a new remote task
+/// ahead of all of them (measured under a flood of remote tasks that
+/// yield: the local queue grew on every look, and a local task yielding in
+/// a loop waited 300 ms between polls). From here on the remote tasks wait
+/// for the forced checks, as they did before the yield rule.
+const YIELD_LOOK_MAX_QUEUED: usize = 16;
+
 /// Consecutive LIFO-slot polls before the slot's task goes to the back of
 /// the run queue. Two tasks waking each other forever would otherwise
 /// monopolise the worker.
@@ -122,14 +132,23 @@ pub(crate) struct Core {
     /// Nested-join checks since a steal from `fork_queue` was last seen
     /// (see [`enough_fork_jobs_published`]).
     forks_unstolen_checks: u32,
-    /// A task polled here yielded (`yield_now`) since the loop last took
-    /// work: the next look takes from the injector first, as on a forced
-    /// check. A yield gives every runnable task a turn, and a task woken
+    /// A task polled here re-queued itself during its poll since the loop
+    /// last took work (`yield_now`, a budget-forced yield, any wake of a
+    /// task while it runs): the next look takes one task from the injector
+    /// first. A yield gives every runnable task a turn, and a task woken
     /// or spawned from outside is runnable too: without this, a remote
     /// wake behind a yield loop waited for the next forced check (twice as
     /// long as tokio, whose yields wait until the worker has looked at
     /// its injection queue).
     yielded: bool,
+    /// The task being run came from a look at the injector after a yield.
+    /// The next yield then does not look again: under a flood of remote
+    /// tasks that yield, looks after yields would otherwise take a new
+    /// remote task on every tick and never resume a yielded one (measured:
+    /// a local task yielding in a loop got 2 polls in 500 ms, and 31 of
+    /// 61 000 started remote tasks finished). With this rule the local
+    /// queue and the injector alternate at worst.
+    took_after_yield: bool,
     /// True while counted in `Idle`'s searching workers.
     is_searching: bool,
     /// Picks steal victims.
@@ -226,6 +245,7 @@ impl Core {
             fork_queue_own: 0,
             forks_unstolen_checks: 0,
             yielded: false,
+            took_after_yield: false,
             is_searching: false,
             rand: FastRand::new(index as u64 + 1),
         });
@@ -272,8 +292,21 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        let yielded = std::mem::take(&mut self.yielded);
-        if (yielded || self.tick % self.global_queue_interval == 0)
+        let after_yield =
+            std::mem::take(&mut self.yielded) && !std::mem::take(&mut self.took_after_yield);
+        self.took_after_yield = false;
+        if after_yield
+            && self.tick % self.global_queue_interval != 0
+            && self.run_queue.len() < YIELD_LOOK_MAX_QUEUED
+            && let Some(task) = steal_retrying(|| handle.inject.steal())
+        {
+            // One task, not a batch: a yield is a turn for the next task,
+            // and a batch would grow the local queue on every yield of a
+            // flood.
+            self.took_after_yield = true;
+            return Some(Work::Task(task));
+        }
+        if self.tick % self.global_queue_interval == 0
             && !handle.inject.is_empty()
             && let Some(task) =
                 steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue))

@@ -402,7 +402,6 @@ fn tokio_server(
 // The client: one tokio runtime, the same for every server.
 // ---------------------------------------------------------------------------
 
-/// The load generator's runtime: one worker, shared by every run.
 /// The client of the `echo_fifo` section: a current-thread tokio runtime
 /// (see [`Client::Fifo`]).
 fn fifo_client_runtime() -> tokio::runtime::Runtime {
@@ -412,6 +411,7 @@ fn fifo_client_runtime() -> tokio::runtime::Runtime {
         .expect("client runtime")
 }
 
+/// The load generator's runtime: one worker, shared by every run.
 fn client_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -569,18 +569,20 @@ fn bench_echo(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 /// `echo_fifo/N`: the fixed-count load from a current-thread client (see
 /// [`Client::Fifo`]).
 fn bench_echo_fifo(args: &BenchArgs) {
-    if !args
-        .pick(&[256usize, 1024][..], &[64][..])
-        .iter()
-        .any(|n| args.selects(&format!("echo_fifo/{n}")))
-    {
+    if !Client::Fifo.selected(args) {
         return;
     }
     let client = fifo_client_runtime();
-    for server in SERVERS {
-        echo_once(&client, server, 16, 20, false);
-    }
+    warm_up(&client);
     echo_table(args, &client, Client::Fifo);
+}
+
+/// One short untimed run per server (thread creation, allocator caches,
+/// the kernel's loopback path) before a client's first measurement.
+fn warm_up(client: &tokio::runtime::Runtime) {
+    for server in SERVERS {
+        echo_once(client, server, 16, 20, false);
+    }
 }
 
 /// The client of a fixed-count echo table.
@@ -600,11 +602,33 @@ enum Client {
     Fifo,
 }
 
+impl Client {
+    /// The section's name, before `/N`.
+    fn prefix(self) -> &'static str {
+        match self {
+            Client::OneWorker => "echo",
+            Client::Fifo => "echo_fifo",
+        }
+    }
+
+    /// The connection counts of the section.
+    fn sizes(self, args: &BenchArgs) -> &'static [usize] {
+        match self {
+            Client::OneWorker => args.pick(&[64, 256, 1024], &[64, 256]),
+            Client::Fifo => args.pick(&[256, 1024], &[64]),
+        }
+    }
+
+    /// True if the command line selects any size of the section.
+    fn selected(self, args: &BenchArgs) -> bool {
+        self.sizes(args)
+            .iter()
+            .any(|n| args.selects(&format!("{}/{n}", self.prefix())))
+    }
+}
+
 fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) {
-    let (prefix, sizes): (&str, &[usize]) = match kind {
-        Client::OneWorker => ("echo", args.pick(&[64, 256, 1024], &[64, 256])),
-        Client::Fifo => ("echo_fifo", args.pick(&[256, 1024], &[64])),
-    };
+    let (prefix, sizes) = (kind.prefix(), kind.sizes(args));
     let messages = args.pick(MESSAGES, 40);
     // Fewer repetitions of the big runs keep the bench short; 1024
     // connections still give 200k latency samples per server.
@@ -620,7 +644,7 @@ fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) 
             1,
         )
     };
-    if !sizes.iter().any(|n| args.selects(&format!("{prefix}/{n}"))) {
+    if !kind.selected(args) {
         return;
     }
     let (title, client_note, runs) = match kind {
@@ -1055,11 +1079,7 @@ fn main() {
         return;
     }
     let client = client_runtime();
-    // Warm-up: one short untimed run per server (thread creation, allocator
-    // caches, the kernel's loopback path).
-    for server in SERVERS {
-        echo_once(&client, server, 16, 20, false);
-    }
+    warm_up(&client);
     bench_echo(&args, &client);
     bench_echo_burn(&args, &client);
     bench_soak(&args, &client);

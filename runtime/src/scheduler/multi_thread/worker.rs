@@ -135,7 +135,8 @@ pub(crate) struct Core {
     /// A task polled here re-queued itself during its poll since the loop
     /// last took work (`yield_now`, a budget-forced yield, any wake of a
     /// task while it runs): the next look takes one task from the injector
-    /// first. A yield gives every runnable task a turn, and a task woken
+    /// first (within the limits of `took_after_yield` and
+    /// [`YIELD_LOOK_MAX_QUEUED`]). A yield gives every runnable task a turn, and a task woken
     /// or spawned from outside is runnable too: without this, a remote
     /// wake behind a yield loop waited for the next forced check (twice as
     /// long as tokio, whose yields wait until the worker has looked at
@@ -292,11 +293,11 @@ impl Core {
     }
 
     fn next_local_work(&mut self, handle: &Handle) -> Option<Work> {
-        let after_yield =
-            std::mem::take(&mut self.yielded) && !std::mem::take(&mut self.took_after_yield);
+        let forced_check = self.tick % self.global_queue_interval == 0;
+        let after_yield = std::mem::take(&mut self.yielded) && !self.took_after_yield;
         self.took_after_yield = false;
         if after_yield
-            && self.tick % self.global_queue_interval != 0
+            && !forced_check
             && self.run_queue.len() < YIELD_LOOK_MAX_QUEUED
             && let Some(task) = steal_retrying(|| handle.inject.steal())
         {
@@ -306,7 +307,7 @@ impl Core {
             self.took_after_yield = true;
             return Some(Work::Task(task));
         }
-        if self.tick % self.global_queue_interval == 0
+        if forced_check
             && !handle.inject.is_empty()
             && let Some(task) =
                 steal_retrying(|| handle.inject.steal_batch_and_pop(&self.run_queue))

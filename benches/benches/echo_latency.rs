@@ -1002,7 +1002,7 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 
 /// Profiling mode: `TETHER_BENCH_PROFILE=<server>:<connections>:<runs>`
 /// (a server name of the tables; `:burn` at the end for the `echo_burn`
-/// load) runs only that server's fixed-count echo run, `runs` times, and
+/// load, `:fifo` for the `echo_fifo` client) runs only that server's fixed-count echo run, `runs` times, and
 /// prints each total, so a profiler sees one server;
 /// `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its soak load
 /// ([`SOAK_DURATION`] per run):
@@ -1037,10 +1037,15 @@ fn profile(spec: &str) {
     }
     let mut number = || parts.next().and_then(|n| n.parse::<usize>().ok());
     let (Some(server), Some(connections), Some(runs)) = (server, number(), number()) else {
-        panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>[:burn]");
+        panic!("TETHER_BENCH_PROFILE={spec}: expected <server>:<connections>:<runs>[:burn][:fifo]");
     };
-    let burn = parts.next() == Some("burn");
-    let client = client_runtime();
+    let rest: Vec<&str> = parts.collect();
+    let burn = rest.contains(&"burn");
+    let client = if rest.contains(&"fifo") {
+        fifo_client_runtime()
+    } else {
+        client_runtime()
+    };
     for _ in 0..runs {
         let run = echo_once(&client, server, connections, MESSAGES, burn);
         let latency = Distribution::new(run.others);

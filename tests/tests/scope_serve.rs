@@ -2,7 +2,8 @@
 //! poll: a sibling woken meanwhile is polled before that poll ends, both
 //! when the long poll runs on a helper (the owner, waiting for the helper,
 //! serves) and when it runs on the owner (a helper that found nothing to do
-//! lingers and serves). And a woken body is polled beside a child that is
+//! lingers and serves), also when it is a re-poll of a child known to be
+//! long, popped alone. And a woken body is polled beside a child that is
 //! always ready, even once the re-poll budget is spent.
 //!
 //! The long poll spins until the sibling has finished, with a deadline: a
@@ -73,6 +74,7 @@ where
 {
     let rt = Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
         .build()
         .unwrap();
     if in_task {
@@ -222,6 +224,71 @@ fn siblings_taken_with_a_long_first_poll_are_served_during_it() {
         "siblings_taken_with_a_long_first_poll",
         siblings_in_the_batch_of_a_long_first_poll,
         "siblings waited behind a long first poll",
+    );
+}
+
+/// A child whose polls are long, polled again when nothing else is ready:
+/// a sibling woken (by a timer) during that poll must still be served
+/// during it. Off the workers the owner's loop forks only once it has run
+/// a while, or before the poll of a child never polled or seen polling
+/// long; the second poll of `long` here is one of those last (its first
+/// poll spun for 5 ms), popped alone after the sibling's short sessions
+/// (so no standby helper is woken for it either). An outside thread wakes
+/// `long`; the sibling ticks a 2 ms timer until it sees `long` inside its
+/// poll, or over.
+fn long_re_poll(in_task: bool) -> bool {
+    let served_during = std::sync::Arc::new(AtomicBool::new(false));
+    let out = served_during.clone();
+    let go = std::sync::Arc::new(Flag::default());
+    let waker_thread = {
+        let go = go.clone();
+        std::thread::spawn(move || {
+            spin_until(&go.registered);
+            std::thread::sleep(Duration::from_millis(30));
+            go.fire();
+        })
+    };
+    run_scope(in_task, async move {
+        let long_inside = AtomicBool::new(false);
+        let long_over = AtomicBool::new(false);
+        let sibling_done = AtomicBool::new(false);
+        let (long_inside, long_over, sibling_done) = (&long_inside, &long_over, &sibling_done);
+        let (out, go) = (&out, &*go);
+        tether::scope(|s| async move {
+            s.spawn(async move {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(5) {
+                    std::hint::spin_loop();
+                }
+                go.wait().await;
+                long_inside.store(true, SeqCst);
+                spin_until(sibling_done);
+                long_inside.store(false, SeqCst);
+                long_over.store(true, SeqCst);
+            });
+            s.spawn(async move {
+                while !long_over.load(SeqCst) {
+                    if long_inside.load(SeqCst) {
+                        out.store(true, SeqCst);
+                        sibling_done.store(true, SeqCst);
+                        return;
+                    }
+                    tether::time::sleep(Duration::from_millis(2)).await;
+                }
+            });
+        })
+        .await;
+    });
+    waker_thread.join().unwrap();
+    served_during.load(SeqCst)
+}
+
+#[test]
+fn sibling_woken_while_the_owner_re_polls_a_long_child_is_served() {
+    served_both_ways(
+        "sibling_woken_while_the_owner_re_polls_a_long_child",
+        long_re_poll,
+        "the sibling waited for a long child's re-poll on the owner to end",
     );
 }
 

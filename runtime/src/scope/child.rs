@@ -238,6 +238,12 @@ impl RawChild {
         unsafe { self.0.as_ref() }
     }
 
+    /// The record's address: an identity to compare, valid only while the
+    /// child is alive (an address may be reused by a later child).
+    pub(crate) fn addr(&self) -> usize {
+        self.0.as_ptr().addr()
+    }
+
     pub(crate) fn id(&self) -> u64 {
         use std::sync::atomic::Ordering::Relaxed;
         let slot = &self.header().id;

@@ -33,7 +33,11 @@
 //!    goes on with its own loop (inline) and offers a helper pull loop to
 //!    idle workers. If nobody steals it, the forker pops it
 //!    back after its own loop and it finds nothing left to do. Nested forks
-//!    are bounded by [`MAX_FORK_DEPTH`].
+//!    are bounded by [`MAX_FORK_DEPTH`]. Off the workers (an owner in
+//!    `block_on`) a fork wakes a parked worker, so the owner's loop forks
+//!    only once it has run [`OFF_WORKER_FORK_DELAY`], or before the first
+//!    poll of a child, or before the poll of a child whose last poll was
+//!    long ([`LONG_POLL`]; then even if nothing else is ready).
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body or a child panicked): then it takes
 //!    no new child. For an owner that returns with any completed child (a
@@ -80,7 +84,7 @@ use std::task::{Context, Poll};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 
-use super::child::{COMPLETE, PANICKED, Payload, RawChild, UNADOPTED, keep_first};
+use super::child::{COMPLETE, PANICKED, Payload, RawChild, STARTED, UNADOPTED, keep_first};
 use super::shared::Shared;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
@@ -143,6 +147,35 @@ const STANDBY_WAKE_AFTER: std::time::Duration = std::time::Duration::from_micros
 /// next such poll of the owner wait for its end (timer siblings of a child
 /// doing 20 ms polls measured 1.36–1.53× tokio's time, 1.05–1.20× with it).
 const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Off the workers, how long an owner's loop runs before it forks a helper
+/// (unless the child it is about to poll is a long one, see `LONG_POLL`). On a worker a
+/// fork is published where searching workers find it; off the workers it
+/// goes through the runtime's fork injector and wakes a parked worker,
+/// which costs the wakee tens of microseconds and, with every core busy,
+/// preempts another thread. Most sessions of a busy server are shorter
+/// than that: at 1024 echo connections, 96 % of 280 000 sessions of a
+/// scope in `block_on` took under 50 µs, and forking in them at once left
+/// the scope's p99 at 1.3–1.8× of what it is with this delay (1.0–1.2×
+/// tokio's instead of 0.8–1.0×). A loop that has run this long is a
+/// long one: a helper pays, as for a CPU fan-out from `#[tether::main]`.
+const OFF_WORKER_FORK_DELAY: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Off the workers, a child whose last poll on the owner's thread took at
+/// least this long (a CPU-heavy child) is a *long* child: before its next
+/// poll there, the owner's loop forks a helper at once, even if nothing
+/// else is ready yet, so that siblings woken during that poll are served
+/// during it (`OFF_WORKER_FORK_DELAY` alone would make them wait whenever
+/// the long poll comes early in a session, and a sibling woken by a timer
+/// or by another thread would wait with nobody in the I/O driver).
+/// Remembered per child, not per scope, and forgotten after a short poll:
+/// a poll that was long only because its thread was preempted costs that
+/// child one early fork.
+const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Long children an engine remembers (see `LONG_POLL`); a fifth replaces
+/// one of them.
+const LONG_CHILDREN: usize = 4;
 
 /// Most child polls of a pull loop between two looks at the clock, to see
 /// whether it is time to look at the I/O driver (`DriverLooks`): the worker
@@ -267,6 +300,11 @@ pub(crate) struct Engine<'env> {
     body: Option<RawChild>,
     /// How long the last session took (zero where it was not timed).
     last_session: std::time::Duration,
+    /// Off the workers: the addresses of children whose last timed poll was
+    /// long (see `LONG_POLL`), 0 in unused slots. Only compared, never
+    /// dereferenced (a completed child's address may come back as a new
+    /// child's: that child gets one early fork).
+    long_children: [usize; LONG_CHILDREN],
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -314,6 +352,7 @@ impl<'env> Engine<'env> {
             shared: Shared::new(),
             body: None,
             last_session: std::time::Duration::ZERO,
+            long_children: [0; LONG_CHILDREN],
             _env: PhantomData,
         }
     }
@@ -404,7 +443,7 @@ impl<'env> Engine<'env> {
         repolls: &AtomicUsize,
         limit: usize,
     ) -> Vec<RawChild> {
-        let session = Session::new(
+        let mut session = Session::new(
             &self.shared,
             self.body,
             OwnerSlot::new(owner, &mut self.books),
@@ -415,10 +454,19 @@ impl<'env> Engine<'env> {
         // Timed only where a helper is possible (two clock reads per
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
+        let off_worker = start.filter(|_| !crate::scheduler::multi_thread::worker::on_worker());
+        if let Some(start) = off_worker {
+            session.fork_from = Some(start + OFF_WORKER_FORK_DELAY);
+            session.long_children = self.long_children.map(AtomicUsize::new);
+        }
         if !session.standby(self.last_session) {
             session.pull(true, None, None, 0, false);
         }
         self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
+        self.long_children = session
+            .long_children
+            .each_ref()
+            .map(|a| a.load(Ordering::Relaxed));
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -582,6 +630,12 @@ struct Session<'a> {
     helpers: AtomicUsize,
     /// Most helpers worth forking.
     max_helpers: usize,
+    /// Off the workers: the owner's first loop forks no helper before
+    /// this instant (see `OFF_WORKER_FORK_DELAY`).
+    fork_from: Option<std::time::Instant>,
+    /// Off the workers: `Engine::long_children`, updated by the owner's
+    /// thread only (the only thread that reads it).
+    long_children: [AtomicUsize; LONG_CHILDREN],
     /// Children completed by helper loops, for the owner.
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
@@ -636,6 +690,8 @@ impl<'a> Session<'a> {
             limit: AtomicUsize::new(limit),
             helpers: AtomicUsize::new(0),
             max_helpers,
+            fork_from: None,
+            long_children: Default::default(),
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
@@ -712,6 +768,8 @@ impl<'a> Session<'a> {
         // Child polls since this loop last looked at the clock, and when it
         // last looked at the I/O driver (see `DriverLooks`).
         let mut looks = DriverLooks::new();
+        // Off the workers, the owner's polls are timed (see `LONG_POLL`).
+        let mut clock = (owner_role && self.fork_from.is_some()).then(std::time::Instant::now);
         loop {
             if looks.between_polls() {
                 self.end_for_shutdown();
@@ -741,6 +799,7 @@ impl<'a> Session<'a> {
                         local_turn = false;
                         mine.before_poll();
                         self.run_local(c, &mut done);
+                        self.time_owner_poll(&mut clock, None);
                         looks.polled();
                         continue;
                     }
@@ -758,6 +817,7 @@ impl<'a> Session<'a> {
                             drop(pre.take());
                             if let Some(c) = self.shared.pop_local() {
                                 self.run_local(c, &mut done);
+                                self.time_owner_poll(&mut clock, None);
                                 looks.polled();
                                 continue;
                             }
@@ -773,8 +833,16 @@ impl<'a> Session<'a> {
                     }
                 }
             };
-            if more_ready > 0 && depth < MAX_FORK_DEPTH {
-                let helpers = self.reserve_helpers(more_ready);
+            // Off the workers, a long child gets a helper beside it even if
+            // nothing else is ready yet: its siblings may be woken during
+            // its poll (the helper lingers for them).
+            let long = self.is_long_child(depth, child);
+            let unknown = long || self.is_unknown_child(depth, child);
+            if (more_ready > 0 || long)
+                && depth < MAX_FORK_DEPTH
+                && (unknown || self.may_fork_now(depth))
+            {
+                let helpers = self.reserve_helpers(more_ready.max(1));
                 if helpers == 0 && self.standby.swap(false, Ordering::Relaxed) {
                     // More is ready than this loop can poll at once, and
                     // the standby helper is still waiting to be taken: wake
@@ -803,9 +871,11 @@ impl<'a> Session<'a> {
                 }
             }
             mine.before_poll();
+            let addr = child.addr();
             self.run(child, &mut done, side, counted.take().or(pre));
             looks.polled();
             if owner_role {
+                self.time_owner_poll(&mut clock, Some(addr));
                 self.settle(&mut done);
             } else if done.len() >= FLUSH_BATCH {
                 self.flush(&mut done);
@@ -817,6 +887,66 @@ impl<'a> Session<'a> {
             self.settle(&mut done);
         }
         self.flush(&mut done);
+    }
+
+    /// False while an owner's first loop off the workers is younger than
+    /// `OFF_WORKER_FORK_DELAY` (see `fork_from`).
+    fn may_fork_now(&self, depth: u32) -> bool {
+        match self.fork_from {
+            Some(from) if depth == 0 => std::time::Instant::now() >= from,
+            _ => true,
+        }
+    }
+
+    /// True if `child`, about to be polled by an owner's first loop off the
+    /// workers, has never been polled: how long its poll takes is unknown,
+    /// so the loop forks at once, as on a worker (51 children spawned
+    /// together, one of them polling for 20 ms at a time: without this,
+    /// the others waited for its first poll, 1.19× tokio's time instead of
+    /// 1.01×).
+    fn is_unknown_child(&self, depth: u32, child: RawChild) -> bool {
+        self.fork_from.is_some() && depth == 0 && child.state() & STARTED == 0
+    }
+
+    /// True if `child`, about to be polled by an owner's first loop off the
+    /// workers, is a long one (see `LONG_POLL`).
+    fn is_long_child(&self, depth: u32, child: RawChild) -> bool {
+        self.fork_from.is_some() && depth == 0 && self.long_slot(child.addr()).is_some()
+    }
+
+    /// The slot of `long_children` that holds `addr`, if any.
+    fn long_slot(&self, addr: usize) -> Option<&AtomicUsize> {
+        self.long_children
+            .iter()
+            .find(|slot| slot.load(Ordering::Relaxed) == addr)
+    }
+
+    /// After a poll of a loop with the owner role off the workers (`clock`
+    /// is then the end of its previous poll, or the loop's start): if
+    /// `child` was polled, remembers it as long if its poll took at least
+    /// `LONG_POLL` and forgets it otherwise. One clock read per poll, only
+    /// off the workers.
+    fn time_owner_poll(&self, clock: &mut Option<std::time::Instant>, child: Option<usize>) {
+        let Some(last) = clock else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let long = now.duration_since(*last) >= LONG_POLL;
+        *last = now;
+        let Some(addr) = child else {
+            return;
+        };
+        // Plain loads and stores: only the owner's thread uses the slots.
+        match (self.long_slot(addr), long) {
+            (Some(slot), false) => slot.store(0, Ordering::Relaxed),
+            (None, true) => {
+                let slot = self
+                    .long_slot(0)
+                    .unwrap_or(&self.long_children[(addr >> 6) % LONG_CHILDREN]);
+                slot.store(addr, Ordering::Relaxed);
+            }
+            _ => {}
+        }
     }
 
     /// Owner role only: hands completions (this loop's and the helpers'

@@ -12,7 +12,9 @@ mod imp {
         pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+            pub(crate) use std::sync::atomic::{
+                AtomicBool, AtomicU64, AtomicUsize, Ordering, fence,
+            };
         }
     }
 
@@ -62,7 +64,9 @@ mod imp {
         pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+            pub(crate) use loom::sync::atomic::{
+                AtomicBool, AtomicU64, AtomicUsize, Ordering, fence,
+            };
         }
     }
 

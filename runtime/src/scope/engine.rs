@@ -36,8 +36,8 @@
 //!    are bounded by [`MAX_FORK_DEPTH`]. Off the workers (an owner in
 //!    `block_on`) a fork wakes a parked worker, so the owner's loop forks
 //!    only once it has run [`OFF_WORKER_FORK_DELAY`], or before the first
-//!    poll of a child, or before the poll of a child whose last poll was
-//!    long ([`LONG_POLL`]; then even if nothing else is ready).
+//!    poll of a child, or before the poll of a child seen polling long
+//!    lately ([`LONG_POLL`]; then even if nothing else is ready).
 //! 3. A pull loop ends when no child is ready, or when the session's budget
 //!    of re-polls is spent (or the body or a child panicked): then it takes
 //!    no new child. For an owner that returns with any completed child (a
@@ -86,7 +86,7 @@ use slab::Slab;
 
 use super::child::{COMPLETE, PANICKED, Payload, RawChild, STARTED, UNADOPTED, keep_first};
 use super::shared::Shared;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 use crate::scheduler::fork::{Serve, Unparker};
 
@@ -161,21 +161,60 @@ const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_
 /// long one: a helper pays, as for a CPU fan-out from `#[tether::main]`.
 const OFF_WORKER_FORK_DELAY: std::time::Duration = std::time::Duration::from_micros(100);
 
-/// Off the workers, a child whose last poll on the owner's thread took at
-/// least this long (a CPU-heavy child) is a *long* child: before its next
-/// poll there, the owner's loop forks a helper at once, even if nothing
-/// else is ready yet, so that siblings woken during that poll are served
-/// during it (`OFF_WORKER_FORK_DELAY` alone would make them wait whenever
-/// the long poll comes early in a session, and a sibling woken by a timer
-/// or by another thread would wait with nobody in the I/O driver).
-/// Remembered per child, not per scope, and forgotten after a short poll:
-/// a poll that was long only because its thread was preempted costs that
-/// child one early fork.
+/// Off the workers, a child with a poll on the owner's thread at least this
+/// long (a CPU-heavy child) in the last `LONG_CHILD_MEMORY` is a *long*
+/// child: before its next poll there, the owner's loop forks a helper at
+/// once, even if nothing else is ready yet, so that siblings woken during
+/// that poll are served during it (`OFF_WORKER_FORK_DELAY` alone would
+/// make them wait whenever the long poll comes early in a session, and a
+/// sibling woken by a timer or by another thread would wait with nobody in
+/// the I/O driver). Remembered per child, not per scope: a poll that was
+/// long only because its thread was preempted costs that child early
+/// forks for a while. The first long poll of a child whose polls were
+/// short is the one this cannot foresee: siblings ready beside it wait for
+/// it if the session is younger than `OFF_WORKER_FORK_DELAY`.
 const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How long a child stays long after its last long poll (see `LONG_POLL`):
+/// many times the gaps between the heavy polls of a CPU-bound handler
+/// (compute, then short polls to write and read, then compute again).
+const LONG_CHILD_MEMORY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Long children an engine remembers (see `LONG_POLL`); a fifth replaces
 /// one of them.
 const LONG_CHILDREN: usize = 4;
+
+/// The instant the long-child expiries count from (nanoseconds since it).
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+/// Nanoseconds from [`epoch`] to `t` (saturating).
+fn since_epoch(t: std::time::Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What an owner's loop off the workers may do before a poll (see
+/// `Session::fork_gate`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ForkGate {
+    /// Fork as on a worker: while more children are ready.
+    Open,
+    /// The child is a long one: fork even if nothing else is ready.
+    Long,
+    /// Too early in the session: do not fork.
+    Wait,
+}
+
+/// A remembered long child (see `LONG_POLL`): its address (0 for none;
+/// only compared, never dereferenced) and until when it counts as long
+/// (see [`since_epoch`]). Used by the owner's thread only.
+#[derive(Debug, Default)]
+struct LongChild {
+    addr: AtomicUsize,
+    until: AtomicU64,
+}
 
 /// Most child polls of a pull loop between two looks at the clock, to see
 /// whether it is time to look at the I/O driver (`DriverLooks`): the worker
@@ -300,11 +339,12 @@ pub(crate) struct Engine<'env> {
     body: Option<RawChild>,
     /// How long the last session took (zero where it was not timed).
     last_session: std::time::Duration,
-    /// Off the workers: the addresses of children whose last timed poll was
-    /// long (see `LONG_POLL`), 0 in unused slots. Only compared, never
-    /// dereferenced (a completed child's address may come back as a new
-    /// child's: that child gets one early fork).
-    long_children: [usize; LONG_CHILDREN],
+    /// Off the workers: children seen polling long recently (see
+    /// `LONG_POLL`) as (address, expiry) pairs, address 0 in unused slots.
+    /// Only compared, never dereferenced (a completed child's address may
+    /// come back as a new child's: that child gets early forks until the
+    /// entry expires).
+    long_children: [(usize, u64); LONG_CHILDREN],
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -352,7 +392,7 @@ impl<'env> Engine<'env> {
             shared: Shared::new(),
             body: None,
             last_session: std::time::Duration::ZERO,
-            long_children: [0; LONG_CHILDREN],
+            long_children: [(0, 0); LONG_CHILDREN],
             _env: PhantomData,
         }
     }
@@ -457,16 +497,21 @@ impl<'env> Engine<'env> {
         let off_worker = start.filter(|_| !crate::scheduler::multi_thread::worker::on_worker());
         if let Some(start) = off_worker {
             session.fork_from = Some(start + OFF_WORKER_FORK_DELAY);
-            session.long_children = self.long_children.map(AtomicUsize::new);
+            session.long_children = self.long_children.map(|(addr, until)| LongChild {
+                addr: AtomicUsize::new(addr),
+                until: AtomicU64::new(until),
+            });
         }
         if !session.standby(self.last_session) {
             session.pull(true, None, None, 0, false);
         }
         self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
-        self.long_children = session
-            .long_children
-            .each_ref()
-            .map(|a| a.load(Ordering::Relaxed));
+        self.long_children = session.long_children.each_ref().map(|c| {
+            (
+                c.addr.load(Ordering::Relaxed),
+                c.until.load(Ordering::Relaxed),
+            )
+        });
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -635,7 +680,7 @@ struct Session<'a> {
     fork_from: Option<std::time::Instant>,
     /// Off the workers: `Engine::long_children`, updated by the owner's
     /// thread only (the only thread that reads it).
-    long_children: [AtomicUsize; LONG_CHILDREN],
+    long_children: [LongChild; LONG_CHILDREN],
     /// Children completed by helper loops, for the owner.
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
@@ -836,11 +881,10 @@ impl<'a> Session<'a> {
             // Off the workers, a long child gets a helper beside it even if
             // nothing else is ready yet: its siblings may be woken during
             // its poll (the helper lingers for them).
-            let long = self.is_long_child(depth, child);
-            let unknown = long || self.is_unknown_child(depth, child);
-            if (more_ready > 0 || long)
+            let gate = self.fork_gate(depth, child, clock);
+            if (more_ready > 0 || gate == ForkGate::Long)
                 && depth < MAX_FORK_DEPTH
-                && (unknown || self.may_fork_now(depth))
+                && gate != ForkGate::Wait
             {
                 let helpers = self.reserve_helpers(more_ready.max(1));
                 if helpers == 0 && self.standby.swap(false, Ordering::Relaxed) {
@@ -889,43 +933,47 @@ impl<'a> Session<'a> {
         self.flush(&mut done);
     }
 
-    /// False while an owner's first loop off the workers is younger than
-    /// `OFF_WORKER_FORK_DELAY` (see `fork_from`).
-    fn may_fork_now(&self, depth: u32) -> bool {
-        match self.fork_from {
-            Some(from) if depth == 0 => std::time::Instant::now() >= from,
-            _ => true,
+    /// Before a poll of `child` by a loop at `depth`: on a worker, or in a
+    /// nested loop, `Open`. In an owner's first loop off the workers
+    /// (`clock`, the end of its last poll, is then known): `Long` for a
+    /// long child (see `LONG_POLL`), `Open` for a child never polled (how
+    /// long its poll takes is unknown, so the loop forks at once as on a
+    /// worker: 51 children spawned together, one of them polling for 20 ms
+    /// at a time, waited for its first poll without this, 1.19× tokio's
+    /// time instead of 1.01×) or once the session is
+    /// `OFF_WORKER_FORK_DELAY` old, else `Wait`.
+    fn fork_gate(
+        &self,
+        depth: u32,
+        child: RawChild,
+        clock: Option<std::time::Instant>,
+    ) -> ForkGate {
+        let (Some(from), Some(now), 0) = (self.fork_from, clock, depth) else {
+            return ForkGate::Open;
+        };
+        if self.long_child(child.addr(), now).is_some() {
+            ForkGate::Long
+        } else if now >= from || child.state() & STARTED == 0 {
+            ForkGate::Open
+        } else {
+            ForkGate::Wait
         }
     }
 
-    /// True if `child`, about to be polled by an owner's first loop off the
-    /// workers, has never been polled: how long its poll takes is unknown,
-    /// so the loop forks at once, as on a worker (51 children spawned
-    /// together, one of them polling for 20 ms at a time: without this,
-    /// the others waited for its first poll, 1.19× tokio's time instead of
-    /// 1.01×).
-    fn is_unknown_child(&self, depth: u32, child: RawChild) -> bool {
-        self.fork_from.is_some() && depth == 0 && child.state() & STARTED == 0
-    }
-
-    /// True if `child`, about to be polled by an owner's first loop off the
-    /// workers, is a long one (see `LONG_POLL`).
-    fn is_long_child(&self, depth: u32, child: RawChild) -> bool {
-        self.fork_from.is_some() && depth == 0 && self.long_slot(child.addr()).is_some()
-    }
-
-    /// The slot of `long_children` that holds `addr`, if any.
-    fn long_slot(&self, addr: usize) -> Option<&AtomicUsize> {
-        self.long_children
-            .iter()
-            .find(|slot| slot.load(Ordering::Relaxed) == addr)
+    /// The remembered long child at `addr`, if it has not expired at `now`.
+    fn long_child(&self, addr: usize, now: std::time::Instant) -> Option<&LongChild> {
+        let now = since_epoch(now);
+        self.long_children.iter().find(|c| {
+            c.addr.load(Ordering::Relaxed) == addr && c.until.load(Ordering::Relaxed) > now
+        })
     }
 
     /// After a poll of a loop with the owner role off the workers (`clock`
     /// is then the end of its previous poll, or the loop's start): if
-    /// `child` was polled, remembers it as long if its poll took at least
-    /// `LONG_POLL` and forgets it otherwise. One clock read per poll, only
-    /// off the workers.
+    /// `child` was polled and its poll took at least `LONG_POLL`, remembers
+    /// it as long for `LONG_CHILD_MEMORY` (in its own slot, else a free or
+    /// expired one, else one chosen by its address). One clock read per
+    /// poll, only off the workers.
     fn time_owner_poll(&self, clock: &mut Option<std::time::Instant>, child: Option<usize>) {
         let Some(last) = clock else {
             return;
@@ -933,20 +981,26 @@ impl<'a> Session<'a> {
         let now = std::time::Instant::now();
         let long = now.duration_since(*last) >= LONG_POLL;
         *last = now;
-        let Some(addr) = child else {
+        let (Some(addr), true) = (child, long) else {
             return;
         };
         // Plain loads and stores: only the owner's thread uses the slots.
-        match (self.long_slot(addr), long) {
-            (Some(slot), false) => slot.store(0, Ordering::Relaxed),
-            (None, true) => {
-                let slot = self
-                    .long_slot(0)
-                    .unwrap_or(&self.long_children[(addr >> 6) % LONG_CHILDREN]);
-                slot.store(addr, Ordering::Relaxed);
-            }
-            _ => {}
-        }
+        let at = since_epoch(now);
+        let slot = self
+            .long_children
+            .iter()
+            .find(|c| c.addr.load(Ordering::Relaxed) == addr)
+            .or_else(|| {
+                self.long_children
+                    .iter()
+                    .find(|c| c.until.load(Ordering::Relaxed) <= at)
+            })
+            .unwrap_or(&self.long_children[(addr >> 6) % LONG_CHILDREN]);
+        slot.addr.store(addr, Ordering::Relaxed);
+        slot.until.store(
+            at.saturating_add(LONG_CHILD_MEMORY.as_nanos() as u64),
+            Ordering::Relaxed,
+        );
     }
 
     /// Owner role only: hands completions (this loop's and the helpers'

@@ -154,11 +154,12 @@ const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_
 /// goes through the runtime's fork injector and wakes a parked worker,
 /// which costs the wakee tens of microseconds and, with every core busy,
 /// preempts another thread. Most sessions of a busy server are shorter
-/// than that: at 1024 echo connections, 96 % of 280 000 sessions of a
-/// scope in `block_on` took under 50 µs, and forking in them at once left
-/// the scope's p99 at 1.3–1.8× of what it is with this delay (1.0–1.2×
-/// tokio's instead of 0.8–1.0×). A loop that has run this long is a
-/// long one: a helper pays, as for a CPU fan-out from `#[tether::main]`.
+/// than that: at 1024 echo connections (FIFO client), 94 % of 100 000
+/// sessions of a scope in `block_on` took under 50 µs, and forking in
+/// them at once put the scope's p99 at 14–21 ms, against 12–15 ms with
+/// this delay (alternated runs of one binary; tokio 14–23 ms). A loop
+/// that has run this long is a long one: a helper pays, as for a CPU
+/// fan-out from `#[tether::main]`.
 const OFF_WORKER_FORK_DELAY: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// Off the workers, a child with a poll on the owner's thread at least this

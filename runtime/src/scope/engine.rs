@@ -149,8 +149,10 @@ const STANDBY_WAKE_AFTER: std::time::Duration = std::time::Duration::from_micros
 const STANDBY_OFF_WORKER_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Off the workers, how long an owner's loop runs before it forks a helper
-/// (unless the child it is about to poll is a long one, see `LONG_POLL`). On a worker a
-/// fork is published where searching workers find it; off the workers it
+/// (unless the child it is about to poll was never polled or is a long
+/// one, see `LONG_POLL`). On a worker a fork is published where searching
+/// workers find it (a parked one is woken only when that pays, see
+/// `scheduler::fork`); off the workers it
 /// goes through the runtime's fork injector and wakes a parked worker,
 /// which costs the wakee tens of microseconds and, with every core busy,
 /// preempts another thread. Most sessions of a busy server are shorter

@@ -219,6 +219,49 @@ struct LongChild {
     until: AtomicU64,
 }
 
+/// What a session whose owner runs off the workers knows (see
+/// `OFF_WORKER_FORK_DELAY` and `LONG_POLL`).
+#[derive(Debug)]
+struct OffWorker<'a> {
+    /// The owner's first loop forks no helper before this instant.
+    fork_from: std::time::Instant,
+    /// The engine's long children.
+    long_children: &'a [LongChild; LONG_CHILDREN],
+}
+
+impl OffWorker<'_> {
+    /// The remembered long child at `addr`, if it has not expired at `now`.
+    fn long_child(&self, addr: usize, now: std::time::Instant) -> Option<&LongChild> {
+        let now = since_epoch(now);
+        self.long_children.iter().find(|c| {
+            c.addr.load(Ordering::Relaxed) == addr && c.until.load(Ordering::Relaxed) > now
+        })
+    }
+
+    /// Remembers the child at `addr` as long until `LONG_CHILD_MEMORY`
+    /// after `now` (in its own slot, else a free or expired one, else one
+    /// chosen by its address). Plain loads and stores: only the owner's
+    /// thread uses the slots.
+    fn note_long(&self, addr: usize, now: std::time::Instant) {
+        let at = since_epoch(now);
+        let slot = self
+            .long_children
+            .iter()
+            .find(|c| c.addr.load(Ordering::Relaxed) == addr)
+            .or_else(|| {
+                self.long_children
+                    .iter()
+                    .find(|c| c.until.load(Ordering::Relaxed) <= at)
+            })
+            .unwrap_or(&self.long_children[(addr >> 6) % LONG_CHILDREN]);
+        slot.addr.store(addr, Ordering::Relaxed);
+        slot.until.store(
+            at.saturating_add(LONG_CHILD_MEMORY.as_nanos() as u64),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// Most child polls of a pull loop between two looks at the clock, to see
 /// whether it is time to look at the I/O driver (`DriverLooks`): the worker
 /// loop's event interval, since to a server a child is what a task is.
@@ -343,11 +386,10 @@ pub(crate) struct Engine<'env> {
     /// How long the last session took (zero where it was not timed).
     last_session: std::time::Duration,
     /// Off the workers: children seen polling long recently (see
-    /// `LONG_POLL`) as (address, expiry) pairs, address 0 in unused slots.
-    /// Only compared, never dereferenced (a completed child's address may
-    /// come back as a new child's: that child gets early forks until the
-    /// entry expires).
-    long_children: [(usize, u64); LONG_CHILDREN],
+    /// `LONG_POLL`), address 0 in unused slots. Only compared, never
+    /// dereferenced (a completed child's address may come back as a new
+    /// child's: that child gets early forks until the entry expires).
+    long_children: [LongChild; LONG_CHILDREN],
     /// Invariance over `'env`.
     _env: PhantomData<fn(&'env ()) -> &'env ()>,
 }
@@ -395,7 +437,7 @@ impl<'env> Engine<'env> {
             shared: Shared::new(),
             body: None,
             last_session: std::time::Duration::ZERO,
-            long_children: [(0, 0); LONG_CHILDREN],
+            long_children: Default::default(),
             _env: PhantomData,
         }
     }
@@ -498,23 +540,14 @@ impl<'env> Engine<'env> {
         // session).
         let start = (session.max_helpers > 0).then(std::time::Instant::now);
         let off_worker = start.filter(|_| !crate::scheduler::multi_thread::worker::on_worker());
-        if let Some(start) = off_worker {
-            session.fork_from = Some(start + OFF_WORKER_FORK_DELAY);
-            session.long_children = self.long_children.map(|(addr, until)| LongChild {
-                addr: AtomicUsize::new(addr),
-                until: AtomicU64::new(until),
-            });
-        }
+        session.off_worker = off_worker.map(|start| OffWorker {
+            fork_from: start + OFF_WORKER_FORK_DELAY,
+            long_children: &self.long_children,
+        });
         if !session.standby(self.last_session) {
             session.pull(true, None, None, 0, false);
         }
         self.last_session = start.map_or(std::time::Duration::ZERO, |t| t.elapsed());
-        self.long_children = session.long_children.each_ref().map(|c| {
-            (
-                c.addr.load(Ordering::Relaxed),
-                c.until.load(Ordering::Relaxed),
-            )
-        });
         let Session { done, .. } = session;
         into_inner(done)
     }
@@ -678,12 +711,8 @@ struct Session<'a> {
     helpers: AtomicUsize,
     /// Most helpers worth forking.
     max_helpers: usize,
-    /// Off the workers: the owner's first loop forks no helper before
-    /// this instant (see `OFF_WORKER_FORK_DELAY`).
-    fork_from: Option<std::time::Instant>,
-    /// Off the workers: `Engine::long_children`, updated by the owner's
-    /// thread only (the only thread that reads it).
-    long_children: [LongChild; LONG_CHILDREN],
+    /// Set when the owner runs off the workers (see `OffWorker`).
+    off_worker: Option<OffWorker<'a>>,
     /// Children completed by helper loops, for the owner.
     done: Mutex<Vec<RawChild>>,
     /// Hint: `done` may be non-empty.
@@ -738,8 +767,7 @@ impl<'a> Session<'a> {
             limit: AtomicUsize::new(limit),
             helpers: AtomicUsize::new(0),
             max_helpers,
-            fork_from: None,
-            long_children: Default::default(),
+            off_worker: None,
             done: Mutex::new(Vec::new()),
             has_done: AtomicBool::new(false),
             owner_busy: AtomicBool::new(true),
@@ -817,7 +845,7 @@ impl<'a> Session<'a> {
         // last looked at the I/O driver (see `DriverLooks`).
         let mut looks = DriverLooks::new();
         // Off the workers, the owner's polls are timed (see `LONG_POLL`).
-        let mut clock = (owner_role && self.fork_from.is_some()).then(std::time::Instant::now);
+        let mut clock = (owner_role && self.off_worker.is_some()).then(std::time::Instant::now);
         loop {
             if looks.between_polls() {
                 self.end_for_shutdown();
@@ -951,59 +979,33 @@ impl<'a> Session<'a> {
         child: RawChild,
         clock: Option<std::time::Instant>,
     ) -> ForkGate {
-        let (Some(from), Some(now), 0) = (self.fork_from, clock, depth) else {
+        let (Some(off), Some(now), 0) = (&self.off_worker, clock, depth) else {
             return ForkGate::Open;
         };
-        if self.long_child(child.addr(), now).is_some() {
+        if off.long_child(child.addr(), now).is_some() {
             ForkGate::Long
-        } else if now >= from || child.state() & STARTED == 0 {
+        } else if now >= off.fork_from || child.state() & STARTED == 0 {
             ForkGate::Open
         } else {
             ForkGate::Wait
         }
     }
 
-    /// The remembered long child at `addr`, if it has not expired at `now`.
-    fn long_child(&self, addr: usize, now: std::time::Instant) -> Option<&LongChild> {
-        let now = since_epoch(now);
-        self.long_children.iter().find(|c| {
-            c.addr.load(Ordering::Relaxed) == addr && c.until.load(Ordering::Relaxed) > now
-        })
-    }
-
     /// After a poll of a loop with the owner role off the workers (`clock`
     /// is then the end of its previous poll, or the loop's start): if
     /// `child` was polled and its poll took at least `LONG_POLL`, remembers
-    /// it as long for `LONG_CHILD_MEMORY` (in its own slot, else a free or
-    /// expired one, else one chosen by its address). One clock read per
-    /// poll, only off the workers.
+    /// it as long (`OffWorker::note_long`). One clock read per poll, only
+    /// off the workers.
     fn time_owner_poll(&self, clock: &mut Option<std::time::Instant>, child: Option<usize>) {
-        let Some(last) = clock else {
+        let (Some(last), Some(off)) = (clock.as_mut(), &self.off_worker) else {
             return;
         };
         let now = std::time::Instant::now();
         let long = now.duration_since(*last) >= LONG_POLL;
         *last = now;
-        let (Some(addr), true) = (child, long) else {
-            return;
-        };
-        // Plain loads and stores: only the owner's thread uses the slots.
-        let at = since_epoch(now);
-        let slot = self
-            .long_children
-            .iter()
-            .find(|c| c.addr.load(Ordering::Relaxed) == addr)
-            .or_else(|| {
-                self.long_children
-                    .iter()
-                    .find(|c| c.until.load(Ordering::Relaxed) <= at)
-            })
-            .unwrap_or(&self.long_children[(addr >> 6) % LONG_CHILDREN]);
-        slot.addr.store(addr, Ordering::Relaxed);
-        slot.until.store(
-            at.saturating_add(LONG_CHILD_MEMORY.as_nanos() as u64),
-            Ordering::Relaxed,
-        );
+        if let (Some(addr), true) = (child, long) {
+            off.note_long(addr, now);
+        }
     }
 
     /// Owner role only: hands completions (this loop's and the helpers'

@@ -1002,9 +1002,9 @@ fn bench_soak(args: &BenchArgs, client: &tokio::runtime::Runtime) {
 
 /// Profiling mode: `TETHER_BENCH_PROFILE=<server>:<connections>:<runs>`
 /// (a server name of the tables; `:burn` at the end for the `echo_burn`
-/// load, `:fifo` for the `echo_fifo` client) runs only that server's fixed-count echo run, `runs` times, and
-/// prints each total, so a profiler sees one server;
-/// `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its soak load
+/// load, `:fifo` for the `echo_fifo` client) runs only that server's
+/// fixed-count echo run, `runs` times, and prints each total, so a
+/// profiler sees one server; `TETHER_BENCH_PROFILE=<server>:soak:<runs>` runs its soak load
 /// ([`SOAK_DURATION`] per run):
 ///
 /// ```text

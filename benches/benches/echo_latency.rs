@@ -83,6 +83,10 @@ const SOAK_MAX_MESSAGE: u64 = 16 * 1024;
 /// Longest a server may take to finish its handlers once the client has
 /// closed every connection, before the bench reports a hang.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rounds of the fixed-count tables (`echo`, `echo_fifo`, `echo_burn`):
+/// odd, so the per-round ratios have a middle one; three keeps the whole
+/// `latency.sh` run under four minutes.
+const ECHO_ROUNDS: usize = 3;
 
 // ---------------------------------------------------------------------------
 // The server side: configuration and statistics shared by every handler.
@@ -533,11 +537,40 @@ fn echo_once(
 }
 
 /// The results of one server over all repetitions of a fixed-count run.
+/// The per-run vectors are in round order, so entry `i` of two servers
+/// comes from the same round of [`echo_series`].
 #[derive(Default)]
 struct EchoSummary {
     totals: Vec<Duration>,
     others_done: Vec<Duration>,
+    /// The p99 of each run's latencies.
+    p99s: Vec<Duration>,
     latencies: Vec<Duration>,
+}
+
+/// The median over rounds of `this[i] ÷ base[i]`: each run is compared
+/// with the peer's run of the same round. The machine's speed drifts by
+/// up to 2× over seconds (other processes share the cores), so a ratio of
+/// runs far apart in time measures the drift; runs of one round are a few
+/// seconds apart, and the median drops a round that a phase change split.
+fn paired_ratio(this: &[Duration], base: &[Duration]) -> String {
+    let mut ratios: Vec<f64> = this
+        .iter()
+        .zip(base)
+        .filter(|(_, b)| !b.is_zero())
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    if ratios.is_empty() {
+        return "—".to_owned();
+    }
+    ratios.sort_unstable_by(f64::total_cmp);
+    let n = ratios.len();
+    let median = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    format!("{median:.2}")
 }
 
 /// Runs `reps` repetitions for every server (rotating their order) and
@@ -556,6 +589,9 @@ fn echo_series(
             let run = echo_once(client, SERVERS[idx], connections, messages, burn);
             out[idx].totals.push(run.total);
             out[idx].others_done.push(run.others_done);
+            out[idx]
+                .p99s
+                .push(Distribution::new(run.others.clone()).p99());
             out[idx].latencies.extend(run.others);
         }
     }
@@ -630,28 +666,16 @@ impl Client {
 fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) {
     let (prefix, sizes) = (kind.prefix(), kind.sizes(args));
     let messages = args.pick(MESSAGES, 40);
-    // Fewer repetitions of the big runs keep the bench short; 1024
-    // connections still give 200k latency samples per server.
-    let reps_for = |n: usize| {
-        args.pick(
-            if n <= 64 {
-                3
-            } else if n <= 256 || kind == Client::Fifo {
-                2
-            } else {
-                1
-            },
-            1,
-        )
-    };
+    // Three rounds at every size: the ratios are medians of per-round
+    // ratios (see `paired_ratio`), and an odd count has a middle one.
+    let reps = args.pick(ECHO_ROUNDS, 1);
     if !kind.selected(args) {
         return;
     }
-    let (title, client_note, runs) = match kind {
+    let (title, client_note) = match kind {
         Client::OneWorker => (
             "echo: scoped echo server vs tether::spawn vs tokio::spawn",
             "one-worker tokio client",
-            "3 / 2 / 1 run(s) at 64 / 256 / 1024 connections",
         ),
         Client::Fifo => (
             "echo_fifo: the same load from a FIFO client",
@@ -659,17 +683,17 @@ fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) 
              one-worker client of `echo` keeps some connections waiting 100–170 ms in its \
              global queue whatever the server, and that wait is every server's p99 there; \
              this client has no such wait, so the tail is the server's)",
-            "2 runs at 256 and at 1024 connections",
         ),
     };
     let table = Table::new(
         title,
         &format!(
             "N connections × {messages} messages of {MESSAGE_SIZE} B, one in flight per \
-             connection; {WORKERS} server workers, {client_note}; median total of \
-             {runs} (1 with --quick), latency \
-             percentiles over every message of every run. \
-             Goal: throughput ≥ tokio, p99 ≤ 1.2× tokio."
+             connection; {WORKERS} server workers, {client_note}; {reps} rounds (1 with \
+             --quick), each running every server once, in rotated order; median total, \
+             latency percentiles over every message of every round; the ratios are the \
+             median of the per-round ratios (each run against tokio's run of the same \
+             round). Goal: throughput ≥ tokio, p99 ≤ 1.2× tokio."
         ),
         &[
             "bench",
@@ -688,9 +712,8 @@ fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) 
         if !args.selects(&name) {
             continue;
         }
-        let results = echo_series(client, connections, messages, false, reps_for(connections));
-        let base_total = median(&results[BASE].totals);
-        let base_p99 = Distribution::new(results[BASE].latencies.clone()).p99();
+        let results = echo_series(client, connections, messages, false, reps);
+        let (base_totals, base_p99s) = (results[BASE].totals.clone(), results[BASE].p99s.clone());
         for (server, r) in SERVERS.iter().zip(results) {
             let total = median(&r.totals);
             let d = Distribution::new(r.latencies);
@@ -703,8 +726,8 @@ fn echo_table(args: &BenchArgs, client: &tokio::runtime::Runtime, kind: Client) 
                 fmt_duration(d.p50()),
                 fmt_duration(d.p99()),
                 fmt_duration(d.max()),
-                fmt_ratio(total.as_secs_f64(), base_total.as_secs_f64()),
-                fmt_ratio(d.p99().as_secs_f64(), base_p99.as_secs_f64()),
+                paired_ratio(&r.totals, &base_totals),
+                paired_ratio(&r.p99s, &base_p99s),
             ]);
         }
     }
@@ -716,7 +739,7 @@ fn bench_echo_burn(args: &BenchArgs, client: &tokio::runtime::Runtime) {
     // connection's 200 × 5 ms, so that size adds run time, not information.
     let sizes: &[usize] = args.pick(&[64, 256], &[64]);
     let messages = args.pick(MESSAGES, 20);
-    let reps = args.pick(2, 1);
+    let reps = args.pick(ECHO_ROUNDS, 1);
     if !sizes
         .iter()
         .any(|n| args.selects(&format!("echo_burn/{n}")))
@@ -728,8 +751,8 @@ fn bench_echo_burn(args: &BenchArgs, client: &tokio::runtime::Runtime) {
         &format!(
             "As `echo`, but the server burns {} of CPU in the handler's poll for every \
              message of connection 0. Times and latencies are those of the *other* \
-             connections ({reps} run(s); median of “others done”). \
-             Goal: p99 ≤ 1.2× tokio.",
+             connections ({reps} rounds as in `echo`; median of “others done”; ratios \
+             are medians of per-round ratios). Goal: p99 ≤ 1.2× tokio.",
             fmt_duration(BURN)
         ),
         &[
@@ -749,8 +772,10 @@ fn bench_echo_burn(args: &BenchArgs, client: &tokio::runtime::Runtime) {
             continue;
         }
         let results = echo_series(client, connections, messages, true, reps);
-        let base_done = median(&results[BASE].others_done);
-        let base_p99 = Distribution::new(results[BASE].latencies.clone()).p99();
+        let (base_done, base_p99s) = (
+            results[BASE].others_done.clone(),
+            results[BASE].p99s.clone(),
+        );
         for (server, r) in SERVERS.iter().zip(results) {
             let done = median(&r.others_done);
             let d = Distribution::new(r.latencies);
@@ -761,8 +786,8 @@ fn bench_echo_burn(args: &BenchArgs, client: &tokio::runtime::Runtime) {
                 fmt_duration(d.p50()),
                 fmt_duration(d.p99()),
                 fmt_duration(d.max()),
-                fmt_ratio(done.as_secs_f64(), base_done.as_secs_f64()),
-                fmt_ratio(d.p99().as_secs_f64(), base_p99.as_secs_f64()),
+                paired_ratio(&r.others_done, &base_done),
+                paired_ratio(&r.p99s, &base_p99s),
             ]);
         }
     }

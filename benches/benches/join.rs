@@ -18,6 +18,14 @@
 //! * `tokio` — `tokio::spawn` of one side and `.await` of the other, on
 //!   boxed futures (`'static` only, so no borrowing; `fib` needs none).
 //!
+//! A second group, `join_pair`, measures one two-way join alone: a task
+//! runs [`PAIRS`] joins of two ready leaves one after the other (each leaf
+//! `fib(LEAF)`, about a hundred nanoseconds), so the time per join is the
+//! join's own cost — the fork, the pop-back, the two polls — next to
+//! `rayon::join` of the same two closures and tokio's `join!` (which polls
+//! both on the caller's thread, no fork) of the same two futures. No
+//! future is boxed here.
+//!
 //! Run with `cargo bench -p tether-benches --bench join`.
 
 use std::future::Future;
@@ -32,6 +40,14 @@ const N: u64 = 32;
 
 /// The two grains: (name, sequential below this `n`).
 const GRAINS: [(&str, u64); 2] = [("fine", 6), ("coarse", 20)];
+
+/// Joins per iteration of `join_pair`.
+const PAIRS: u64 = 1000;
+
+/// `join_pair`'s leaf: `fib(LEAF)` is 67 calls, about a hundred
+/// nanoseconds: work a fork would not pay for, so the join should cost
+/// little more than polling both sides in a row.
+const LEAF: u64 = 8;
 
 /// Samples per contender: enough for a stable median at a few ms to a few
 /// hundred ms per iteration.
@@ -56,6 +72,12 @@ fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
         let (a, b) = tether::join!(tether_fib(n - 1, cutoff), tether_fib(n - 2, cutoff));
         a + b
     })
+}
+
+/// A leaf of `join_pair`: a future returned by a call, so `join!` sees
+/// that it is `Send` and may fork it.
+async fn leaf(n: u64) -> u64 {
+    seq_fib(black_box(n))
 }
 
 fn rayon_fib(n: u64, cutoff: u64) -> u64 {
@@ -116,6 +138,64 @@ fn join(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    let expected_pairs = PAIRS * 2 * seq_fib(LEAF);
+    let mut group = c.benchmark_group("join_pair");
+    group
+        .sample_size(SAMPLES)
+        .warm_up_time(WARM_UP_TIME)
+        .measurement_time(MEASUREMENT_TIME);
+    group.bench_function("tether", |b| {
+        b.iter(|| {
+            let out = tether_rt
+                .block_on(async {
+                    tether::spawn(async {
+                        let mut sum = 0;
+                        for _ in 0..PAIRS {
+                            let (a, b) = tether::join!(leaf(LEAF), leaf(LEAF));
+                            sum += a + b;
+                        }
+                        sum
+                    })
+                    .await
+                })
+                .expect("join task panicked");
+            assert_eq!(out, expected_pairs);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let out: u64 = pool.install(|| {
+                (0..PAIRS)
+                    .map(|_| {
+                        let (a, b) =
+                            rayon::join(|| seq_fib(black_box(LEAF)), || seq_fib(black_box(LEAF)));
+                        a + b
+                    })
+                    .sum()
+            });
+            assert_eq!(out, expected_pairs);
+        })
+    });
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let out = tokio_rt
+                .block_on(async {
+                    tokio::spawn(async {
+                        let mut sum = 0;
+                        for _ in 0..PAIRS {
+                            let (a, b) = tokio::join!(leaf(LEAF), leaf(LEAF));
+                            sum += a + b;
+                        }
+                        sum
+                    })
+                    .await
+                })
+                .expect("join task panicked");
+            assert_eq!(out, expected_pairs);
+        })
+    });
     group.finish();
     tether_benches::report_parallel_capacity("after");
 }

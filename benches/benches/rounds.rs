@@ -1,0 +1,371 @@
+//! The criterion goals whose ratio moves most with the machine's speed,
+//! measured in interleaved rounds instead of one contender after the other.
+//!
+//! criterion measures each contender for a few seconds in turn, and on a
+//! shared 2-core VM the speed of the machine changes by up to 2× over
+//! seconds, so one ratio can compare a fast phase with a slow one. Here
+//! every round runs each contender of a comparison for [`SLICE`] (after one
+//! untimed iteration), in an order rotated from round to round; a round's
+//! ratio compares two slices a fraction of a second apart. The table gives
+//! the median, the range and how many rounds met the goal.
+//!
+//! The workloads are those of the criterion benches, unchanged:
+//!
+//! * `fanout/100` — `scope_fanout`'s N = 100 row: 100 children folding 64
+//!   elements each of a borrowed `Vec`; `tether_scope` (a blocking
+//!   `Runtime::scope` around `tether::scope` in a task) against
+//!   `rayon::scope`, moro and tokio spawn + `Arc` + `JoinSet`;
+//! * `join_fib/fine`, `join_fib/coarse` — `join`'s recursive `fib(32)`,
+//!   sequential below 6 and below 20, `tether::join!` on boxed futures
+//!   against `rayon::join`;
+//! * `yield_many` — `runtime`'s 200 tasks spawned from outside × 1000
+//!   yields, tether against tokio.
+//!
+//! Each ratio is the mean iteration time of the tether contender ÷ the
+//! peer's, both from the same round.
+//!
+//! Run with `cargo bench -p tether-benches --bench rounds` (`-- --quick`:
+//! two short rounds; a name filter selects comparisons, as in the other
+//! latency-style benches).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use tether_benches::{BenchArgs, Table, WORKERS, fmt_duration};
+
+/// Time each contender runs per round: long enough for a few iterations
+/// of the slowest workload (fine-grained fib, ~20 ms), short enough that
+/// the machine rarely changes speed within a round.
+const SLICE: Duration = Duration::from_millis(150);
+
+/// Rounds of a full run: the median of 15 is stable to a few per cent
+/// here, and a run of every comparison takes about 30 s.
+const ROUNDS: usize = 15;
+
+/// Elements per fan-out child (`scope_fanout`'s `CHUNK`).
+const CHUNK: usize = 64;
+
+/// Fan-out children.
+const FANOUT: usize = 100;
+
+/// `fib(FIB_N)` for the join comparisons (`join`'s `N`).
+const FIB_N: u64 = 32;
+
+/// Tasks and yields per task of `yield_many` (`runtime`'s).
+const YIELD_TASKS: usize = 200;
+const NUM_YIELD: usize = 1000;
+
+fn work(x: u64) -> u64 {
+    let mut h = x;
+    for _ in 0..8 {
+        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x;
+    }
+    h
+}
+
+fn chunk_sum(c: &[u64]) -> u64 {
+    c.iter().map(|&x| work(x)).fold(0, u64::wrapping_add)
+}
+
+fn seq_fib(n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        seq_fib(n - 1) + seq_fib(n - 2)
+    }
+}
+
+type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
+    Box::pin(async move {
+        if n < cutoff {
+            return seq_fib(black_box(n));
+        }
+        let (a, b) = tether::join!(tether_fib(n - 1, cutoff), tether_fib(n - 2, cutoff));
+        a + b
+    })
+}
+
+fn rayon_fib(n: u64, cutoff: u64) -> u64 {
+    if n < cutoff {
+        return seq_fib(black_box(n));
+    }
+    let (a, b) = rayon::join(|| rayon_fib(n - 1, cutoff), || rayon_fib(n - 2, cutoff));
+    a + b
+}
+
+/// One contender: a name and one iteration of its workload.
+type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// One comparison: contenders (the first is tether's) and the goals of
+/// the ratios `first ÷ contender i`, as (peer index, bound, label).
+struct Comparison<'a> {
+    name: &'static str,
+    contenders: Vec<Contender<'a>>,
+    goals: Vec<(usize, f64, &'static str)>,
+}
+
+/// Runs `f` for `slice` after one untimed iteration; the mean iteration.
+fn mean_over(f: &mut dyn FnMut(), slice: Duration) -> Duration {
+    f();
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < slice || n == 0 {
+        f();
+        n += 1;
+    }
+    start.elapsed() / n
+}
+
+fn median_and_range(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) {
+    let k = cmp.contenders.len();
+    // means[contender][round]
+    let mut means = vec![Vec::with_capacity(rounds); k];
+    for round in 0..rounds {
+        for j in 0..k {
+            let i = (j + round) % k;
+            let m = mean_over(&mut cmp.contenders[i].1, slice);
+            means[i].push(m);
+        }
+    }
+    for &(peer, bound, label) in &cmp.goals {
+        let ratios: Vec<f64> = means[0]
+            .iter()
+            .zip(&means[peer])
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        let met = ratios.iter().filter(|&&r| r <= bound).count();
+        let (median, lo, hi) = median_and_range(ratios);
+        let mut mine = means[0].clone();
+        let mut theirs = means[peer].clone();
+        mine.sort_unstable();
+        theirs.sort_unstable();
+        table.row(&[
+            cmp.name.to_owned(),
+            format!("{} ÷ {}", cmp.contenders[0].0, cmp.contenders[peer].0),
+            label.to_owned(),
+            fmt_duration(mine[mine.len() / 2]),
+            fmt_duration(theirs[theirs.len() / 2]),
+            format!("{median:.2}"),
+            format!("{lo:.2}–{hi:.2}"),
+            format!("{met} of {rounds}"),
+        ]);
+    }
+}
+
+fn main() {
+    let args = BenchArgs::from_env();
+    let names = ["fanout/100", "join_fib/fine", "join_fib/coarse", "yield_many"];
+    if !names.iter().any(|n| args.selects(n)) {
+        return;
+    }
+    let rounds = args.pick(ROUNDS, 2);
+    let slice = args.pick(SLICE, Duration::from_millis(20));
+
+    let tether_rt = tether_benches::tether_runtime();
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool");
+
+    let table = Table::new(
+        "rounds: interleaved goal comparisons",
+        &format!(
+            "{rounds} rounds; in each, every contender of a comparison runs for {} \
+             (after one untimed iteration), in an order rotated from round to round; a \
+             round's ratio is tether's mean iteration ÷ the peer's in that round. \
+             Times are the medians over rounds of the contenders' means.",
+            fmt_duration(slice)
+        ),
+        &[
+            "comparison",
+            "ratio",
+            "goal",
+            "tether",
+            "peer",
+            "median ratio",
+            "min–max",
+            "rounds meeting the goal",
+        ],
+    );
+
+    let data: Vec<u64> = (0..(FANOUT * CHUNK) as u64).collect();
+    let expected = data.chunks(CHUNK).map(chunk_sum).fold(0, u64::wrapping_add);
+    let total = AtomicU64::new(0);
+    let check = |total: &AtomicU64| assert_eq!(total.swap(0, Ordering::Relaxed), expected);
+
+    if args.selects("fanout/100") {
+        let shared = Arc::new(data.clone());
+        let arc_total = Arc::new(AtomicU64::new(0));
+        let (data, total, check) = (&data, &total, &check);
+        let mut cmp = Comparison {
+            name: "fanout/100",
+            contenders: vec![
+                (
+                    "tether_scope",
+                    Box::new(|| {
+                        tether_rt.scope(|bs| {
+                            bs.spawn(tether::scope(|s| async move {
+                                for c in data.chunks(CHUNK) {
+                                    s.spawn(async move {
+                                        total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                                    });
+                                }
+                            }));
+                        });
+                        check(total);
+                    }),
+                ),
+                (
+                    "rayon_scope",
+                    Box::new(|| {
+                        pool.scope(|s| {
+                            for c in data.chunks(CHUNK) {
+                                s.spawn(move |_| {
+                                    total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                                });
+                            }
+                        });
+                        check(total);
+                    }),
+                ),
+                (
+                    "moro",
+                    Box::new(|| {
+                        futures::executor::block_on(moro::async_scope!(|scope| {
+                            for c in data.chunks(CHUNK) {
+                                scope.spawn(async move {
+                                    total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                                });
+                            }
+                        }));
+                        check(total);
+                    }),
+                ),
+                (
+                    "tokio_arc_join_set",
+                    Box::new(|| {
+                        tokio_rt.block_on(async {
+                            let mut set = tokio::task::JoinSet::new();
+                            for i in 0..FANOUT {
+                                let (shared, arc_total) = (shared.clone(), arc_total.clone());
+                                set.spawn(async move {
+                                    let c = &shared[i * CHUNK..(i + 1) * CHUNK];
+                                    arc_total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                                });
+                            }
+                            while set.join_next().await.is_some() {}
+                        });
+                        check(&arc_total);
+                    }),
+                ),
+            ],
+            goals: vec![(1, 1.3, "≤ 1.3"), (2, 0.8, "≤ 0.8"), (3, 0.7, "≤ 0.7")],
+        };
+        run(&mut cmp, rounds, slice, &table);
+    }
+
+    for (grain, cutoff, bound, label) in [
+        ("join_fib/fine", 6, 3.0, "≤ 3"),
+        ("join_fib/coarse", 20, 1.1, "≤ 1.1"),
+    ] {
+        if !args.selects(grain) {
+            continue;
+        }
+        let want = seq_fib(FIB_N);
+        let mut cmp = Comparison {
+            name: grain,
+            contenders: vec![
+                (
+                    "tether",
+                    Box::new(|| {
+                        let out = tether_rt
+                            .block_on(async { tether::spawn(tether_fib(FIB_N, cutoff)).await })
+                            .expect("fib task panicked");
+                        assert_eq!(out, want);
+                    }),
+                ),
+                (
+                    "rayon",
+                    Box::new(|| assert_eq!(pool.install(|| rayon_fib(FIB_N, cutoff)), want)),
+                ),
+            ],
+            goals: vec![(1, bound, label)],
+        };
+        run(&mut cmp, rounds, slice, &table);
+    }
+
+    if args.selects("yield_many") {
+        let mut cmp = Comparison {
+            name: "yield_many",
+            contenders: vec![
+                (
+                    "tether",
+                    Box::new(|| {
+                        let (tx, mut rx) = mpsc::unbounded();
+                        for _ in 0..YIELD_TASKS {
+                            let tx = tx.clone();
+                            drop(tether_rt.spawn(async move {
+                                for _ in 0..NUM_YIELD {
+                                    tether::yield_now().await;
+                                }
+                                tx.unbounded_send(()).expect("done receiver dropped");
+                            }));
+                        }
+                        tether_rt.block_on(async {
+                            for _ in 0..YIELD_TASKS {
+                                rx.next().await.expect("done channel closed");
+                            }
+                        });
+                    }),
+                ),
+                (
+                    "tokio",
+                    Box::new(|| {
+                        let (tx, mut rx) = mpsc::unbounded();
+                        for _ in 0..YIELD_TASKS {
+                            let tx = tx.clone();
+                            drop(tokio_rt.spawn(async move {
+                                for _ in 0..NUM_YIELD {
+                                    tokio::task::yield_now().await;
+                                }
+                                tx.unbounded_send(()).expect("done receiver dropped");
+                            }));
+                        }
+                        tokio_rt.block_on(async {
+                            for _ in 0..YIELD_TASKS {
+                                rx.next().await.expect("done channel closed");
+                            }
+                        });
+                    }),
+                ),
+            ],
+            goals: vec![(1, 0.9, "≤ 0.9")],
+        };
+        run(&mut cmp, rounds, slice, &table);
+    }
+    table.finish();
+}

@@ -2,9 +2,11 @@
 # Runs the criterion benches that carry a goal (runtime core, scoped
 # fan-out, recursive and single joins) several times, one after the
 # other, and writes each run's ratios, with the goal and whether that run
-# met it, to benches/GOALS.md.
+# met it, to benches/GOALS.md; then the `rounds` bench, which measures the
+# comparisons that move most with the machine's speed in interleaved
+# rounds, and appends its table.
 #
-#   bash benches/goals.sh          # 3 rounds, about 6 minutes on 2 cores
+#   bash benches/goals.sh          # 3 rounds, about 10 minutes on 2 cores
 #   ROUNDS=5 bash benches/goals.sh
 #   GOALS_OUT=path bash benches/goals.sh
 #
@@ -44,6 +46,7 @@ for round in $(seq 1 "$rounds"); do
     measure "$round" --bench join -- \
         'join_fib/(fine|coarse)/(tether|rayon)|join_pair/(tether|rayon)' >> "$raw"
 done
+rounds_table="$(cargo bench -q -p tether-benches --bench rounds 2>/dev/null)"
 
 # goal rows: label, numerator id, denominator id, bound (ratio must be <= it)
 goals='runtime spawn_many_local ≤ 0.9 of tokio|spawn_many_local/tether|spawn_many_local/tokio|0.9
@@ -95,6 +98,8 @@ tree="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git 
                 print line " " med " | " (all ? "yes" : "**no**") " |"
             }' "$raw"
     done <<< "$goals"
+    echo
+    echo "$rounds_table" | sed 's/^### /## /'
     echo
     echo "Raw criterion median estimates (ns), by round:"
     echo

@@ -214,6 +214,26 @@ pub fn median(values: &[Duration]) -> Duration {
         .unwrap_or_default()
 }
 
+/// The median of `values` (the mean of the two middle ones for an even
+/// count); `None` if there are none. For ratios, where the lower middle
+/// that [`median`] takes for durations would favour one side.
+///
+/// ```
+/// assert_eq!(tether_benches::median_f64(&[3.0, 1.0, 2.0]), Some(2.0));
+/// assert_eq!(tether_benches::median_f64(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+/// assert_eq!(tether_benches::median_f64(&[]), None);
+/// ```
+pub fn median_f64(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_unstable_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 /// A duration with three significant digits and a unit (`812 µs`,
 /// `1.23 ms`, `4.56 s`).
 ///

@@ -61,7 +61,8 @@ use std::time::{Duration, Instant};
 use futures::channel::oneshot;
 use futures::future::{Either, select};
 use tether_benches::{
-    BenchArgs, Distribution, Rng, Table, WORKERS, fmt_duration, fmt_ratio, median, spin_for,
+    BenchArgs, Distribution, Rng, Table, WORKERS, fmt_duration, fmt_ratio, median, median_f64,
+    spin_for,
 };
 
 /// Bytes per message in the `echo` sections (~1 KiB, as in the issue).
@@ -554,23 +555,16 @@ struct EchoSummary {
 /// runs far apart in time measures the drift; runs of one round are a few
 /// seconds apart, and the median drops a round that a phase change split.
 fn paired_ratio(this: &[Duration], base: &[Duration]) -> String {
-    let mut ratios: Vec<f64> = this
+    let ratios: Vec<f64> = this
         .iter()
         .zip(base)
         .filter(|(_, b)| !b.is_zero())
         .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
         .collect();
-    if ratios.is_empty() {
-        return "—".to_owned();
+    match median_f64(&ratios) {
+        Some(median) => format!("{median:.2}"),
+        None => "—".to_owned(),
     }
-    ratios.sort_unstable_by(f64::total_cmp);
-    let n = ratios.len();
-    let median = if n % 2 == 1 {
-        ratios[n / 2]
-    } else {
-        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
-    };
-    format!("{median:.2}")
 }
 
 /// Runs `reps` repetitions for every server (rotating their order) and

@@ -28,9 +28,7 @@
 //!
 //! Run with `cargo bench -p tether-benches --bench join`.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tether_benches::{MEASUREMENT_TIME, WARM_UP_TIME, WORKERS};
@@ -53,39 +51,18 @@ const LEAF: u64 = 8;
 /// hundred ms per iteration.
 const SAMPLES: usize = 10;
 
-/// A boxed `Send` future, as recursion needs.
-type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
-
-fn seq_fib(n: u64) -> u64 {
-    if n < 2 {
-        n
-    } else {
-        seq_fib(n - 1) + seq_fib(n - 2)
-    }
-}
-
-fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
-    Box::pin(async move {
-        if n < cutoff {
-            return seq_fib(black_box(n));
-        }
-        let (a, b) = tether::join!(tether_fib(n - 1, cutoff), tether_fib(n - 2, cutoff));
-        a + b
-    })
-}
+#[path = "common/workloads.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with other benches; this one uses part of it"
+)]
+mod workloads;
+use workloads::{BoxFut, rayon_fib, seq_fib, tether_fib};
 
 /// A leaf of `join_pair`: a future returned by a call, so `join!` sees
 /// that it is `Send` and may fork it.
 async fn leaf(n: u64) -> u64 {
     seq_fib(black_box(n))
-}
-
-fn rayon_fib(n: u64, cutoff: u64) -> u64 {
-    if n < cutoff {
-        return seq_fib(black_box(n));
-    }
-    let (a, b) = rayon::join(|| rayon_fib(n - 1, cutoff), || rayon_fib(n - 2, cutoff));
-    a + b
 }
 
 fn tokio_fib(n: u64, cutoff: u64) -> BoxFut {

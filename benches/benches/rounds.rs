@@ -28,16 +28,13 @@
 //! two short rounds; a name filter selects comparisons, as in the other
 //! latency-style benches).
 
-use std::future::Future;
-use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::channel::mpsc;
-use tether_benches::{BenchArgs, Table, WORKERS, fmt_duration};
+use tether_benches::{BenchArgs, Table, WORKERS, fmt_duration, median_f64};
 
 /// Time each contender runs per round: long enough for a few iterations
 /// of the slowest workload (fine-grained fib, ~20 ms), short enough that
@@ -47,9 +44,6 @@ const SLICE: Duration = Duration::from_millis(150);
 /// Rounds of a full run: the median of 15 is stable to a few per cent
 /// here, and a run of every comparison takes about 30 s.
 const ROUNDS: usize = 15;
-
-/// Elements per fan-out child (`scope_fanout`'s `CHUNK`).
-const CHUNK: usize = 64;
 
 /// Fan-out children.
 const FANOUT: usize = 100;
@@ -61,45 +55,9 @@ const FIB_N: u64 = 32;
 const YIELD_TASKS: usize = 200;
 const NUM_YIELD: usize = 1000;
 
-fn work(x: u64) -> u64 {
-    let mut h = x;
-    for _ in 0..8 {
-        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x;
-    }
-    h
-}
-
-fn chunk_sum(c: &[u64]) -> u64 {
-    c.iter().map(|&x| work(x)).fold(0, u64::wrapping_add)
-}
-
-fn seq_fib(n: u64) -> u64 {
-    if n < 2 {
-        n
-    } else {
-        seq_fib(n - 1) + seq_fib(n - 2)
-    }
-}
-
-type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
-
-fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
-    Box::pin(async move {
-        if n < cutoff {
-            return seq_fib(black_box(n));
-        }
-        let (a, b) = tether::join!(tether_fib(n - 1, cutoff), tether_fib(n - 2, cutoff));
-        a + b
-    })
-}
-
-fn rayon_fib(n: u64, cutoff: u64) -> u64 {
-    if n < cutoff {
-        return seq_fib(black_box(n));
-    }
-    let (a, b) = rayon::join(|| rayon_fib(n - 1, cutoff), || rayon_fib(n - 2, cutoff));
-    a + b
-}
+#[path = "common/workloads.rs"]
+mod workloads;
+use workloads::{CHUNK, chunk_sum, rayon_fib, seq_fib, tether_fib};
 
 /// One contender: a name and one iteration of its workload.
 type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
@@ -124,17 +82,6 @@ fn mean_over(f: &mut dyn FnMut(), slice: Duration) -> Duration {
     start.elapsed() / n
 }
 
-fn median_and_range(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (median, v[0], v[n - 1])
-}
-
 fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) {
     let k = cmp.contenders.len();
     // means[contender][round]
@@ -153,7 +100,9 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
             .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
             .collect();
         let met = ratios.iter().filter(|&&r| r <= bound).count();
-        let (median, lo, hi) = median_and_range(ratios);
+        let median = median_f64(&ratios).expect("at least one round");
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(0.0, f64::max);
         let mut mine = means[0].clone();
         let mut theirs = means[peer].clone();
         mine.sort_unstable();
@@ -173,7 +122,12 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
 
 fn main() {
     let args = BenchArgs::from_env();
-    let names = ["fanout/100", "join_fib/fine", "join_fib/coarse", "yield_many"];
+    let names = [
+        "fanout/100",
+        "join_fib/fine",
+        "join_fib/coarse",
+        "yield_many",
+    ];
     if !names.iter().any(|n| args.selects(n)) {
         return;
     }

@@ -24,26 +24,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-/// Elements per task: a few microseconds of work, small enough that
-/// scheduling overhead matters, large enough to be a "task".
-const CHUNK: usize = 64;
-
 /// Task counts compared.
 const SIZES: [usize; 2] = [100, 10_000];
 
-/// The per-element work: a few multiply/rotate rounds the optimiser cannot
-/// fold away.
-fn work(x: u64) -> u64 {
-    let mut h = x;
-    for _ in 0..8 {
-        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x;
-    }
-    h
-}
-
-fn chunk_sum(c: &[u64]) -> u64 {
-    c.iter().map(|&x| work(x)).fold(0, u64::wrapping_add)
-}
+#[path = "common/workloads.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with other benches; this one uses part of it"
+)]
+mod workloads;
+use workloads::{CHUNK, chunk_sum};
 
 fn fanout(c: &mut Criterion) {
     tether_benches::report_parallel_capacity("before");

@@ -9,7 +9,7 @@
 //! * `coarse` — cutoff 20: a few hundred joins of ~20 µs each; measures how
 //!   well the work is spread over the workers.
 //!
-//! The contenders (each with [`WORKERS`] threads):
+//! The contenders (each with [`WORKERS`](tether_benches::WORKERS) threads):
 //!
 //! * `tether` — `tether::join!(fib(n - 1), fib(n - 2))` on boxed futures
 //!   (a recursive `async fn` needs a box), the root spawned as a task of a
@@ -31,7 +31,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use tether_benches::{MEASUREMENT_TIME, WARM_UP_TIME, WORKERS};
+use tether_benches::{MEASUREMENT_TIME, WARM_UP_TIME};
 
 /// `fib(N)`: ~3.5 million leaves, a few milliseconds for `rayon::join`.
 const N: u64 = 32;
@@ -57,7 +57,7 @@ const SAMPLES: usize = 10;
     reason = "shared with other benches; this one uses part of it"
 )]
 mod workloads;
-use workloads::{BoxFut, rayon_fib, seq_fib, tether_fib};
+use workloads::{BoxFut, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime};
 
 /// A leaf of `join_pair`: a future returned by a call, so `join!` sees
 /// that it is `Send` and may fork it.
@@ -79,14 +79,8 @@ fn tokio_fib(n: u64, cutoff: u64) -> BoxFut {
 fn join(c: &mut Criterion) {
     tether_benches::report_parallel_capacity("before");
     let tether_rt = tether_benches::tether_runtime();
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .build()
-        .expect("tokio runtime");
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(WORKERS)
-        .build()
-        .expect("rayon pool");
+    let tokio_rt = tokio_runtime();
+    let pool = rayon_pool();
     let expected = seq_fib(N);
 
     let mut group = c.benchmark_group("join_fib");

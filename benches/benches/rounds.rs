@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::channel::mpsc;
-use tether_benches::{BenchArgs, Table, WORKERS, fmt_duration, median_f64};
+use tether_benches::{BenchArgs, Table, fmt_duration, median_f64};
 
 /// Time each contender runs per round: long enough for a few iterations
 /// of the slowest workload (fine-grained fib, ~20 ms), short enough that
@@ -57,7 +57,10 @@ const NUM_YIELD: usize = 1000;
 
 #[path = "common/workloads.rs"]
 mod workloads;
-use workloads::{CHUNK, chunk_sum, rayon_fib, seq_fib, tether_fib};
+use workloads::{
+    CHUNK, chunk_sum, fanout_moro, fanout_rayon_scope, fanout_tether_scope, fanout_tokio_arc,
+    rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime,
+};
 
 /// One contender: a name and one iteration of its workload.
 type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
@@ -135,15 +138,8 @@ fn main() {
     let slice = args.pick(SLICE, Duration::from_millis(20));
 
     let tether_rt = tether_benches::tether_runtime();
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(WORKERS)
-        .build()
-        .expect("rayon pool");
+    let tokio_rt = tokio_runtime();
+    let pool = rayon_pool();
 
     let table = Table::new(
         "rounds: interleaved goal comparisons",
@@ -181,58 +177,28 @@ fn main() {
                 (
                     "tether_scope",
                     Box::new(|| {
-                        tether_rt.scope(|bs| {
-                            bs.spawn(tether::scope(|s| async move {
-                                for c in data.chunks(CHUNK) {
-                                    s.spawn(async move {
-                                        total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                                    });
-                                }
-                            }));
-                        });
+                        fanout_tether_scope(&tether_rt, data, total);
                         check(total);
                     }),
                 ),
                 (
                     "rayon_scope",
                     Box::new(|| {
-                        pool.scope(|s| {
-                            for c in data.chunks(CHUNK) {
-                                s.spawn(move |_| {
-                                    total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                                });
-                            }
-                        });
+                        pool.install(|| fanout_rayon_scope(data, total));
                         check(total);
                     }),
                 ),
                 (
                     "moro",
                     Box::new(|| {
-                        futures::executor::block_on(moro::async_scope!(|scope| {
-                            for c in data.chunks(CHUNK) {
-                                scope.spawn(async move {
-                                    total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                                });
-                            }
-                        }));
+                        fanout_moro(data, total);
                         check(total);
                     }),
                 ),
                 (
                     "tokio_arc_join_set",
                     Box::new(|| {
-                        tokio_rt.block_on(async {
-                            let mut set = tokio::task::JoinSet::new();
-                            for i in 0..FANOUT {
-                                let (shared, arc_total) = (shared.clone(), arc_total.clone());
-                                set.spawn(async move {
-                                    let c = &shared[i * CHUNK..(i + 1) * CHUNK];
-                                    arc_total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                                });
-                            }
-                            while set.join_next().await.is_some() {}
-                        });
+                        fanout_tokio_arc(&tokio_rt, &shared, FANOUT, &arc_total);
                         check(&arc_total);
                     }),
                 ),

@@ -33,7 +33,9 @@ const SIZES: [usize; 2] = [100, 10_000];
     reason = "shared with other benches; this one uses part of it"
 )]
 mod workloads;
-use workloads::{CHUNK, chunk_sum};
+use workloads::{
+    CHUNK, chunk_sum, fanout_moro, fanout_rayon_scope, fanout_tether_scope, fanout_tokio_arc,
+};
 
 fn fanout(c: &mut Criterion) {
     tether_benches::report_parallel_capacity("before");
@@ -52,17 +54,8 @@ fn fanout(c: &mut Criterion) {
 
         group.bench_with_input(BenchmarkId::new("tether_scope", n), &n, |b, _| {
             b.iter(|| {
-                let (data, total) = (&data, &total);
-                tether_rt.scope(|bs| {
-                    bs.spawn(tether::scope(|s| async move {
-                        for c in data.chunks(CHUNK) {
-                            s.spawn(async move {
-                                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                            });
-                        }
-                    }));
-                });
-                check(total);
+                fanout_tether_scope(&tether_rt, &data, &total);
+                check(&total);
             })
         });
 
@@ -137,32 +130,15 @@ fn fanout(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("tokio_arc_join_set", n), &n, |b, _| {
             let total = Arc::new(AtomicU64::new(0));
             b.iter(|| {
-                tokio_rt.block_on(async {
-                    let mut set = tokio::task::JoinSet::new();
-                    for i in 0..n {
-                        let (shared, total) = (shared.clone(), total.clone());
-                        set.spawn(async move {
-                            let c = &shared[i * CHUNK..(i + 1) * CHUNK];
-                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                        });
-                    }
-                    while set.join_next().await.is_some() {}
-                });
+                fanout_tokio_arc(&tokio_rt, &shared, n, &total);
                 check(&total);
             })
         });
 
         group.bench_with_input(BenchmarkId::new("rayon_scope", n), &n, |b, _| {
             b.iter(|| {
-                let total = &total;
-                rayon::scope(|s| {
-                    for c in data.chunks(CHUNK) {
-                        s.spawn(move |_| {
-                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                        });
-                    }
-                });
-                check(total);
+                fanout_rayon_scope(&data, &total);
+                check(&total);
             })
         });
 
@@ -200,15 +176,8 @@ fn fanout(c: &mut Criterion) {
 
         group.bench_with_input(BenchmarkId::new("moro", n), &n, |b, _| {
             b.iter(|| {
-                let (data, total) = (&data, &total);
-                futures::executor::block_on(moro::async_scope!(|scope| {
-                    for c in data.chunks(CHUNK) {
-                        scope.spawn(async move {
-                            total.fetch_add(chunk_sum(c), Ordering::Relaxed);
-                        });
-                    }
-                }));
-                check(total);
+                fanout_moro(&data, &total);
+                check(&total);
             })
         });
     }

@@ -1,11 +1,13 @@
 //! Workloads shared by more than one bench binary, so that every binary
-//! measures exactly the same code: the scoped fan-out's per-child work and
-//! the recursive `fib` of the join benches. Included with `#[path]` by
+//! measures exactly the same code: the scoped fan-out (its per-child work
+//! and its contenders) and the recursive `fib` of the join benches. Included with `#[path]` by
 //! `scope_fanout`, `join` and `rounds`; each uses what it needs.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Elements per fan-out child: a few microseconds of work, small enough
 /// that scheduling overhead matters, large enough to be a "task".
@@ -58,4 +60,87 @@ pub fn rayon_fib(n: u64, cutoff: u64) -> u64 {
     }
     let (a, b) = rayon::join(|| rayon_fib(n - 1, cutoff), || rayon_fib(n - 2, cutoff));
     a + b
+}
+
+/// The `tether_scope` fan-out: a blocking `Runtime::scope` around
+/// `tether::scope` in a task, one child per chunk of `data`, each adding
+/// its `chunk_sum` to `total` (both borrowed).
+pub fn fanout_tether_scope(rt: &tether::Runtime, data: &[u64], total: &AtomicU64) {
+    rt.scope(|bs| {
+        bs.spawn(tether::scope(|s| async move {
+            for c in data.chunks(CHUNK) {
+                s.spawn(async move {
+                    total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+                });
+            }
+        }));
+    });
+}
+
+/// The same fan-out with `rayon::scope` (on the global pool, or the pool
+/// of an enclosing `install`).
+pub fn fanout_rayon_scope(data: &[u64], total: &AtomicU64) {
+    rayon::scope(|s| {
+        for c in data.chunks(CHUNK) {
+            s.spawn(move |_| {
+                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+            });
+        }
+    });
+}
+
+/// The same fan-out with moro, driven by `futures::executor::block_on`
+/// (one thread).
+pub fn fanout_moro(data: &[u64], total: &AtomicU64) {
+    futures::executor::block_on(moro::async_scope!(|scope| {
+        for c in data.chunks(CHUNK) {
+            scope.spawn(async move {
+                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+            });
+        }
+    }));
+}
+
+/// The same fan-out of `n` chunks with `tokio::spawn`: `'static` only, so
+/// every task clones the `Arc`s; joined with a `JoinSet`.
+pub fn fanout_tokio_arc(
+    rt: &tokio::runtime::Runtime,
+    shared: &Arc<Vec<u64>>,
+    n: usize,
+    total: &Arc<AtomicU64>,
+) {
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (shared, total) = (shared.clone(), total.clone());
+            set.spawn(async move {
+                let c = &shared[i * CHUNK..(i + 1) * CHUNK];
+                total.fetch_add(chunk_sum(c), Ordering::Relaxed);
+            });
+        }
+        while set.join_next().await.is_some() {}
+    });
+}
+
+/// The tokio peer's runtime: multi-thread, [`WORKERS`] workers, drivers
+/// enabled as in `Runtime::new()` (its workers park in the I/O driver, as
+/// tether's do).
+///
+/// [`WORKERS`]: tether_benches::WORKERS
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(tether_benches::WORKERS)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The rayon peer's pool: [`WORKERS`] threads.
+///
+/// [`WORKERS`]: tether_benches::WORKERS
+pub fn rayon_pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(tether_benches::WORKERS)
+        .build()
+        .expect("rayon pool")
 }

@@ -19,7 +19,7 @@
 //!   sequential below 6 and below 20, `tether::join!` on boxed futures
 //!   against `rayon::join`;
 //! * `yield_many` — `runtime`'s 200 tasks spawned from outside × 1000
-//!   yields, tether against tokio.
+//!   yields (its own function), tether against tokio.
 //!
 //! Each ratio is the mean iteration time of the tether contender ÷ the
 //! peer's, both from the same round.
@@ -32,9 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use futures::channel::mpsc;
-use tether_benches::{BenchArgs, Table, fmt_duration, median_f64};
+use tether_benches::{BenchArgs, Table, fmt_duration, median, median_f64};
 
 /// Time each contender runs per round: long enough for a few iterations
 /// of the slowest workload (fine-grained fib, ~20 ms), short enough that
@@ -51,15 +49,15 @@ const FANOUT: usize = 100;
 /// `fib(FIB_N)` for the join comparisons (`join`'s `N`).
 const FIB_N: u64 = 32;
 
-/// Tasks and yields per task of `yield_many` (`runtime`'s).
-const YIELD_TASKS: usize = 200;
-const NUM_YIELD: usize = 1000;
-
 #[path = "common/workloads.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with other benches; this one uses part of it"
+)]
 mod workloads;
 use workloads::{
-    CHUNK, chunk_sum, fanout_moro, fanout_rayon_scope, fanout_tether_scope, fanout_tokio_arc,
-    rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime,
+    CHUNK, Tether, Tokio, chunk_sum, fanout_moro, fanout_rayon_scope, fanout_tether_scope,
+    fanout_tokio_arc, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime, yield_many,
 };
 
 /// One contender: a name and one iteration of its workload.
@@ -103,20 +101,16 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
             .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
             .collect();
         let met = ratios.iter().filter(|&&r| r <= bound).count();
-        let median = median_f64(&ratios).expect("at least one round");
+        let median_ratio = median_f64(&ratios).expect("at least one round");
         let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = ratios.iter().copied().fold(0.0, f64::max);
-        let mut mine = means[0].clone();
-        let mut theirs = means[peer].clone();
-        mine.sort_unstable();
-        theirs.sort_unstable();
         table.row(&[
             cmp.name.to_owned(),
             format!("{} ÷ {}", cmp.contenders[0].0, cmp.contenders[peer].0),
             label.to_owned(),
-            fmt_duration(mine[mine.len() / 2]),
-            fmt_duration(theirs[theirs.len() / 2]),
-            format!("{median:.2}"),
+            fmt_duration(median(&means[0])),
+            fmt_duration(median(&means[peer])),
+            format!("{median_ratio:.2}"),
             format!("{lo:.2}–{hi:.2}"),
             format!("{met} of {rounds}"),
         ]);
@@ -242,46 +236,8 @@ fn main() {
         let mut cmp = Comparison {
             name: "yield_many",
             contenders: vec![
-                (
-                    "tether",
-                    Box::new(|| {
-                        let (tx, mut rx) = mpsc::unbounded();
-                        for _ in 0..YIELD_TASKS {
-                            let tx = tx.clone();
-                            drop(tether_rt.spawn(async move {
-                                for _ in 0..NUM_YIELD {
-                                    tether::yield_now().await;
-                                }
-                                tx.unbounded_send(()).expect("done receiver dropped");
-                            }));
-                        }
-                        tether_rt.block_on(async {
-                            for _ in 0..YIELD_TASKS {
-                                rx.next().await.expect("done channel closed");
-                            }
-                        });
-                    }),
-                ),
-                (
-                    "tokio",
-                    Box::new(|| {
-                        let (tx, mut rx) = mpsc::unbounded();
-                        for _ in 0..YIELD_TASKS {
-                            let tx = tx.clone();
-                            drop(tokio_rt.spawn(async move {
-                                for _ in 0..NUM_YIELD {
-                                    tokio::task::yield_now().await;
-                                }
-                                tx.unbounded_send(()).expect("done receiver dropped");
-                            }));
-                        }
-                        tokio_rt.block_on(async {
-                            for _ in 0..YIELD_TASKS {
-                                rx.next().await.expect("done channel closed");
-                            }
-                        });
-                    }),
-                ),
+                ("tether", Box::new(yield_many::<Tether>(&tether_rt))),
+                ("tokio", Box::new(yield_many::<Tokio>(&tokio_rt))),
             ],
             goals: vec![(1, 0.9, "≤ 0.9")],
         };

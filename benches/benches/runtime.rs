@@ -1,5 +1,5 @@
 //! Foundation scheduler benchmarks: tether against tokio, both multi-thread
-//! with [`WORKERS`] workers, in the same run.
+//! with [`WORKERS`](tether_benches::WORKERS) workers, in the same run.
 //!
 //! The workloads have the shapes of tokio's well-known multi-thread runtime
 //! benches. Each one is written once, generic over [`Peer`], so both
@@ -20,14 +20,21 @@
 //! For profiling, `TETHER_BENCH_PROFILE=<bench>/<peer>:<iterations>` runs
 //! one workload a fixed number of times without criterion (see [`main`]).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use criterion::Criterion;
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
-use tether_benches::{MEASUREMENT_TIME, SAMPLE_SIZE, WARM_UP_TIME, WORKERS};
+use tether_benches::{MEASUREMENT_TIME, SAMPLE_SIZE, WARM_UP_TIME};
+
+#[path = "common/workloads.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with other benches; this one uses part of it"
+)]
+mod workloads;
+use workloads::{Peer, Tether, Tokio, yield_many};
 
 /// Tasks spawned per iteration by the spawn benches (tokio's `NUM_SPAWN`).
 const NUM_SPAWN: usize = 10_000;
@@ -35,107 +42,8 @@ const NUM_SPAWN: usize = 10_000;
 /// Ping-pong pairs per iteration (tokio's `NUM_PINGS`).
 const NUM_PINGS: usize = 1_000;
 
-/// Tasks in `yield_many` (tokio's `TASKS`).
-const YIELD_TASKS: usize = 200;
-
-/// Yields per task in `yield_many` (tokio's `NUM_YIELD`).
-const NUM_YIELD: usize = 1_000;
-
 /// Length of the `chained_spawn` chain (tokio's `ITER`).
 const CHAIN_LEN: usize = 1_000;
-
-/// The operations a bench needs from a runtime. Static methods, so a
-/// generic workload monomorphises to direct calls: no dispatch cost differs
-/// between peers.
-trait Peer {
-    /// The group member name (`<bench>/<NAME>`).
-    const NAME: &'static str;
-    /// The runtime value.
-    type Runtime;
-    /// A multi-thread runtime with [`WORKERS`] workers.
-    fn runtime() -> Self::Runtime;
-    /// Runs `fut` to completion on the calling (non-worker) thread.
-    fn block_on<F: Future>(rt: &Self::Runtime, fut: F) -> F::Output;
-    /// Spawns a detached task from inside the runtime.
-    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F);
-    /// Spawns a task from outside the runtime; the returned future resolves
-    /// when the task has finished (and panics if the task failed).
-    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
-        rt: &Self::Runtime,
-        fut: F,
-    ) -> impl Future<Output = ()> + Send + 'static;
-    /// The runtime's `yield_now`.
-    fn yield_now() -> impl Future<Output = ()> + Send;
-}
-
-/// tether's multi-thread runtime.
-struct Tether;
-
-impl Peer for Tether {
-    const NAME: &'static str = "tether";
-    type Runtime = tether::Runtime;
-
-    fn runtime() -> tether::Runtime {
-        tether_benches::tether_runtime()
-    }
-
-    fn block_on<F: Future>(rt: &tether::Runtime, fut: F) -> F::Output {
-        rt.block_on(fut)
-    }
-
-    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F) {
-        drop(tether::spawn(fut));
-    }
-
-    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
-        rt: &tether::Runtime,
-        fut: F,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let handle = rt.spawn(fut);
-        async move { handle.await.expect("tether task failed") }
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tether::yield_now()
-    }
-}
-
-/// tokio's multi-thread runtime, with its drivers enabled (tether's are
-/// always on).
-struct Tokio;
-
-impl Peer for Tokio {
-    const NAME: &'static str = "tokio";
-    type Runtime = tokio::runtime::Runtime;
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .expect("failed to build the tokio runtime")
-    }
-
-    fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
-        rt.block_on(fut)
-    }
-
-    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F) {
-        drop(tokio::spawn(fut));
-    }
-
-    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
-        rt: &tokio::runtime::Runtime,
-        fut: F,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let handle = rt.spawn(fut);
-        async move { handle.await.expect("tokio task failed") }
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-}
 
 /// 10k detached spawns from a task on a worker thread (so they go through
 /// the worker's local queue); a shared countdown lets the last task to run
@@ -222,29 +130,6 @@ fn ping_pong<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
                 }
             });
             done_rx.next().await.expect("done channel closed");
-        });
-    }
-}
-
-/// 200 tasks spawned from outside, each yielding 1000 times; the outside
-/// thread waits for 200 completion messages.
-fn yield_many<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
-    let (done_tx, mut done_rx) = mpsc::unbounded();
-    move || {
-        for _ in 0..YIELD_TASKS {
-            let done_tx = done_tx.clone();
-            // Detached: the completion message is the signal.
-            drop(P::spawn_on(rt, async move {
-                for _ in 0..NUM_YIELD {
-                    P::yield_now().await;
-                }
-                done_tx.unbounded_send(()).expect("done receiver dropped");
-            }));
-        }
-        P::block_on(rt, async {
-            for _ in 0..YIELD_TASKS {
-                done_rx.next().await.expect("done channel closed");
-            }
         });
     }
 }

@@ -1,13 +1,17 @@
 //! Workloads shared by more than one bench binary, so that every binary
 //! measures exactly the same code: the scoped fan-out (its per-child work
-//! and its contenders) and the recursive `fib` of the join benches. Included with `#[path]` by
-//! `scope_fanout`, `join` and `rounds`; each uses what it needs.
+//! and its contenders), the recursive `fib` of the join benches, and the
+//! runtime benches' [`Peer`] abstraction with `yield_many`. Included with `#[path]` by
+//! `scope_fanout`, `join`, `runtime` and `rounds`; each uses what it needs.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use futures::channel::mpsc;
 
 /// Elements per fan-out child: a few microseconds of work, small enough
 /// that scheduling overhead matters, large enough to be a "task".
@@ -143,4 +147,124 @@ pub fn rayon_pool() -> rayon::ThreadPool {
         .num_threads(tether_benches::WORKERS)
         .build()
         .expect("rayon pool")
+}
+
+// The runtime benches' peers (`runtime`, `rounds`).
+
+/// The operations a bench needs from a runtime. Static methods, so a
+/// generic workload monomorphises to direct calls: no dispatch cost differs
+/// between peers.
+pub trait Peer {
+    /// The group member name (`<bench>/<NAME>`).
+    const NAME: &'static str;
+    /// The runtime value.
+    type Runtime;
+    /// A multi-thread runtime with [`WORKERS`](tether_benches::WORKERS) workers.
+    fn runtime() -> Self::Runtime;
+    /// Runs `fut` to completion on the calling (non-worker) thread.
+    fn block_on<F: Future>(rt: &Self::Runtime, fut: F) -> F::Output;
+    /// Spawns a detached task from inside the runtime.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F);
+    /// Spawns a task from outside the runtime; the returned future resolves
+    /// when the task has finished (and panics if the task failed).
+    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
+        rt: &Self::Runtime,
+        fut: F,
+    ) -> impl Future<Output = ()> + Send + 'static;
+    /// The runtime's `yield_now`.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// tether's multi-thread runtime.
+pub struct Tether;
+
+impl Peer for Tether {
+    const NAME: &'static str = "tether";
+    type Runtime = tether::Runtime;
+
+    fn runtime() -> tether::Runtime {
+        tether_benches::tether_runtime()
+    }
+
+    fn block_on<F: Future>(rt: &tether::Runtime, fut: F) -> F::Output {
+        rt.block_on(fut)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F) {
+        drop(tether::spawn(fut));
+    }
+
+    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
+        rt: &tether::Runtime,
+        fut: F,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let handle = rt.spawn(fut);
+        async move { handle.await.expect("tether task failed") }
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tether::yield_now()
+    }
+}
+
+/// tokio's multi-thread runtime, with its drivers enabled (tether's are
+/// always on).
+pub struct Tokio;
+
+impl Peer for Tokio {
+    const NAME: &'static str = "tokio";
+    type Runtime = tokio::runtime::Runtime;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio_runtime()
+    }
+
+    fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
+        rt.block_on(fut)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(fut: F) {
+        drop(tokio::spawn(fut));
+    }
+
+    fn spawn_on<F: Future<Output = ()> + Send + 'static>(
+        rt: &tokio::runtime::Runtime,
+        fut: F,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let handle = rt.spawn(fut);
+        async move { handle.await.expect("tokio task failed") }
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// Tasks in `yield_many` (tokio's `TASKS`).
+pub const YIELD_TASKS: usize = 200;
+
+/// Yields per task in `yield_many` (tokio's `NUM_YIELD`).
+pub const NUM_YIELD: usize = 1_000;
+
+/// 200 tasks spawned from outside, each yielding 1000 times; the outside
+/// thread waits for 200 completion messages.
+pub fn yield_many<P: Peer>(rt: &P::Runtime) -> impl FnMut() + '_ {
+    let (done_tx, mut done_rx) = mpsc::unbounded();
+    move || {
+        for _ in 0..YIELD_TASKS {
+            let done_tx = done_tx.clone();
+            // Detached: the completion message is the signal.
+            drop(P::spawn_on(rt, async move {
+                for _ in 0..NUM_YIELD {
+                    P::yield_now().await;
+                }
+                done_tx.unbounded_send(()).expect("done receiver dropped");
+            }));
+        }
+        P::block_on(rt, async {
+            for _ in 0..YIELD_TASKS {
+                done_rx.next().await.expect("done channel closed");
+            }
+        });
+    }
 }

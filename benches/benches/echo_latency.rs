@@ -583,10 +583,9 @@ fn echo_series(
             let run = echo_once(client, SERVERS[idx], connections, messages, burn);
             out[idx].totals.push(run.total);
             out[idx].others_done.push(run.others_done);
-            out[idx]
-                .p99s
-                .push(Distribution::new(run.others.clone()).p99());
-            out[idx].latencies.extend(run.others);
+            let run_latencies = Distribution::new(run.others);
+            out[idx].p99s.push(run_latencies.p99());
+            out[idx].latencies.extend(run_latencies.into_samples());
         }
     }
     out

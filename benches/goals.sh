@@ -19,13 +19,24 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${GOALS_OUT:-$here/GOALS.md}"
 rounds="${ROUNDS:-3}"
 raw="$(mktemp)"
-trap 'rm -f "$raw"' EXIT
+errors="$(mktemp)"
+trap 'rm -f "$raw" "$errors"' EXIT
+
+# `cargo bench -q -p tether-benches <args>`, its progress output (stderr)
+# kept aside and shown only if it fails.
+bench() {
+    if ! cargo bench -q -p tether-benches "$@" 2>"$errors"; then
+        cat "$errors" >&2
+        echo "goals.sh: cargo bench $* failed" >&2
+        return 1
+    fi
+}
 
 # One line per measurement: "<round> <bench id> <median estimate in ns>".
 measure() {
     local round="$1"
     shift
-    cargo bench -q -p tether-benches "$@" 2>/dev/null | awk -v round="$round" '
+    bench "$@" | awk -v round="$round" '
         # criterion prints the id alone on a line when it is long, else on
         # the line of its estimate: "<id>  time:   [lo unit mid unit hi unit]".
         /^[A-Za-z_]+\/[^ ]*/ { id = $1 }
@@ -46,7 +57,7 @@ for round in $(seq 1 "$rounds"); do
     measure "$round" --bench join -- \
         'join_fib/(fine|coarse)/(tether|rayon)|join_pair/(tether|rayon)' >> "$raw"
 done
-rounds_table="$(cargo bench -q -p tether-benches --bench rounds 2>/dev/null)"
+rounds_table="$(bench --bench rounds)"
 
 # goal rows: label, numerator id, denominator id, bound (ratio must be <= it)
 goals='runtime spawn_many_local ≤ 0.9 of tokio|spawn_many_local/tether|spawn_many_local/tokio|0.9

@@ -1,7 +1,7 @@
 //! Recursive `join!`: fork/join inside one task, side by side with
 //! `rayon::join` and `tokio::spawn`.
 //!
-//! Every contender computes `fib(N)` by recursive two-way joins down to a
+//! Every contender computes `fib(FIB_N)` by recursive two-way joins down to a
 //! cutoff, below which it computes sequentially:
 //!
 //! * `fine` — cutoff 6: hundreds of thousands of joins of a few hundred
@@ -33,12 +33,6 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tether_benches::{MEASUREMENT_TIME, WARM_UP_TIME};
 
-/// `fib(N)`: ~3.5 million leaves, a few milliseconds for `rayon::join`.
-const N: u64 = 32;
-
-/// The two grains: (name, sequential below this `n`).
-const GRAINS: [(&str, u64); 2] = [("fine", 6), ("coarse", 20)];
-
 /// Joins per iteration of `join_pair`.
 const PAIRS: u64 = 1000;
 
@@ -57,7 +51,7 @@ const SAMPLES: usize = 10;
     reason = "shared with other benches; this one uses part of it"
 )]
 mod workloads;
-use workloads::{BoxFut, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime};
+use workloads::{BoxFut, FIB_N, GRAINS, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime};
 
 /// A leaf of `join_pair`: a future returned by a call, so `join!` sees
 /// that it is `Send` and may fork it.
@@ -81,7 +75,7 @@ fn join(c: &mut Criterion) {
     let tether_rt = tether_benches::tether_runtime();
     let tokio_rt = tokio_runtime();
     let pool = rayon_pool();
-    let expected = seq_fib(N);
+    let expected = seq_fib(FIB_N);
 
     let mut group = c.benchmark_group("join_fib");
     group
@@ -92,18 +86,18 @@ fn join(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(grain, "tether"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tether_rt
-                    .block_on(async { tether::spawn(tether_fib(N, cutoff)).await })
+                    .block_on(async { tether::spawn(tether_fib(FIB_N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })
         });
         group.bench_with_input(BenchmarkId::new(grain, "rayon"), &cutoff, |b, &cutoff| {
-            b.iter(|| assert_eq!(pool.install(|| rayon_fib(N, cutoff)), expected))
+            b.iter(|| assert_eq!(pool.install(|| rayon_fib(FIB_N, cutoff)), expected))
         });
         group.bench_with_input(BenchmarkId::new(grain, "tokio"), &cutoff, |b, &cutoff| {
             b.iter(|| {
                 let out = tokio_rt
-                    .block_on(async { tokio::spawn(tokio_fib(N, cutoff)).await })
+                    .block_on(async { tokio::spawn(tokio_fib(FIB_N, cutoff)).await })
                     .expect("fib task panicked");
                 assert_eq!(out, expected);
             })

@@ -46,9 +46,6 @@ const ROUNDS: usize = 15;
 /// Fan-out children.
 const FANOUT: usize = 100;
 
-/// `fib(FIB_N)` for the join comparisons (`join`'s `N`).
-const FIB_N: u64 = 32;
-
 #[path = "common/workloads.rs"]
 #[allow(
     dead_code,
@@ -56,8 +53,9 @@ const FIB_N: u64 = 32;
 )]
 mod workloads;
 use workloads::{
-    CHUNK, Tether, Tokio, chunk_sum, fanout_moro, fanout_rayon_scope, fanout_tether_scope,
-    fanout_tokio_arc, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime, yield_many,
+    CHUNK, FIB_N, GRAINS, Tether, Tokio, chunk_sum, fanout_moro, fanout_rayon_scope,
+    fanout_tether_scope, fanout_tokio_arc, rayon_fib, rayon_pool, seq_fib, tether_fib,
+    tokio_runtime, yield_many,
 };
 
 /// One contender: a name and one iteration of its workload.
@@ -66,7 +64,7 @@ type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 /// One comparison: contenders (the first is tether's) and the goals of
 /// the ratios `first ÷ contender i`, as (peer index, bound, label).
 struct Comparison<'a> {
-    name: &'static str,
+    name: String,
     contenders: Vec<Contender<'a>>,
     goals: Vec<(usize, f64, &'static str)>,
 }
@@ -105,7 +103,7 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
         let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = ratios.iter().copied().fold(0.0, f64::max);
         table.row(&[
-            cmp.name.to_owned(),
+            cmp.name.clone(),
             format!("{} ÷ {}", cmp.contenders[0].0, cmp.contenders[peer].0),
             label.to_owned(),
             fmt_duration(median(&means[0])),
@@ -166,7 +164,7 @@ fn main() {
         let arc_total = Arc::new(AtomicU64::new(0));
         let (data, total, check) = (&data, &total, &check);
         let mut cmp = Comparison {
-            name: "fanout/100",
+            name: "fanout/100".to_owned(),
             contenders: vec![
                 (
                     "tether_scope",
@@ -202,11 +200,11 @@ fn main() {
         run(&mut cmp, rounds, slice, &table);
     }
 
-    for (grain, cutoff, bound, label) in [
-        ("join_fib/fine", 6, 3.0, "≤ 3"),
-        ("join_fib/coarse", 20, 1.1, "≤ 1.1"),
-    ] {
-        if !args.selects(grain) {
+    // The goals for the grains, in `GRAINS` order (fine, coarse).
+    let join_goals = [(3.0, "≤ 3"), (1.1, "≤ 1.1")];
+    for ((grain, cutoff), (bound, label)) in GRAINS.into_iter().zip(join_goals) {
+        let grain = ["join_fib/", grain].concat();
+        if !args.selects(&grain) {
             continue;
         }
         let want = seq_fib(FIB_N);
@@ -234,7 +232,7 @@ fn main() {
 
     if args.selects("yield_many") {
         let mut cmp = Comparison {
-            name: "yield_many",
+            name: "yield_many".to_owned(),
             contenders: vec![
                 ("tether", Box::new(yield_many::<Tether>(&tether_rt))),
                 ("tokio", Box::new(yield_many::<Tokio>(&tokio_rt))),

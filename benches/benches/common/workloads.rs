@@ -41,6 +41,16 @@ pub fn seq_fib(n: u64) -> u64 {
     }
 }
 
+/// `fib(FIB_N)` in the join benches: ~3.5 million leaves, a few
+/// milliseconds for `rayon::join`.
+pub const FIB_N: u64 = 32;
+
+/// The join benches' two grains: (name, sequential below this `n`).
+/// `fine` makes hundreds of thousands of joins of a few hundred
+/// nanoseconds of work each (the cost of one join); `coarse` a few hundred
+/// of ~20 µs each (how well the work is spread).
+pub const GRAINS: [(&str, u64); 2] = [("fine", 6), ("coarse", 20)];
+
 /// A boxed `Send` future, as recursion needs.
 pub type BoxFut = Pin<Box<dyn Future<Output = u64> + Send>>;
 

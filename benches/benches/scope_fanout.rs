@@ -112,6 +112,25 @@ fn fanout(c: &mut Criterion) {
             })
         });
 
+        group.bench_with_input(BenchmarkId::new("tether_join_all", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                tether_rt.scope(|bs| {
+                    bs.spawn(async move {
+                        let sums = tether::join_all(
+                            data.chunks(CHUNK).map(|c| async move { chunk_sum(c) }),
+                        )
+                        .await;
+                        total.fetch_add(
+                            sums.into_iter().fold(0, u64::wrapping_add),
+                            Ordering::Relaxed,
+                        );
+                    });
+                });
+                check(total);
+            })
+        });
+
         group.bench_with_input(BenchmarkId::new("tether_blocking_scope", n), &n, |b, _| {
             b.iter(|| {
                 let total = &total;
@@ -132,6 +151,22 @@ fn fanout(c: &mut Criterion) {
             b.iter(|| {
                 fanout_tokio_arc(&tokio_rt, &shared, n, &total);
                 check(&total);
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("tokio_futures_join_all", n), &n, |b, _| {
+            b.iter(|| {
+                let (data, total) = (&data, &total);
+                // `futures::future::join_all` borrows, so it needs no `Arc`,
+                // but polls every future on this one thread.
+                let sums = tokio_rt.block_on(futures::future::join_all(
+                    data.chunks(CHUNK).map(|c| async move { chunk_sum(c) }),
+                ));
+                total.fetch_add(
+                    sums.into_iter().fold(0, u64::wrapping_add),
+                    Ordering::Relaxed,
+                );
+                check(total);
             })
         });
 

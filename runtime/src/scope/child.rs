@@ -26,6 +26,12 @@
 //!   like a task's: a worker that frees a child keeps the block for its
 //!   next spawn, whichever worker allocated it. Off the workers it is the
 //!   global allocator's.
+//! * Or the cell is one of a *batch* ([`RawChild::new_batch`], for
+//!   [`join_all`](super::join_all)): the cells of all the futures of one
+//!   call, of one type, side by side in one allocation after a
+//!   [`BatchHead`]. A cell's last reference then drops its header in place
+//!   and counts the cell off the batch; the last cell frees the allocation.
+//!   Nothing else differs: each cell keeps its own state and references.
 //! * The future is only ever polled or dropped by the owner, from inside the
 //!   owner's `poll`/`drop` (I1).
 //! * The output is shared by the owner and the handle: whichever of the two
@@ -132,6 +138,9 @@ pub(crate) struct Header {
     id: std::sync::atomic::AtomicU64,
     /// Whether the child is `!Send` and must be polled on the owner's thread.
     local: bool,
+    /// The batch allocation this cell is part of, if any (see the module
+    /// docs); `None` for a cell of its own.
+    batch: Option<NonNull<BatchHead>>,
     /// A panic payload, written by the polling thread before `COMPLETE` and
     /// read only by the owner after the session's join. Never touched by the
     /// handle, so it needs no synchronisation with `poll_join`.
@@ -154,6 +163,91 @@ struct Cell<F: Future> {
     core: Core<F::Output>,
     /// The future; `None` once it completed or was cancelled.
     future: UnsafeCell<Option<F>>,
+}
+
+impl<F: Future> Cell<F> {
+    /// A new cell's value: `state` and `refs` as the caller counts them,
+    /// the slab key not set yet.
+    fn new(
+        future: F,
+        shared: &Arc<Shared>,
+        state: usize,
+        refs: usize,
+        local: bool,
+        batch: Option<NonNull<BatchHead>>,
+    ) -> Cell<F> {
+        Cell {
+            core: Core {
+                header: Header {
+                    state: AtomicUsize::new(state),
+                    refs: AtomicUsize::new(refs),
+                    index: AtomicUsize::new(UNADOPTED),
+                    shared: shared.clone(),
+                    join_waker: Mutex::new(None),
+                    vtable: vtable::<F>(),
+                    id: std::sync::atomic::AtomicU64::new(0),
+                    local,
+                    batch,
+                    panic: UnsafeCell::new(None),
+                },
+                output: UnsafeCell::new(None),
+            },
+            future: UnsafeCell::new(Some(future)),
+        }
+    }
+}
+
+/// The start of a batch allocation (see the module docs): how many of its
+/// cells still hold a reference, and the allocation's layout.
+pub(crate) struct BatchHead {
+    /// Cells whose header is not dropped yet; the one that takes this to
+    /// zero frees the allocation.
+    live: AtomicUsize,
+    /// The layout the allocation was made with.
+    layout: Layout,
+    /// Loom only: every cell's release reads it and the free writes it, so
+    /// a model reports a free that is not ordered after every release.
+    #[cfg(loom)]
+    check: UnsafeCell<()>,
+}
+
+/// The layout of a batch of `n` cells of `Cell<F>`, and the offset of the
+/// first cell.
+fn batch_layout<F: Future>(n: usize) -> (Layout, usize) {
+    let cells = Layout::array::<Cell<F>>(n).expect("join_all: too many futures");
+    let (layout, offset) = Layout::new::<BatchHead>()
+        .extend(cells)
+        .expect("join_all: too many futures");
+    (layout.pad_to_align(), offset)
+}
+
+/// Counts one cell of the batch at `head` off; frees the allocation if it
+/// was the last.
+///
+/// # Safety
+///
+/// The caller is a cell of that batch whose header was just dropped, and
+/// it calls this once; nothing of the cell is used afterwards.
+unsafe fn release_batch_cell(head: NonNull<BatchHead>) {
+    // SAFETY: the batch is live while one of its cells is (the caller's).
+    let h = unsafe { head.as_ref() };
+    #[cfg(loom)]
+    h.check.with(|_| ());
+    if h.live.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Synchronise with every other cell's release before freeing (a load,
+    // not a fence, for ThreadSanitizer, as in `drop_ref`).
+    h.live.load(Ordering::Acquire);
+    #[cfg(loom)]
+    h.check.with_mut(|_| ());
+    let layout = h.layout;
+    // SAFETY: the last cell is gone, so nothing uses the allocation; the
+    // head needs no drop beyond its loom check cell, dropped here.
+    unsafe {
+        std::ptr::drop_in_place(head.as_ptr());
+        std::alloc::dealloc(head.as_ptr().cast(), layout);
+    }
 }
 
 /// Hands out process-unique ids for children.
@@ -203,25 +297,65 @@ impl RawChild {
         // and alignment, or a class block at least as large and as aligned),
         // owned by nobody else.
         unsafe {
-            cell.as_ptr().write(Cell {
-                core: Core {
-                    header: Header {
-                        state: AtomicUsize::new(state),
-                        refs: AtomicUsize::new(refs),
-                        index: AtomicUsize::new(UNADOPTED),
-                        shared: shared.clone(),
-                        join_waker: Mutex::new(None),
-                        vtable: vtable::<F>(),
-                        id: std::sync::atomic::AtomicU64::new(0),
-                        local,
-                        panic: UnsafeCell::new(None),
-                    },
-                    output: UnsafeCell::new(None),
-                },
-                future: UnsafeCell::new(Some(future)),
-            })
+            cell.as_ptr()
+                .write(Cell::new(future, shared, state, refs, local, None))
         };
         RawChild(cell.cast::<Header>())
+    }
+
+    /// Allocates the children of `futures` in one batch allocation (see the
+    /// module docs), each as [`RawChild::new`] without a handle and not
+    /// local would: `QUEUED` set, with references for the owner and for
+    /// the ready-queue entry the caller must push. In input order; none
+    /// (and no allocation) for no future.
+    pub(crate) fn new_batch<F: Future>(futures: Vec<F>, shared: &Arc<Shared>) -> Vec<RawChild> {
+        let n = futures.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut children = Vec::with_capacity(n);
+        let (layout, offset) = batch_layout::<F>(n);
+        // SAFETY: the layout has a non-zero size (it holds a `BatchHead`).
+        let base = unsafe { std::alloc::alloc(layout) };
+        let Some(base) = NonNull::new(base) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        let head = base.cast::<BatchHead>();
+        // SAFETY: the allocation starts with room for a `BatchHead`,
+        // aligned (it is the first part of the extended layout). Each cell
+        // counts as live from here, before it exists: nothing can release
+        // a cell before the loop below has written all of them, since
+        // nobody else has a pointer to them yet.
+        unsafe {
+            head.as_ptr().write(BatchHead {
+                live: AtomicUsize::new(n),
+                layout,
+                #[cfg(loom)]
+                check: UnsafeCell::new(()),
+            })
+        };
+        // SAFETY: `offset` is where the cell array starts in the layout.
+        let first = unsafe { base.add(offset) }.cast::<Cell<F>>();
+        for (i, future) in futures.into_iter().enumerate() {
+            // SAFETY: `i < n`, so cell `i` lies inside the array part of
+            // the allocation, aligned and owned by nobody else; moving the
+            // future into it is allowed (it was never polled, so never
+            // pinned). Nothing here can unwind: `Cell::new` clones an
+            // `Arc` and builds plain values, and `children` has capacity.
+            unsafe {
+                let cell = first.add(i);
+                cell.as_ptr().write(Cell::new(
+                    future,
+                    shared,
+                    QUEUED | HANDLE_GONE,
+                    2,
+                    false,
+                    Some(head),
+                ));
+                children.push(RawChild(cell.cast::<Header>()));
+            }
+        }
+        children
     }
 
     /// Allocates the wake record of a scope's body: a header with no future
@@ -688,6 +822,23 @@ unsafe fn drop_ref(ptr: NonNull<Header>) {
     // `fence(Acquire)`: ThreadSanitizer does not model fences and would
     // report the free as racing with the other threads' last accesses.
     h.refs.load(Ordering::Acquire);
+    if let Some(batch) = h.batch {
+        /// Counts the cell off its batch however the header's drop ends.
+        struct Release(NonNull<BatchHead>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the cell's header is dropped (or unwinding) and
+                // this is its one release; nothing of it is used after.
+                unsafe { release_batch_cell(self.0) };
+            }
+        }
+        let _release = Release(batch);
+        // SAFETY: I3: the last reference, as below; the cell is part of a
+        // batch allocation (`RawChild::new_batch`), which frees its memory,
+        // so only the header is dropped here, in place, once.
+        unsafe { std::ptr::drop_in_place(ptr.as_ptr()) };
+        return;
+    }
     // SAFETY: I3: we were the last reference. The future and output were
     // already dropped by the owner/handle (or deliberately leaked with a
     // forgotten scope, in which case the owner's reference keeps us from

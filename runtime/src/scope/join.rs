@@ -3,7 +3,8 @@
 //!
 //! * `join_all` runs its futures as children of an engine (the scope
 //!   machinery): a wake polls only the woken child, which matters for
-//!   thousands of futures.
+//!   thousands of futures. Their cells share one allocation
+//!   (`RawChild::new_batch`): no heap record per child.
 //! * `join!`/`try_join!` keep their futures *inside* the join future: a
 //!   binary tree of [`Join2`] nodes (`join!(a, b, c)` is `Join2(a, Join2(b,
 //!   c))`), no engine, no allocation. A poll of a node whose two sides are
@@ -52,9 +53,14 @@ where
     <I::Item as Future>::Output: Send + 'env,
 {
     let mut engine = Engine::new();
-    let mut results = Vec::new();
-    for (pos, fut) in iter.into_iter().enumerate() {
-        let child = RawChild::new(Indexed { pos, fut }, engine.shared(), false, false);
+    // One allocation for every child (`RawChild::new_batch`), not one each.
+    let futures: Vec<_> = iter
+        .into_iter()
+        .enumerate()
+        .map(|(pos, fut)| Indexed { pos, fut })
+        .collect();
+    let mut results = Vec::with_capacity(futures.len());
+    for child in RawChild::new_batch(futures, engine.shared()) {
         engine.insert(child);
         results.push(None);
     }

@@ -458,6 +458,44 @@ mod session {
         });
     }
 
+    /// `join_all`'s batch (`RawChild::new_batch`): two children of one
+    /// allocation, pending after a session, whose wakers are woken and
+    /// dropped on two threads while the owner drops the engine. Every
+    /// header is dropped once and the allocation is freed once, after
+    /// every cell's release (the batch head's loom check cell reports a
+    /// free not ordered after one of them).
+    #[test]
+    fn loom_batch_freed_once_after_every_cell() {
+        model(|| {
+            let slots: [Arc<Mutex<Option<Waker>>>; 2] = Default::default();
+            let mut engine = Engine::new();
+            let futures = slots
+                .iter()
+                .map(|slot| WaitFlag {
+                    flag: Arc::new(AtomicBool::new(false)),
+                    slot: slot.clone(),
+                })
+                .collect();
+            for child in RawChild::new_batch(futures, engine.shared()) {
+                engine.insert(child);
+            }
+            let mut owner = Collect::default();
+            session_with_helpers(&mut engine, &mut owner, 0);
+            assert!(owner.done.is_empty());
+            let threads: Vec<_> = slots
+                .iter()
+                .map(|slot| {
+                    let w = slot.lock().unwrap().take().unwrap();
+                    thread::spawn(move || w.wake())
+                })
+                .collect();
+            drop(engine);
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+
     /// A child that wakes `sibling` and then blocks (inside its poll) until
     /// the sibling finished: a long poll that only ends if another thread
     /// of the session serves the sibling meanwhile.

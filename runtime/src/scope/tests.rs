@@ -384,6 +384,38 @@ fn forget_after_poll_then_free_data() {
     assert_eq!(junk[0], 0xAA);
 }
 
+/// A `join_all` forgotten mid-way: its batch and the pending futures leak
+/// (harmless, I2), and a wake afterwards only notifies the parent.
+#[test]
+fn forget_join_all_after_poll() {
+    let kept: Mutex<Option<Waker>> = Mutex::new(None);
+    let kept = &kept;
+    let (count, waker) = counting_waker();
+    {
+        let data = String::from("borrowed");
+        let d = &data;
+        let mut fut = Box::pin(join_all((0..3).map(|i| async move {
+            if i == 2 {
+                std::future::poll_fn(|cx| {
+                    assert_eq!(d.len(), 8);
+                    *kept.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::<()>::Pending
+                })
+                .await;
+            }
+            i
+        })));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        mem::forget(fut);
+    }
+    kept.lock().unwrap().take().unwrap().wake();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn forget_join_set_after_poll() {
     let kept: Mutex<Option<Waker>> = Mutex::new(None);
@@ -526,6 +558,82 @@ fn join_all_keeps_input_order() {
     assert_eq!(lens, [1, 2, 3, 4]);
     let empty: Vec<u8> = block_on(join_all(Vec::<std::future::Ready<u8>>::new()));
     assert!(empty.is_empty());
+}
+
+/// `join_all`'s children share one allocation: a child's waker that
+/// outlives the `JoinAll` keeps it alive until that waker is dropped, and
+/// every future is dropped with the join (under Miri, a leak of the
+/// allocation or a use after its free is an error).
+#[test]
+fn join_all_batch_outlives_the_join_through_a_waker() {
+    let drops = &AtomicUsize::new(0);
+    let kept: Arc<Mutex<Vec<Waker>>> = Arc::default();
+    let data = [1u64, 2, 3, 4, 5];
+    {
+        let mut fut = Box::pin(join_all(data.iter().map(|x| {
+            let kept = kept.clone();
+            async move {
+                let _d = DropCounter(drops);
+                if x % 2 == 0 {
+                    // Pending for good, its waker kept outside the join.
+                    std::future::poll_fn(|cx| {
+                        kept.lock().unwrap().push(cx.waker().clone());
+                        Poll::<()>::Pending
+                    })
+                    .await;
+                }
+                *x
+            }
+        })));
+        let (_c, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "the ready ones finished");
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        5,
+        "dropping the join drops the rest"
+    );
+    let wakers = mem::take(&mut *kept.lock().unwrap());
+    assert_eq!(wakers.len(), 2);
+    for w in wakers {
+        // Waking a child of a dropped join is a no-op; the last waker
+        // dropped frees the batch.
+        w.wake();
+    }
+}
+
+/// A batch whose last reference goes on another thread than its first.
+#[test]
+fn join_all_batch_freed_by_a_waker_on_another_thread() {
+    let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let kept2 = kept.clone();
+    let out = block_on(join_all((0..3u32).map(move |i| {
+        let kept = kept2.clone();
+        async move {
+            if i == 1 {
+                let mut first = true;
+                std::future::poll_fn(|cx| {
+                    if mem::take(&mut first) {
+                        *kept.lock().unwrap() = Some(cx.waker().clone());
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(())
+                    }
+                })
+                .await;
+            }
+            i * 10
+        }
+    })));
+    assert_eq!(out, [0, 10, 20]);
+    let w = kept.lock().unwrap().take().unwrap();
+    std::thread::spawn(move || w.wake()).join().unwrap();
 }
 
 #[test]

@@ -468,6 +468,13 @@ impl<'env> Engine<'env> {
         self.books.slab.capacity()
     }
 
+    /// Makes room for `n` more children created by the owner itself (the
+    /// slab and the ready queue grow once, not by doubling).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.books.slab.reserve(n);
+        self.shared.reserve_ready(n);
+    }
+
     /// Inserts a child created by the owner itself, with its first entry
     /// (it is polled in the next session).
     pub(crate) fn insert(&mut self, child: RawChild) {

@@ -60,6 +60,7 @@ where
         .map(|(pos, fut)| Indexed { pos, fut })
         .collect();
     let mut results = Vec::with_capacity(futures.len());
+    engine.reserve(futures.len());
     for child in RawChild::new_batch(futures, engine.shared()) {
         engine.insert(child);
         results.push(None);

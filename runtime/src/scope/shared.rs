@@ -303,6 +303,12 @@ impl Shared {
             .push_back(child);
     }
 
+    /// Makes room for `n` more entries in the ready queue of `Send`
+    /// children.
+    pub(crate) fn reserve_ready(&self, n: usize) {
+        crate::loom::lock(&self.ready).entries.reserve(n);
+    }
+
     /// Moves the pending children into `into`.
     pub(crate) fn take_pending(&self, into: &mut Vec<RawChild>) {
         let mut pending = crate::loom::lock(&self.pending);

@@ -7,7 +7,7 @@
 //! Cell<F> (repr(C), one allocation)
 //! ├── Core<F::Output>
 //! │   ├── Header   ← every pointer to a child (RawChild, wakers, handles) points here
-//! │   │   state, refs, index, shared: Arc<Shared>, join waker, vtable, id
+//! │   │   state, refs, index, shared: Arc<Shared>, join waker, vtable, id, batch
 //! │   └── output: UnsafeCell<Option<Result<T, JoinError>>>
 //! └── future: UnsafeCell<Option<F>>
 //! ```
@@ -32,6 +32,8 @@
 //!   [`BatchHead`]. A cell's last reference then drops its header in place
 //!   and counts the cell off the batch; the last cell frees the allocation.
 //!   Nothing else differs: each cell keeps its own state and references.
+//!   (So a waker of one cell, kept somewhere long-lived, keeps the memory of
+//!   the whole batch, though none of its futures.)
 //! * The future is only ever polled or dropped by the owner, from inside the
 //!   owner's `poll`/`drop` (I1).
 //! * The output is shared by the owner and the handle: whichever of the two
@@ -92,6 +94,11 @@ pub(crate) const RUNNING: usize = 1 << 7;
 /// session's budget: they are bounded by the number of spawns).
 pub(crate) const STARTED: usize = 1 << 8;
 
+/// The child is `!Send` and must be polled on the owner's thread. Set at
+/// creation and never changed (a bit of `state` rather than a field of its
+/// own, which keeps the header at 96 bytes).
+pub(crate) const LOCAL: usize = 1 << 9;
+
 /// The slab key of a child its owner has not adopted yet.
 pub(crate) const UNADOPTED: usize = usize::MAX;
 
@@ -136,8 +143,6 @@ pub(crate) struct Header {
     /// Id reported in `JoinError`s; 0 until first asked for (most children
     /// never fail, so they never touch the global id counter).
     id: std::sync::atomic::AtomicU64,
-    /// Whether the child is `!Send` and must be polled on the owner's thread.
-    local: bool,
     /// The batch allocation this cell is part of, if any (see the module
     /// docs); `None` for a cell of its own.
     batch: Option<NonNull<BatchHead>>,
@@ -146,6 +151,13 @@ pub(crate) struct Header {
     /// handle, so it needs no synchronisation with `poll_join`.
     panic: UnsafeCell<Option<Payload>>,
 }
+
+// Every scoped child and join-set entry carries a header: keep it within
+// the 96 bytes it has had (the pool rounds cells up to 64-byte classes, so
+// growth moves some futures' cells up a class). Linux, 64-bit, no loom: the
+// sizes of std's mutex and of loom's types differ elsewhere.
+#[cfg(all(target_os = "linux", target_pointer_width = "64", not(loom)))]
+const _: () = assert!(std::mem::size_of::<Header>() <= 96);
 
 /// The type-independent prefix of a cell: header and output slot.
 #[repr(C)]
@@ -179,14 +191,13 @@ impl<F: Future> Cell<F> {
         Cell {
             core: Core {
                 header: Header {
-                    state: AtomicUsize::new(state),
+                    state: AtomicUsize::new(if local { state | LOCAL } else { state }),
                     refs: AtomicUsize::new(refs),
                     index: AtomicUsize::new(UNADOPTED),
                     shared: shared.clone(),
                     join_waker: Mutex::new(None),
                     vtable: vtable::<F>(),
                     id: std::sync::atomic::AtomicU64::new(0),
-                    local,
                     batch,
                     panic: UnsafeCell::new(None),
                 },
@@ -400,7 +411,9 @@ impl RawChild {
     }
 
     pub(crate) fn is_local(&self) -> bool {
-        self.header().local
+        // Relaxed: the bit is set before the child is shared and never
+        // changes.
+        self.header().state.load(Ordering::Relaxed) & LOCAL != 0
     }
 
     pub(crate) fn state(&self) -> usize {

@@ -1373,3 +1373,500 @@ fn join_branches_see_the_task_id_on_every_worker() {
         );
     }
 }
+
+/// A `join_all` forgotten before its first poll: nothing is dropped, nothing is
+/// freed (leaks on purpose).
+#[test]
+fn forget_join_all_before_poll() {
+    let drops = &AtomicUsize::new(0);
+    let fut = join_all((0..3).map(|_| {
+        let d = DropCounter(drops);
+        async move {
+            let _d = d;
+        }
+    }));
+    mem::forget(fut);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+}
+
+/// `join_all`'s batch allocation (`RawChild::new_batch`, `BatchHead`,
+/// `release_batch_cell`): edge cases of layout, drop order, unwinding and
+/// cross-thread release. Under Miri, a leak of the batch, a double free or
+/// a use after free is an error.
+mod join_all_batch {
+    use std::future::Future;
+    use std::mem;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use futures::executor::block_on;
+
+    use super::{DropCounter, counting_waker};
+    use crate::scope::*;
+
+    /// Most polls a test allows before it calls the join stranded.
+    const WATCHDOG_POLLS: usize = 100;
+
+    /// Polls `fut` until ready or panicking, at most `WATCHDOG_POLLS` times.
+    fn poll_bounded<F: Future>(fut: F) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+        let mut fut = std::pin::pin!(fut);
+        let (_c, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..WATCHDOG_POLLS {
+            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(v)) => return Ok(v),
+                Ok(Poll::Pending) => {}
+                Err(p) => return Err(p),
+            }
+        }
+        panic!("join_all still pending after {WATCHDOG_POLLS} polls");
+    }
+
+    /// Pending for good; pushes a clone of its waker into `kept` at each poll.
+    fn park(kept: &Mutex<Vec<Waker>>) -> impl Future<Output = ()> + Send + '_ {
+        std::future::poll_fn(move |cx| {
+            kept.lock().unwrap().push(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+
+    /// A value whose destructor panics.
+    struct PanicOnDrop(&'static str);
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic::panic_any(self.0);
+        }
+    }
+
+    /// No future: no batch, no allocation, an empty result (also when the
+    /// finished join is polled again).
+    #[test]
+    fn join_all_of_no_future() {
+        assert!(block_on(join_all(Vec::<std::future::Ready<u8>>::new())).is_empty());
+        let mut fut = join_all(std::iter::empty::<std::future::Ready<()>>());
+        let (_c, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(matches!(Pin::new(&mut fut).poll(&mut cx), Poll::Ready(v) if v.is_empty()));
+        assert!(matches!(Pin::new(&mut fut).poll(&mut cx), Poll::Ready(v) if v.is_empty()));
+        // Dropped without a poll.
+        drop(join_all(std::iter::empty::<std::future::Ready<()>>()));
+    }
+
+    /// A zero-sized future type.
+    struct Zst;
+    impl Future for Zst {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    /// Zero-sized futures and outputs: the cells still have a size (the
+    /// header), completed or dropped pending.
+    #[test]
+    fn join_all_zero_sized_futures() {
+        assert_eq!(mem::size_of::<Zst>(), 0);
+        assert_eq!(block_on(join_all((0..4).map(|_| Zst))).len(), 4);
+        assert_eq!(mem::size_of::<std::future::Pending<()>>(), 0);
+        let mut fut = join_all((0..3).map(|_| std::future::pending::<()>()));
+        let (_c, waker) = counting_waker();
+        assert!(
+            Pin::new(&mut fut)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(fut);
+    }
+
+    /// A future with a 4096-byte alignment: every cell's future is aligned
+    /// (checked in `poll`, and by Miri on every access); the odd ones stay
+    /// pending with their wakers kept past the join.
+    #[repr(align(4096))]
+    struct Aligned<'a> {
+        i: usize,
+        polled: bool,
+        kept: &'a Mutex<Vec<Waker>>,
+        _d: DropCounter<'a>,
+    }
+    impl Future for Aligned<'_> {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let addr = &*self as *const Self as usize;
+            assert_eq!(addr % 4096, 0, "future {} misaligned at {addr:#x}", self.i);
+            if self.i % 2 == 1 {
+                self.kept.lock().unwrap().push(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if !mem::replace(&mut self.polled, true) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(self.i * 10)
+        }
+    }
+
+    #[test]
+    fn join_all_large_alignment() {
+        let drops = &AtomicUsize::new(0);
+        let kept = &Mutex::new(Vec::new());
+        // All ready.
+        let out = block_on(join_all((0..3).map(|i| Aligned {
+            i: i * 2,
+            polled: false,
+            kept,
+            _d: DropCounter(drops),
+        })));
+        assert_eq!(out, [0, 20, 40]);
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        // Some pending; the join dropped; wakers released on other threads.
+        let mut fut = join_all((0..4).map(|i| Aligned {
+            i,
+            polled: false,
+            kept,
+            _d: DropCounter(drops),
+        }));
+        let (_c, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..3 {
+            assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        }
+        drop(fut);
+        assert_eq!(drops.load(Ordering::SeqCst), 7);
+        let wakers = mem::take(&mut *kept.lock().unwrap());
+        assert!(wakers.len() >= 2);
+        let threads: Vec<_> = wakers
+            .into_iter()
+            .map(|w| std::thread::spawn(move || w.wake()))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    /// A join dropped before its first poll drops every future once.
+    #[test]
+    fn join_all_dropped_before_any_poll() {
+        let drops = &AtomicUsize::new(0);
+        let fut = join_all((0..4).map(|i| {
+            let d = DropCounter(drops);
+            async move {
+                let _d = d;
+                i
+            }
+        }));
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(fut);
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+    }
+
+    /// A child panics while siblings are pending with wakers kept outside:
+    /// the panic is re-raised, every future is dropped, and the wakers (woken
+    /// and dropped later on other threads) free the batch.
+    #[test]
+    fn join_all_child_panic_with_wakers_outliving() {
+        let drops = &AtomicUsize::new(0);
+        let kept = &Mutex::new(Vec::new());
+        let res = poll_bounded(join_all((0..4).map(|i| async move {
+            let _d = DropCounter(drops);
+            match i {
+                0 => {
+                    super::yield_now().await;
+                    panic!("child 0");
+                }
+                1 | 2 => park(kept).await,
+                _ => {}
+            }
+            i
+        })));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"child 0"));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+        let wakers = mem::take(&mut *kept.lock().unwrap());
+        assert_eq!(wakers.len(), 2);
+        let threads: Vec<_> = wakers
+            .into_iter()
+            .map(|w| {
+                std::thread::spawn(move || {
+                    w.wake_by_ref();
+                    drop(w.clone());
+                    w.wake();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    /// A child whose future's destructor panics after it completed: the
+    /// join re-raises that panic and drops the others.
+    #[test]
+    fn join_all_child_destructor_panics_on_completion() {
+        let drops = &AtomicUsize::new(0);
+        let kept = &Mutex::new(Vec::new());
+        let res = poll_bounded(join_all((0..3).map(|i| async move {
+            let _d = DropCounter(drops);
+            match i {
+                0 => {
+                    let _bomb = PanicOnDrop("destructor");
+                    super::yield_now().await;
+                }
+                1 => park(kept).await,
+                _ => {}
+            }
+            i
+        })));
+        let payload = res.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"destructor"));
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        drop(mem::take(&mut *kept.lock().unwrap()));
+    }
+
+    /// A pending child whose destructor panics when the join is dropped:
+    /// the drop re-raises it after cancelling the others; a waker of the
+    /// panicking child, dropped later on another thread, frees the batch.
+    #[test]
+    fn join_all_dropped_with_panicking_destructor() {
+        let drops = &AtomicUsize::new(0);
+        let kept = &Mutex::new(Vec::new());
+        let mut fut = Box::pin(join_all((0..3).map(|i| async move {
+            let _d = DropCounter(drops);
+            if i == 1 {
+                let _bomb = PanicOnDrop("cancel destructor");
+                park(kept).await;
+            } else {
+                park(kept).await;
+            }
+            i
+        })));
+        let (_c, waker) = counting_waker();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        let res = panic::catch_unwind(AssertUnwindSafe(move || drop(fut)));
+        assert_eq!(
+            res.unwrap_err().downcast_ref::<&str>(),
+            Some(&"cancel destructor")
+        );
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        let wakers = mem::take(&mut *kept.lock().unwrap());
+        assert_eq!(wakers.len(), 3);
+        std::thread::spawn(move || drop(wakers)).join().unwrap();
+    }
+
+    /// One child's waker cloned many times; the clones are woken and
+    /// dropped on several threads at once while the owner finishes the
+    /// join (the child completes once its flag is set).
+    #[test]
+    fn join_all_waker_clones_released_on_many_threads() {
+        const CLONES: usize = if cfg!(miri) { 8 } else { 256 };
+        const THREADS: usize = if cfg!(miri) { 3 } else { 8 };
+        let done = Arc::new(AtomicBool::new(false));
+        let kept: Arc<Mutex<Vec<Waker>>> = Arc::default();
+        let (d, k) = (done.clone(), kept.clone());
+        let mut threads = Vec::new();
+        let out = block_on(async {
+            let futs = (0..3usize).map(|i| {
+                let (d, k) = (d.clone(), k.clone());
+                std::future::poll_fn(move |cx| {
+                    if i != 1 || d.load(Ordering::SeqCst) {
+                        return Poll::Ready(i);
+                    }
+                    let mut k = k.lock().unwrap();
+                    if k.is_empty() {
+                        k.extend((0..CLONES).map(|_| cx.waker().clone()));
+                    }
+                    Poll::Pending
+                })
+            });
+            let mut join = join_all(futs);
+            // First poll: child 1 hands out its clones, then pending.
+            assert!(
+                futures::poll!(&mut join).is_pending(),
+                "child 1 waits for its flag"
+            );
+            let mut wakers = mem::take(&mut *kept.lock().unwrap());
+            assert_eq!(wakers.len(), CLONES);
+            for _ in 0..THREADS {
+                let take = CLONES.div_ceil(THREADS).min(wakers.len());
+                let share: Vec<Waker> = wakers.drain(..take).collect();
+                let done = done.clone();
+                threads.push(std::thread::spawn(move || {
+                    done.store(true, Ordering::SeqCst);
+                    for w in share {
+                        w.wake_by_ref();
+                        let clone = w.clone();
+                        clone.wake();
+                        drop(w);
+                    }
+                }));
+            }
+            assert!(wakers.is_empty());
+            join.await
+        });
+        assert_eq!(out, [0, 1, 2]);
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    /// Woken and dropped on other threads *while* the owner drops the join.
+    #[test]
+    fn join_all_wakers_race_the_drop() {
+        let kept: Arc<Mutex<Vec<Waker>>> = Arc::default();
+        let k = kept.clone();
+        let mut fut = join_all((0..3).map(move |_| {
+            let k = k.clone();
+            std::future::poll_fn(move |cx| {
+                k.lock().unwrap().push(cx.waker().clone());
+                Poll::<()>::Pending
+            })
+        }));
+        let (_c, waker) = counting_waker();
+        assert!(
+            Pin::new(&mut fut)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        let wakers = mem::take(&mut *kept.lock().unwrap());
+        let threads: Vec<_> = wakers
+            .into_iter()
+            .map(|w| {
+                std::thread::spawn(move || {
+                    for _ in 0..3 {
+                        w.wake_by_ref();
+                    }
+                    drop(w)
+                })
+            })
+            .collect();
+        drop(fut);
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    /// A parent waker whose destructor panics (armed only once the test
+    /// dropped its own handle).
+    struct BombWaker(AtomicBool);
+    impl Wake for BombWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for BombWaker {
+        fn drop(&mut self) {
+            if self.0.load(Ordering::SeqCst) {
+                panic!("parent waker destructor");
+            }
+        }
+    }
+
+    /// The last cell's header drop unwinds (it drops the last `Arc<Shared>`,
+    /// whose parent waker panics): the batch is still counted off and freed
+    /// (the `Release` guard in `drop_ref`), and the panic reaches whoever
+    /// dropped the child's waker.
+    #[test]
+    fn join_all_last_header_drop_unwinds() {
+        let kept = &Mutex::new(Vec::new());
+        let bomb = Arc::new(BombWaker(AtomicBool::new(false)));
+        let mut fut = Box::pin(join_all((0..3).map(|i| async move {
+            if i == 1 {
+                park(kept).await;
+            }
+            i
+        })));
+        {
+            let parent = Waker::from(bomb.clone());
+            assert!(
+                fut.as_mut()
+                    .poll(&mut Context::from_waker(&parent))
+                    .is_pending()
+            );
+        }
+        bomb.0.store(true, Ordering::SeqCst);
+        drop(bomb); // the wake hub now holds the only reference
+        drop(fut);
+        let wakers = mem::take(&mut *kept.lock().unwrap());
+        assert_eq!(wakers.len(), 1);
+        let res = panic::catch_unwind(AssertUnwindSafe(move || drop(wakers)));
+        assert_eq!(
+            res.unwrap_err().downcast_ref::<&str>(),
+            Some(&"parent waker destructor")
+        );
+    }
+
+    /// A self-referential future (a borrow of its own local held across an
+    /// await): cells are never moved after the first poll.
+    #[test]
+    fn join_all_self_referential_futures() {
+        let out = block_on(join_all((0..3u64).map(|i| async move {
+            let local = [i; 4];
+            let r = &local;
+            super::yield_now().await;
+            r.iter().sum::<u64>()
+        })));
+        assert_eq!(out, [0, 4, 8]);
+    }
+
+    /// `join_all` on the multi-thread runtime, children woken from foreign
+    /// threads, joins completed or dropped mid-way (timeout), with late
+    /// wakes after the drop; every future is dropped once.
+    #[test]
+    #[cfg_attr(miri, ignore = "starts a runtime")]
+    fn join_all_on_multi_thread_runtime_with_foreign_wakes() {
+        use std::time::Duration;
+        let rt = crate::Runtime::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let made = Arc::new(AtomicUsize::new(0));
+        let make = |n: usize, delay_us: u64| {
+            let drops = drops.clone();
+            let made = made.clone();
+            (0..n).map(move |i| {
+                let (tx, rx) = futures::channel::oneshot::channel::<usize>();
+                made.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_micros(delay_us * (i as u64 % 7)));
+                    let _ = tx.send(i);
+                });
+                let drops = drops.clone();
+                async move {
+                    struct D(Arc<AtomicUsize>);
+                    impl Drop for D {
+                        fn drop(&mut self) {
+                            self.0.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _d = D(drops);
+                    let mut sink = [0u8; 64];
+                    sink[i % 64] = 1;
+                    rx.await.unwrap_or(usize::MAX) + usize::from(sink[i % 64]) - 1
+                }
+            })
+        };
+        for round in 0..30 {
+            // Completed in block_on.
+            let out = rt.block_on(join_all(make(32, 50)));
+            assert_eq!(out, (0..32).collect::<Vec<_>>());
+            // Completed inside spawned tasks, several at once.
+            let tasks: Vec<_> = (0..4).map(|_| rt.spawn(join_all(make(16, 30)))).collect();
+            for t in tasks {
+                assert_eq!(rt.block_on(t).unwrap(), (0..16).collect::<Vec<_>>());
+            }
+            // Dropped mid-way by a timeout; the senders wake it afterwards.
+            let j = join_all(make(32, 200));
+            let _ = rt.block_on(async move {
+                crate::time::timeout(Duration::from_micros(100 + 37 * round), j).await
+            });
+            let j = join_all(make(32, 200));
+            let t =
+                rt.spawn(async move { crate::time::timeout(Duration::from_micros(150), j).await });
+            let _ = rt.block_on(t).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
+    }
+}

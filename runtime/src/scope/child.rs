@@ -28,7 +28,8 @@
 //!   global allocator's.
 //! * Or the cell is one of a *batch* ([`RawChild::new_batch`], for
 //!   [`join_all`](super::join_all)): the cells of all the futures of one
-//!   call, of one type, side by side in one allocation after a
+//!   call, of one type, side by side in one allocation (from the same pool
+//!   if it is small enough) after a
 //!   [`BatchHead`]. A cell's last reference then drops its header in place
 //!   and counts the cell off the batch; the last cell frees the allocation.
 //!   Nothing else differs: each cell keeps its own state and references.
@@ -254,11 +255,9 @@ unsafe fn release_batch_cell(head: NonNull<BatchHead>) {
     h.check.with_mut(|_| ());
     let layout = h.layout;
     // SAFETY: the last cell is gone, so nothing uses the allocation; the
-    // head needs no drop beyond its loom check cell, dropped here.
-    unsafe {
-        std::ptr::drop_in_place(head.as_ptr());
-        std::alloc::dealloc(head.as_ptr().cast(), layout);
-    }
+    // head needs no drop beyond its loom check cell, dropped here. The
+    // memory came from `pool::allocate` with `layout` (`new_batch`).
+    unsafe { crate::task::pool::drop_and_deallocate(head, layout) };
 }
 
 /// Hands out process-unique ids for children.
@@ -326,14 +325,13 @@ impl RawChild {
         }
         let mut children = Vec::with_capacity(n);
         let (layout, offset) = batch_layout::<F>(n);
-        // SAFETY: the layout has a non-zero size (it holds a `BatchHead`).
-        let base = unsafe { std::alloc::alloc(layout) };
-        let Some(base) = NonNull::new(base) else {
-            std::alloc::handle_alloc_error(layout)
-        };
+        // A small batch (a few small futures) comes from the task-cell pool
+        // like a single cell; a large one from the global allocator.
+        let base = crate::task::pool::allocate(layout);
         let head = base.cast::<BatchHead>();
-        // SAFETY: the allocation starts with room for a `BatchHead`,
-        // aligned (it is the first part of the extended layout). Each cell
+        // SAFETY: `pool::allocate` returned memory of at least `layout`'s
+        // size and alignment, owned by nobody else; it starts with room for
+        // a `BatchHead`, aligned (the first part of the extended layout). Each cell
         // counts as live from here, before it exists: nothing can release
         // a cell before the loop below has written all of them, since
         // nobody else has a pointer to them yet.

@@ -948,7 +948,7 @@ mod unwinds {
     const WATCHDOG_POLLS: usize = 100;
 
     /// A value whose destructor panics.
-    struct PanicOnDrop(&'static str);
+    pub(super) struct PanicOnDrop(pub(super) &'static str);
     impl Drop for PanicOnDrop {
         fn drop(&mut self) {
             panic::panic_any(self.0);
@@ -957,7 +957,9 @@ mod unwinds {
 
     /// Polls `fut` until it is ready or panics, at most `WATCHDOG_POLLS`
     /// times; returns the panic payload if it panicked.
-    fn poll_bounded<F: Future>(fut: F) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    pub(super) fn poll_bounded<F: Future>(
+        fut: F,
+    ) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
         let mut fut = pin!(fut);
         let (_c, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
@@ -1404,26 +1406,9 @@ mod join_all_batch {
 
     use futures::executor::block_on;
 
+    use super::unwinds::{PanicOnDrop, poll_bounded};
     use super::{DropCounter, counting_waker};
     use crate::scope::*;
-
-    /// Most polls a test allows before it calls the join stranded.
-    const WATCHDOG_POLLS: usize = 100;
-
-    /// Polls `fut` until ready or panicking, at most `WATCHDOG_POLLS` times.
-    fn poll_bounded<F: Future>(fut: F) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
-        let mut fut = std::pin::pin!(fut);
-        let (_c, waker) = counting_waker();
-        let mut cx = Context::from_waker(&waker);
-        for _ in 0..WATCHDOG_POLLS {
-            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
-                Ok(Poll::Ready(v)) => return Ok(v),
-                Ok(Poll::Pending) => {}
-                Err(p) => return Err(p),
-            }
-        }
-        panic!("join_all still pending after {WATCHDOG_POLLS} polls");
-    }
 
     /// Pending for good; pushes a clone of its waker into `kept` at each poll.
     fn park(kept: &Mutex<Vec<Waker>>) -> impl Future<Output = ()> + Send + '_ {
@@ -1431,14 +1416,6 @@ mod join_all_batch {
             kept.lock().unwrap().push(cx.waker().clone());
             Poll::Pending
         })
-    }
-
-    /// A value whose destructor panics.
-    struct PanicOnDrop(&'static str);
-    impl Drop for PanicOnDrop {
-        fn drop(&mut self) {
-            panic::panic_any(self.0);
-        }
     }
 
     /// No future: no batch, no allocation, an empty result (also when the

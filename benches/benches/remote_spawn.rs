@@ -67,73 +67,13 @@ struct Run {
     wakes: Vec<Duration>,
 }
 
-/// The operations the workload needs from a runtime.
-trait Peer {
-    const NAME: &'static str;
-    type Runtime;
-    fn runtime() -> Self::Runtime;
-    fn block_on<F: Future>(rt: &Self::Runtime, fut: F) -> F::Output;
-    /// Spawns from inside the runtime's context (a worker or `block_on`).
-    fn spawn<T: Send + 'static>(
-        fut: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static;
-    fn yield_now() -> impl Future<Output = ()> + Send;
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
-}
-
-struct Tether;
-
-impl Peer for Tether {
-    const NAME: &'static str = "tether";
-    type Runtime = tether::Runtime;
-    fn runtime() -> tether::Runtime {
-        tether_benches::tether_runtime()
-    }
-    fn block_on<F: Future>(rt: &tether::Runtime, fut: F) -> F::Output {
-        rt.block_on(fut)
-    }
-    fn spawn<T: Send + 'static>(
-        fut: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let h = tether::spawn(fut);
-        async move { h.await.expect("tether task failed") }
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tether::yield_now()
-    }
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        tether::time::sleep(d)
-    }
-}
-
-struct Tokio;
-
-impl Peer for Tokio {
-    const NAME: &'static str = "tokio";
-    type Runtime = tokio::runtime::Runtime;
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    }
-    fn block_on<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output {
-        rt.block_on(fut)
-    }
-    fn spawn<T: Send + 'static>(
-        fut: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let h = tokio::spawn(fut);
-        async move { h.await.expect("tokio task failed") }
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep(d)
-    }
-}
+#[path = "common/workloads.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with other benches; this one uses part of it"
+)]
+mod workloads;
+use workloads::{Peer, Tether, Tokio};
 
 /// One run on a fresh runtime: starts the load, measures `sleepers`
 /// remote spawns then `wakes` remote wakes, stops the load.
@@ -146,7 +86,7 @@ fn run<P: Peer>(sleepers: usize, wakes: usize, seed: u64) -> Run {
             let load = (0..SPINNERS)
                 .map(|_| {
                     let stop = stop.clone();
-                    P::spawn(async move {
+                    P::spawn_join(async move {
                         while !stop.load(Ordering::Relaxed) {
                             spin_for(SPIN);
                             P::yield_now().await;
@@ -181,7 +121,7 @@ fn run<P: Peer>(sleepers: usize, wakes: usize, seed: u64) -> Run {
         for _ in 0..sleepers {
             let cap_hit = cap_hit.clone();
             let spawned = Instant::now();
-            handles.push(P::spawn(async move {
+            handles.push(P::spawn_join(async move {
                 let delay = spawned.elapsed();
                 let late = cap_hit.load(Ordering::Relaxed);
                 P::sleep(SLEEP).await;
@@ -213,7 +153,7 @@ fn run<P: Peer>(sleepers: usize, wakes: usize, seed: u64) -> Run {
                 let _ = tx.send(Instant::now());
             }
         });
-        let wake_latencies = P::spawn(async move {
+        let wake_latencies = P::spawn_join(async move {
             let mut latencies = Vec::with_capacity(wakes);
             for _ in 0..wakes {
                 let (tx, rx) = oneshot::channel();

@@ -2,7 +2,8 @@
 //! measures exactly the same code: the scoped fan-out (its per-child work
 //! and its contenders), the recursive `fib` of the join benches, and the
 //! runtime benches' [`Peer`] abstraction with `yield_many`. Included with `#[path]` by
-//! `scope_fanout`, `join`, `runtime` and `rounds`; each uses what it needs.
+//! `scope_fanout`, `join`, `runtime`, `rounds` and `remote_spawn`; each uses
+//! what it needs.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -181,8 +182,15 @@ pub trait Peer {
         rt: &Self::Runtime,
         fut: F,
     ) -> impl Future<Output = ()> + Send + 'static;
+    /// Spawns a task from inside the runtime; the returned future resolves
+    /// to its output (and panics if the task failed).
+    fn spawn_join<T: Send + 'static>(
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static;
     /// The runtime's `yield_now`.
     fn yield_now() -> impl Future<Output = ()> + Send;
+    /// The runtime's timer: sleeps for `d`.
+    fn sleep(d: std::time::Duration) -> impl Future<Output = ()> + Send;
 }
 
 /// tether's multi-thread runtime.
@@ -212,8 +220,19 @@ impl Peer for Tether {
         async move { handle.await.expect("tether task failed") }
     }
 
+    fn spawn_join<T: Send + 'static>(
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let handle = tether::spawn(fut);
+        async move { handle.await.expect("tether task failed") }
+    }
+
     fn yield_now() -> impl Future<Output = ()> + Send {
         tether::yield_now()
+    }
+
+    fn sleep(d: std::time::Duration) -> impl Future<Output = ()> + Send {
+        tether::time::sleep(d)
     }
 }
 
@@ -245,8 +264,19 @@ impl Peer for Tokio {
         async move { handle.await.expect("tokio task failed") }
     }
 
+    fn spawn_join<T: Send + 'static>(
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let handle = tokio::spawn(fut);
+        async move { handle.await.expect("tokio task failed") }
+    }
+
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    fn sleep(d: std::time::Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
     }
 }
 

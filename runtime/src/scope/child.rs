@@ -331,10 +331,10 @@ impl RawChild {
         let head = base.cast::<BatchHead>();
         // SAFETY: `pool::allocate` returned memory of at least `layout`'s
         // size and alignment, owned by nobody else; it starts with room for
-        // a `BatchHead`, aligned (the first part of the extended layout). Each cell
-        // counts as live from here, before it exists: nothing can release
-        // a cell before the loop below has written all of them, since
-        // nobody else has a pointer to them yet.
+        // a `BatchHead`, aligned (the first part of the extended layout).
+        // Each cell counts as live from here, before it exists: nothing can
+        // release a cell before the loop below has written all of them,
+        // since nobody else has a pointer to them yet.
         unsafe {
             head.as_ptr().write(BatchHead {
                 live: AtomicUsize::new(n),

@@ -51,7 +51,9 @@ const SAMPLES: usize = 10;
     reason = "shared with other benches; this one uses part of it"
 )]
 mod workloads;
-use workloads::{BoxFut, FIB_N, GRAINS, rayon_fib, rayon_pool, seq_fib, tether_fib, tokio_runtime};
+use workloads::{
+    BoxFut, FIB_N, GRAINS, rayon_fib, rayon_pool, seq_fib, tether_fib_task, tokio_runtime,
+};
 
 /// A leaf of `join_pair`: a future returned by a call, so `join!` sees
 /// that it is `Send` and may fork it.
@@ -84,12 +86,7 @@ fn join(c: &mut Criterion) {
         .measurement_time(MEASUREMENT_TIME);
     for (grain, cutoff) in GRAINS {
         group.bench_with_input(BenchmarkId::new(grain, "tether"), &cutoff, |b, &cutoff| {
-            b.iter(|| {
-                let out = tether_rt
-                    .block_on(async { tether::spawn(tether_fib(FIB_N, cutoff)).await })
-                    .expect("fib task panicked");
-                assert_eq!(out, expected);
-            })
+            b.iter(|| assert_eq!(tether_fib_task(&tether_rt, cutoff), expected))
         });
         group.bench_with_input(BenchmarkId::new(grain, "rayon"), &cutoff, |b, &cutoff| {
             b.iter(|| assert_eq!(pool.install(|| rayon_fib(FIB_N, cutoff)), expected))

@@ -67,6 +67,13 @@ pub fn tether_fib(n: u64, cutoff: u64) -> BoxFut {
     })
 }
 
+/// `fib(FIB_N)` by [`tether_fib`] in a task on `rt`, from outside it: one
+/// iteration of the join benches' tether contender.
+pub fn tether_fib_task(rt: &tether::Runtime, cutoff: u64) -> u64 {
+    rt.block_on(async { tether::spawn(tether_fib(FIB_N, cutoff)).await })
+        .expect("fib task panicked")
+}
+
 /// `fib(n)` by `rayon::join` of the two recursive calls, sequential below
 /// `cutoff`.
 pub fn rayon_fib(n: u64, cutoff: u64) -> u64 {

@@ -97,6 +97,14 @@
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
+//! - **`inline_joins`**: how many more nested two-way joins (`join!`'s
+//!   nodes) may run their sides one after the other on this thread without
+//!   asking the worker whether to fork. Set by
+//!   `worker::enough_fork_jobs_published` when its full check says a join
+//!   may run inline; spent one per join; cleared whenever the task id
+//!   changes (a task poll, a fork job), so a credit never outlives the
+//!   recursion that earned it. Only a hint: running a join inline is always
+//!   correct, and a stale credit delays a fork by a few joins at most.
 //!
 //! # Teardown
 //!
@@ -156,6 +164,9 @@ struct Context {
     /// Address of the reactor handle whose driver this thread is parked in
     /// (see the module docs); 0 for none.
     driver_park: Cell<usize>,
+    /// Nested joins that may still run inline without asking the worker
+    /// (see the module docs); 0 for none.
+    inline_joins: Cell<u32>,
 }
 
 thread_local! {
@@ -173,6 +184,7 @@ thread_local! {
             owner_polled: Cell::new(false),
             thread_hint: Cell::new(usize::MAX),
             driver_park: Cell::new(0),
+            inline_joins: Cell::new(0),
         }
     };
 }
@@ -357,7 +369,36 @@ pub(crate) fn replace_budget(budget: Option<u8>) -> Option<u8> {
 /// Makes `id` the current task id (0: none), returning the previous one.
 #[inline]
 pub(crate) fn replace_task_id(id: u64) -> u64 {
-    CONTEXT.try_with(|c| c.task_id.replace(id)).unwrap_or(0)
+    CONTEXT
+        .try_with(|c| {
+            c.inline_joins.set(0);
+            c.task_id.replace(id)
+        })
+        .unwrap_or(0)
+}
+
+// ----- inline joins ----------------------------------------------------
+
+/// Spends one of the nested joins that may run inline without asking the
+/// worker; false if none is left.
+#[inline]
+pub(crate) fn take_inline_join() -> bool {
+    CONTEXT
+        .try_with(|c| match c.inline_joins.get() {
+            0 => false,
+            n => {
+                c.inline_joins.set(n - 1);
+                true
+            }
+        })
+        .unwrap_or(false)
+}
+
+/// Lets the next `n` nested joins on this thread run inline without asking
+/// the worker, until the task id changes.
+#[inline]
+pub(crate) fn grant_inline_joins(n: u32) {
+    let _ = CONTEXT.try_with(|c| c.inline_joins.set(n));
 }
 
 /// The raw id of the task being polled on this thread; 0 for none.
@@ -533,6 +574,24 @@ mod tests {
         assert_eq!(budget(), None);
     }
 
+    /// A credit of inline joins is spent one by one, and a change of task
+    /// id (a task poll starting or ending, a fork job) clears it.
+    #[test]
+    fn inline_joins_are_spent_and_cleared_by_a_task_change() {
+        assert!(!take_inline_join());
+        grant_inline_joins(2);
+        assert!(take_inline_join());
+        assert!(take_inline_join());
+        assert!(!take_inline_join(), "spent");
+
+        grant_inline_joins(5);
+        let outer = replace_task_id(9);
+        assert!(!take_inline_join(), "a new task does not inherit it");
+        grant_inline_joins(5);
+        replace_task_id(outer);
+        assert!(!take_inline_join(), "nor does the task it returns to");
+    }
+
     /// The address of the innermost scheduler loop's context, if any.
     fn scheduler_addr() -> Option<usize> {
         with_scheduler(|cx| cx.map(|cx| cx as *const scheduler::Context as usize))
@@ -588,6 +647,8 @@ mod tests {
                 let _ = budget();
                 let _ = with_scheduler(|cx| cx.is_none());
                 let _ = thread_hint();
+                let _ = take_inline_join();
+                grant_inline_joins(1);
                 let _ = is_in_runtime();
                 let _ = current();
             }

@@ -577,6 +577,13 @@ impl<A, B> Pick<A, B> {
     fn take(&self) -> (A, B) {
         self.0.take().expect("a pick is used once")
     }
+
+    /// The two sides, consuming the pick: nothing is left for a drop to
+    /// look at (`take` leaves a `None` behind, whose drop is an
+    /// out-of-line call in every fine-grained `join!`).
+    fn into_parts(self) -> (A, B) {
+        self.0.into_inner().expect("a pick is used once")
+    }
 }
 
 /// See [`Pick`]: the parallel choice.
@@ -602,11 +609,11 @@ where
     type Join = Join2<A, B, Par>;
     type TryJoin = TryJoin2<A, B, Par>;
     fn __tether_join(self) -> Self::Join {
-        let (a, b) = self.take();
+        let (a, b) = self.into_parts();
         Join2::new(a, b)
     }
     fn __tether_try_join(self) -> Self::TryJoin {
-        let (a, b) = self.take();
+        let (a, b) = self.into_parts();
         TryJoin2::new(a, b)
     }
 }

@@ -24,6 +24,11 @@
 //! Each ratio is the mean iteration time of the tether contender ÷ the
 //! peer's, both from the same round.
 //!
+//! Each comparison also runs its main peer twice per round (`again`), and
+//! a `control` row gives that A/A ratio: the spread of one workload against
+//! itself, which is the part of every other row's spread that the host
+//! makes, not the runtimes.
+//!
 //! Run with `cargo bench -p tether-benches --bench rounds` (`-- --quick`:
 //! two short rounds; a name filter selects comparisons, as in the other
 //! latency-style benches).
@@ -64,10 +69,17 @@ type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 /// One comparison: contenders (the first is tether's) and the goals of
 /// the ratios `first ÷ contender i`, as (peer index, bound): a round meets
 /// a goal if its ratio is at most the bound.
+///
+/// `control` names two contenders that run the same peer's workload, as
+/// (peer index, twin index): their ratio in a round is what the host alone
+/// makes of one workload measured twice a fraction of a second apart (an
+/// A/A comparison), the spread any ratio of the round carries before the
+/// runtimes differ at all.
 struct Comparison<'a> {
     name: String,
     contenders: Vec<Contender<'a>>,
     goals: Vec<(usize, f64)>,
+    control: Option<(usize, usize)>,
 }
 
 /// Runs `f` for `slice` after one untimed iteration; the mean iteration.
@@ -93,25 +105,45 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
             means[i].push(m);
         }
     }
-    for &(peer, bound) in &cmp.goals {
-        let ratios: Vec<f64> = means[0]
+    let ratios = |num: usize, den: usize| -> Vec<f64> {
+        means[num]
             .iter()
-            .zip(&means[peer])
+            .zip(&means[den])
             .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-            .collect();
-        let met = ratios.iter().filter(|&&r| r <= bound).count();
-        let median_ratio = median_f64(&ratios).expect("at least one round");
+            .collect()
+    };
+    let spread = |ratios: &[f64]| {
+        let median_ratio = median_f64(ratios).expect("at least one round");
         let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = ratios.iter().copied().fold(0.0, f64::max);
+        (format!("{median_ratio:.2}"), format!("{lo:.2}–{hi:.2}"))
+    };
+    for &(peer, bound) in &cmp.goals {
+        let ratios = ratios(0, peer);
+        let met = ratios.iter().filter(|&&r| r <= bound).count();
+        let (median_ratio, range) = spread(&ratios);
         table.row(&[
             cmp.name.clone(),
             format!("{} ÷ {}", cmp.contenders[0].0, cmp.contenders[peer].0),
             format!("≤ {bound}"),
             fmt_duration(median(&means[0])),
             fmt_duration(median(&means[peer])),
-            format!("{median_ratio:.2}"),
-            format!("{lo:.2}–{hi:.2}"),
+            median_ratio,
+            range,
             format!("{met} of {rounds}"),
+        ]);
+    }
+    if let Some((peer, twin)) = cmp.control {
+        let (median_ratio, range) = spread(&ratios(peer, twin));
+        table.row(&[
+            cmp.name.clone(),
+            format!("{} ÷ {} (control)", cmp.contenders[peer].0, cmp.contenders[twin].0),
+            "—".to_owned(),
+            fmt_duration(median(&means[peer])),
+            fmt_duration(median(&means[twin])),
+            median_ratio,
+            range,
+            "—".to_owned(),
         ]);
     }
 }
@@ -189,6 +221,13 @@ fn main() {
                     }),
                 ),
                 (
+                    "rayon_scope again",
+                    Box::new(|| {
+                        pool.install(|| fanout_rayon_scope(data, total));
+                        check(total);
+                    }),
+                ),
+                (
                     "tokio_arc_join_set",
                     Box::new(|| {
                         fanout_tokio_arc(&tokio_rt, &shared, FANOUT, &arc_total);
@@ -196,7 +235,8 @@ fn main() {
                     }),
                 ),
             ],
-            goals: vec![(1, 1.3), (2, 0.8), (3, 0.7)],
+            goals: vec![(1, 1.3), (2, 0.8), (4, 0.7)],
+            control: Some((1, 3)),
         };
         run(&mut cmp, rounds, slice, &table);
     }
@@ -220,8 +260,13 @@ fn main() {
                     "rayon",
                     Box::new(|| assert_eq!(pool.install(|| rayon_fib(FIB_N, cutoff)), want)),
                 ),
+                (
+                    "rayon again",
+                    Box::new(|| assert_eq!(pool.install(|| rayon_fib(FIB_N, cutoff)), want)),
+                ),
             ],
             goals: vec![(1, bound)],
+            control: Some((1, 2)),
         };
         run(&mut cmp, rounds, slice, &table);
     }
@@ -232,8 +277,10 @@ fn main() {
             contenders: vec![
                 ("tether", Box::new(yield_many::<Tether>(&tether_rt))),
                 ("tokio", Box::new(yield_many::<Tokio>(&tokio_rt))),
+                ("tokio again", Box::new(yield_many::<Tokio>(&tokio_rt))),
             ],
             goals: vec![(1, 0.9)],
+            control: Some((1, 2)),
         };
         run(&mut cmp, rounds, slice, &table);
     }

@@ -27,7 +27,10 @@
 //! Each comparison also runs its main peer twice per round (`again`), and
 //! a `control` row gives that A/A ratio: the spread of one workload against
 //! itself, which is the part of every other row's spread that the host
-//! makes, not the runtimes.
+//! makes, not the runtimes. The fan-out's goals against moro and tokio
+//! are also applied to `rayon::scope` (`reference` rows): moro polls every
+//! child on the calling thread, so when the host makes thread wake-ups
+//! slow, no parallel fan-out gains on it, rayon's included.
 //!
 //! Run with `cargo bench -p tether-benches --bench rounds` (`-- --quick`:
 //! two short rounds; a name filter selects comparisons, as in the other
@@ -75,11 +78,18 @@ type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 /// makes of one workload measured twice a fraction of a second apart (an
 /// A/A comparison), the spread any ratio of the round carries before the
 /// runtimes differ at all.
+///
+/// `references` hold a goal applied to two peers, as (numerator index,
+/// denominator index, bound): whether `rayon::scope` itself would meet the
+/// fan-out's goal against moro in that round, for example. A goal that the
+/// best parallel peer misses in a round is out of reach of any runtime in
+/// that round.
 struct Comparison<'a> {
     name: String,
     contenders: Vec<Contender<'a>>,
     goals: Vec<(usize, f64)>,
     control: Option<(usize, usize)>,
+    references: Vec<(usize, usize, f64)>,
 }
 
 /// Runs `f` for `slice` after one untimed iteration; the mean iteration.
@@ -118,26 +128,38 @@ fn run(cmp: &mut Comparison<'_>, rounds: usize, slice: Duration, table: &Table) 
         let hi = ratios.iter().copied().fold(0.0, f64::max);
         (format!("{median_ratio:.2}"), format!("{lo:.2}–{hi:.2}"))
     };
-    for &(peer, bound) in &cmp.goals {
-        let ratios = ratios(0, peer);
+    let goal_row = |num: usize, den: usize, bound: f64, note: &str| {
+        let ratios = ratios(num, den);
         let met = ratios.iter().filter(|&&r| r <= bound).count();
         let (median_ratio, range) = spread(&ratios);
         table.row(&[
             cmp.name.clone(),
-            format!("{} ÷ {}", cmp.contenders[0].0, cmp.contenders[peer].0),
+            format!(
+                "{} ÷ {}{note}",
+                cmp.contenders[num].0, cmp.contenders[den].0
+            ),
             format!("≤ {bound}"),
-            fmt_duration(median(&means[0])),
-            fmt_duration(median(&means[peer])),
+            fmt_duration(median(&means[num])),
+            fmt_duration(median(&means[den])),
             median_ratio,
             range,
             format!("{met} of {rounds}"),
         ]);
+    };
+    for &(peer, bound) in &cmp.goals {
+        goal_row(0, peer, bound, "");
+    }
+    for &(num, den, bound) in &cmp.references {
+        goal_row(num, den, bound, " (reference)");
     }
     if let Some((peer, twin)) = cmp.control {
         let (median_ratio, range) = spread(&ratios(peer, twin));
         table.row(&[
             cmp.name.clone(),
-            format!("{} ÷ {} (control)", cmp.contenders[peer].0, cmp.contenders[twin].0),
+            format!(
+                "{} ÷ {} (control)",
+                cmp.contenders[peer].0, cmp.contenders[twin].0
+            ),
             "—".to_owned(),
             fmt_duration(median(&means[peer])),
             fmt_duration(median(&means[twin])),
@@ -237,6 +259,7 @@ fn main() {
             ],
             goals: vec![(1, 1.3), (2, 0.8), (4, 0.7)],
             control: Some((1, 3)),
+            references: vec![(1, 2, 0.8), (1, 4, 0.7)],
         };
         run(&mut cmp, rounds, slice, &table);
     }
@@ -267,6 +290,7 @@ fn main() {
             ],
             goals: vec![(1, bound)],
             control: Some((1, 2)),
+            references: Vec::new(),
         };
         run(&mut cmp, rounds, slice, &table);
     }
@@ -281,6 +305,7 @@ fn main() {
             ],
             goals: vec![(1, 0.9)],
             control: Some((1, 2)),
+            references: Vec::new(),
         };
         run(&mut cmp, rounds, slice, &table);
     }

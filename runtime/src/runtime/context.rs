@@ -97,14 +97,19 @@
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
-//! - **`inline_joins`**: how many more nested two-way joins (`join!`'s
-//!   nodes) may run their sides one after the other on this thread without
-//!   asking the worker whether to fork. Set by
+//! - **`inline_joins`**, **`inline_joins_frame`**: how many more nested
+//!   two-way joins (`join!`'s nodes) may run their sides one after the
+//!   other on this thread without asking the worker whether to fork, and
+//!   the stack address of the join whose check earned them. Set by
 //!   `worker::enough_fork_jobs_published` when its full check says a join
-//!   may run inline; spent one per join; cleared whenever the task id
-//!   changes (a task poll, a fork job), so a credit never outlives the
-//!   recursion that earned it. Only a hint: running a join inline is always
-//!   correct, and a stale credit delays a fork by a few joins at most.
+//!   may run inline; spent one per join, only by joins at that frame's
+//!   depth or deeper (nested in the recursion that earned them: a join in
+//!   a shallower frame, such as a task's own `join!` after a recursion
+//!   returned, asks again however long ago the credit was earned); cleared
+//!   whenever the task id changes (a task poll, a fork job) and when the
+//!   worker pops one of its fork jobs back. Only a hint: running a join
+//!   inline is always correct, and a stale credit delays a fork by a few
+//!   nested joins at most.
 //!
 //! # Teardown
 //!
@@ -167,6 +172,8 @@ struct Context {
     /// Nested joins that may still run inline without asking the worker
     /// (see the module docs); 0 for none.
     inline_joins: Cell<u32>,
+    /// The stack address of the join that earned `inline_joins`.
+    inline_joins_frame: Cell<usize>,
 }
 
 thread_local! {
@@ -185,6 +192,7 @@ thread_local! {
             thread_hint: Cell::new(usize::MAX),
             driver_park: Cell::new(0),
             inline_joins: Cell::new(0),
+            inline_joins_frame: Cell::new(0),
         }
     };
 }
@@ -380,25 +388,36 @@ pub(crate) fn replace_task_id(id: u64) -> u64 {
 // ----- inline joins ----------------------------------------------------
 
 /// Spends one of the nested joins that may run inline without asking the
-/// worker; false if none is left.
+/// worker, if one is left and `frame` (the stack address of a local of the
+/// asking join) is at or below the frame that earned it; false otherwise.
 #[inline]
-pub(crate) fn take_inline_join() -> bool {
+pub(crate) fn take_inline_join(frame: usize) -> bool {
     CONTEXT
         .try_with(|c| match c.inline_joins.get() {
-            0 => false,
-            n => {
+            n if n > 0 && frame <= c.inline_joins_frame.get() => {
                 c.inline_joins.set(n - 1);
                 true
             }
+            _ => false,
         })
         .unwrap_or(false)
 }
 
-/// Lets the next `n` nested joins on this thread run inline without asking
+/// Lets the next `n` joins nested at or below `frame` (the stack address
+/// of a local of the join whose check said yes) run inline without asking
 /// the worker, until the task id changes.
 #[inline]
-pub(crate) fn grant_inline_joins(n: u32) {
-    let _ = CONTEXT.try_with(|c| c.inline_joins.set(n));
+pub(crate) fn grant_inline_joins(n: u32, frame: usize) {
+    let _ = CONTEXT.try_with(|c| {
+        c.inline_joins.set(n);
+        c.inline_joins_frame.set(frame);
+    });
+}
+
+/// Voids this thread's credit of inline joins.
+#[inline]
+pub(crate) fn clear_inline_joins() {
+    let _ = CONTEXT.try_with(|c| c.inline_joins.set(0));
 }
 
 /// The raw id of the task being polled on this thread; 0 for none.
@@ -574,22 +593,28 @@ mod tests {
         assert_eq!(budget(), None);
     }
 
-    /// A credit of inline joins is spent one by one, and a change of task
-    /// id (a task poll starting or ending, a fork job) clears it.
+    /// A credit of inline joins is spent one by one, only by joins at or
+    /// below the frame that earned it, and a change of task id (a task poll
+    /// starting or ending, a fork job) clears it.
     #[test]
-    fn inline_joins_are_spent_and_cleared_by_a_task_change() {
-        assert!(!take_inline_join());
-        grant_inline_joins(2);
-        assert!(take_inline_join());
-        assert!(take_inline_join());
-        assert!(!take_inline_join(), "spent");
+    fn inline_joins_are_spent_below_their_frame_and_cleared_by_a_task_change() {
+        assert!(!take_inline_join(1000));
+        grant_inline_joins(2, 1000);
+        assert!(!take_inline_join(1001), "a shallower frame asks again");
+        assert!(take_inline_join(1000), "the same depth");
+        assert!(take_inline_join(10), "deeper");
+        assert!(!take_inline_join(10), "spent");
 
-        grant_inline_joins(5);
+        grant_inline_joins(5, 1000);
+        clear_inline_joins();
+        assert!(!take_inline_join(10), "cleared");
+
+        grant_inline_joins(5, 1000);
         let outer = replace_task_id(9);
-        assert!(!take_inline_join(), "a new task does not inherit it");
-        grant_inline_joins(5);
+        assert!(!take_inline_join(10), "a new task does not inherit it");
+        grant_inline_joins(5, 1000);
         replace_task_id(outer);
-        assert!(!take_inline_join(), "nor does the task it returns to");
+        assert!(!take_inline_join(10), "nor does the task it returns to");
     }
 
     /// The address of the innermost scheduler loop's context, if any.
@@ -647,8 +672,9 @@ mod tests {
                 let _ = budget();
                 let _ = with_scheduler(|cx| cx.is_none());
                 let _ = thread_hint();
-                let _ = take_inline_join();
-                grant_inline_joins(1);
+                let _ = take_inline_join(0);
+                grant_inline_joins(1, 0);
+                clear_inline_joins();
                 let _ = is_in_runtime();
                 let _ = current();
             }

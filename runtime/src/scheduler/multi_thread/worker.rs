@@ -291,7 +291,7 @@ impl Core {
     fn pop_fork_job(&mut self) -> Option<JobRef> {
         let job = self.fork_queue.pop()?;
         self.fork_queue_own = self.fork_queue_own.saturating_sub(1);
-        crate::runtime::context::grant_inline_joins(0);
+        crate::runtime::context::clear_inline_joins();
         Some(job)
     }
 
@@ -858,8 +858,11 @@ const INLINE_JOINS_PER_CHECK: u32 = 16;
 /// asks on every join.
 ///
 /// A check that says yes lets the next [`INLINE_JOINS_PER_CHECK`] joins of
-/// the same task on this thread run inline without one (a credit in the
-/// thread's context, cleared when the task id changes).
+/// the same task on this thread, nested at or below the asking join's
+/// frame, run inline without one (a credit in the thread's context,
+/// cleared when the task id changes). The frame rule keeps a credit earned
+/// deep in one recursion from deciding a later, shallower join, such as a
+/// task's own `join!(long, long)` after the recursion returned.
 ///
 /// The last two conditions are for a join that comes right after this
 /// thread published (`join!(join!(long, long), short)`): a worker woken for
@@ -870,7 +873,12 @@ const INLINE_JOINS_PER_CHECK: u32 = 16;
 /// being taken.
 #[inline]
 pub(crate) fn enough_fork_jobs_published() -> bool {
-    if crate::runtime::context::take_inline_join() {
+    // The asking join's depth on this stack: the address of a local of its
+    // frame (this function is inlined into the join's poll). Joins nested
+    // in it are deeper, at lower addresses.
+    let here = 0u8;
+    let frame = std::ptr::addr_of!(here) as usize;
+    if crate::runtime::context::take_inline_join(frame) {
         return true;
     }
     let inline = crate::runtime::context::with_scheduler_unless_task_locals(|cx| match cx {
@@ -895,7 +903,7 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
         _ => false,
     });
     if inline {
-        crate::runtime::context::grant_inline_joins(INLINE_JOINS_PER_CHECK);
+        crate::runtime::context::grant_inline_joins(INLINE_JOINS_PER_CHECK, frame);
     }
     inline
 }

@@ -97,19 +97,20 @@
 //! - **`thread_hint`**: a small number unique to the thread, assigned on
 //!   first use and never changed; the timer spreads threads over its shards
 //!   with it.
-//! - **`inline_joins`**, **`inline_joins_frame`**: how many more nested
-//!   two-way joins (`join!`'s nodes) may run their sides one after the
-//!   other on this thread without asking the worker whether to fork, and
-//!   the stack address of the join whose check earned them. Set by
+//! - **`inline_joins`**, **`inline_joins_frame`**, **`inline_joins_epoch`**:
+//!   how many more two-way joins (`join!`'s nodes) may run their sides one
+//!   after the other on this thread without asking the worker whether to
+//!   fork, the stack address of the join whose check earned them, and the
+//!   idle epoch (`multi_thread::idle::idle_epoch`) at that check. Set by
 //!   `worker::enough_fork_jobs_published` when its full check says a join
-//!   may run inline; spent one per join, only by joins at that frame's
-//!   depth or deeper (nested in the recursion that earned them: a join in
-//!   a shallower frame, such as a task's own `join!` after a recursion
-//!   returned, asks again however long ago the credit was earned); cleared
-//!   whenever the task id changes (a task poll, a fork job) and when the
-//!   worker pops one of its fork jobs back. Only a hint: running a join
-//!   inline is always correct, and a stale credit delays a fork by a few
-//!   nested joins at most.
+//!   may run inline. Spent one per join, and only while no worker went
+//!   idle since the check (the epoch is unchanged) and only by joins at
+//!   that frame's depth or deeper (the recursion that earned them, not a
+//!   shallower join such as a task's own `join!` after the recursion
+//!   returned). Cleared whenever the task id changes (a task poll, a fork
+//!   job) and when the worker pops one of its fork jobs back. Only a hint:
+//!   running a join inline is always correct, and while no worker goes
+//!   idle the full check would mostly say the same.
 //!
 //! # Teardown
 //!
@@ -174,6 +175,8 @@ struct Context {
     inline_joins: Cell<u32>,
     /// The stack address of the join that earned `inline_joins`.
     inline_joins_frame: Cell<usize>,
+    /// The idle epoch when `inline_joins` was earned.
+    inline_joins_epoch: Cell<u32>,
 }
 
 thread_local! {
@@ -193,6 +196,7 @@ thread_local! {
             driver_park: Cell::new(0),
             inline_joins: Cell::new(0),
             inline_joins_frame: Cell::new(0),
+            inline_joins_epoch: Cell::new(0),
         }
     };
 }
@@ -387,14 +391,18 @@ pub(crate) fn replace_task_id(id: u64) -> u64 {
 
 // ----- inline joins ----------------------------------------------------
 
-/// Spends one of the nested joins that may run inline without asking the
-/// worker, if one is left and `frame` (the stack address of a local of the
-/// asking join) is at or below the frame that earned it; false otherwise.
+/// Spends one of the joins that may run inline without asking the worker,
+/// if one is left, `frame` (the stack address of a local of the asking
+/// join) is at or below the frame that earned it, and `epoch` (the idle
+/// epoch now) is the one it was earned in; false otherwise.
 #[inline]
-pub(crate) fn take_inline_join(frame: usize) -> bool {
+pub(crate) fn take_inline_join(frame: usize, epoch: u32) -> bool {
     CONTEXT
         .try_with(|c| match c.inline_joins.get() {
-            n if n > 0 && frame <= c.inline_joins_frame.get() => {
+            n if n > 0
+                && frame <= c.inline_joins_frame.get()
+                && epoch == c.inline_joins_epoch.get() =>
+            {
                 c.inline_joins.set(n - 1);
                 true
             }
@@ -403,14 +411,15 @@ pub(crate) fn take_inline_join(frame: usize) -> bool {
         .unwrap_or(false)
 }
 
-/// Lets the next `n` joins nested at or below `frame` (the stack address
-/// of a local of the join whose check said yes) run inline without asking
-/// the worker, until the task id changes.
+/// Lets the next `n` joins at or below `frame` (the stack address of a
+/// local of the join whose check said yes) run inline without asking the
+/// worker while the idle epoch stays `epoch`, until the task id changes.
 #[inline]
-pub(crate) fn grant_inline_joins(n: u32, frame: usize) {
+pub(crate) fn grant_inline_joins(n: u32, frame: usize, epoch: u32) {
     let _ = CONTEXT.try_with(|c| {
         c.inline_joins.set(n);
         c.inline_joins_frame.set(frame);
+        c.inline_joins_epoch.set(epoch);
     });
 }
 
@@ -594,27 +603,29 @@ mod tests {
     }
 
     /// A credit of inline joins is spent one by one, only by joins at or
-    /// below the frame that earned it, and a change of task id (a task poll
-    /// starting or ending, a fork job) clears it.
+    /// below the frame that earned it and in the idle epoch it was earned
+    /// in; clearing it and a change of task id (a task poll starting or
+    /// ending, a fork job) void it.
     #[test]
-    fn inline_joins_are_spent_below_their_frame_and_cleared_by_a_task_change() {
-        assert!(!take_inline_join(1000));
-        grant_inline_joins(2, 1000);
-        assert!(!take_inline_join(1001), "a shallower frame asks again");
-        assert!(take_inline_join(1000), "the same depth");
-        assert!(take_inline_join(10), "deeper");
-        assert!(!take_inline_join(10), "spent");
+    fn inline_joins_are_spent_below_their_frame_in_their_epoch() {
+        assert!(!take_inline_join(1000, 7));
+        grant_inline_joins(2, 1000, 7);
+        assert!(!take_inline_join(1001, 7), "a shallower frame asks again");
+        assert!(!take_inline_join(1000, 8), "a worker went idle since");
+        assert!(take_inline_join(1000, 7), "the same depth");
+        assert!(take_inline_join(10, 7), "deeper");
+        assert!(!take_inline_join(10, 7), "spent");
 
-        grant_inline_joins(5, 1000);
+        grant_inline_joins(5, 1000, 7);
         clear_inline_joins();
-        assert!(!take_inline_join(10), "cleared");
+        assert!(!take_inline_join(10, 7), "cleared");
 
-        grant_inline_joins(5, 1000);
+        grant_inline_joins(5, 1000, 7);
         let outer = replace_task_id(9);
-        assert!(!take_inline_join(10), "a new task does not inherit it");
-        grant_inline_joins(5, 1000);
+        assert!(!take_inline_join(10, 7), "a new task does not inherit it");
+        grant_inline_joins(5, 1000, 7);
         replace_task_id(outer);
-        assert!(!take_inline_join(10), "nor does the task it returns to");
+        assert!(!take_inline_join(10, 7), "nor does the task it returns to");
     }
 
     /// The address of the innermost scheduler loop's context, if any.
@@ -672,8 +683,8 @@ mod tests {
                 let _ = budget();
                 let _ = with_scheduler(|cx| cx.is_none());
                 let _ = thread_hint();
-                let _ = take_inline_join(0);
-                grant_inline_joins(1, 0);
+                let _ = take_inline_join(0, 0);
+                grant_inline_joins(1, 0, 0);
                 clear_inline_joins();
                 let _ = is_in_runtime();
                 let _ = current();

@@ -27,6 +27,25 @@
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
+/// Bumped each time a worker of any runtime in the process starts to search
+/// or parks: a join that ran inline on a credit earned before (see
+/// `worker::enough_fork_jobs_published`) asks again once it changed. Only
+/// a hint (relaxed, wrapping, shared by every runtime, so a bump may be
+/// another runtime's), never used to synchronise, so it is a `std` atomic
+/// in every build, loom included.
+static IDLE_EPOCH: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The current value of [`IDLE_EPOCH`].
+#[inline]
+pub(crate) fn idle_epoch() -> u32 {
+    IDLE_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A worker became idle (searching or parked).
+fn bump_idle_epoch() {
+    IDLE_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `num_searching` lives in the low bits, `num_unparked` above them.
 const UNPARK_SHIFT: usize = 16;
 const SEARCH_MASK: usize = (1 << UNPARK_SHIFT) - 1;
@@ -90,6 +109,7 @@ impl Idle {
         let dec = (1 << UNPARK_SHIFT) | usize::from(is_searching);
         let prev = self.state.fetch_sub(dec, SeqCst);
         sleepers.push(index);
+        bump_idle_epoch();
         Self::num_searching(prev) == usize::from(is_searching)
     }
 
@@ -100,6 +120,7 @@ impl Idle {
             return false;
         }
         self.state.fetch_add(1, SeqCst);
+        bump_idle_epoch();
         true
     }
 

@@ -859,10 +859,14 @@ const INLINE_JOINS_PER_CHECK: u32 = 16;
 ///
 /// A check that says yes lets the next [`INLINE_JOINS_PER_CHECK`] joins of
 /// the same task on this thread, nested at or below the asking join's
-/// frame, run inline without one (a credit in the thread's context,
-/// cleared when the task id changes). The frame rule keeps a credit earned
-/// deep in one recursion from deciding a later, shallower join, such as a
-/// task's own `join!(long, long)` after the recursion returned.
+/// frame, run inline without one while no worker goes idle (a credit in
+/// the thread's context, cleared when the task id changes). The frame rule
+/// keeps a credit earned deep in one recursion from deciding a later,
+/// shallower join, such as a task's own `join!(long, long)` after the
+/// recursion returned; the idle epoch ([`super::idle::idle_epoch`], one
+/// relaxed load of a process-wide counter) voids the credit as soon as a
+/// worker starts to search or parks, which is when the full check would
+/// fork: a sibling join after the other worker ran out of work asks again.
 ///
 /// The last two conditions are for a join that comes right after this
 /// thread published (`join!(join!(long, long), short)`): a worker woken for
@@ -878,7 +882,8 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
     // in it are deeper, at lower addresses.
     let here = 0u8;
     let frame = std::ptr::addr_of!(here) as usize;
-    if crate::runtime::context::take_inline_join(frame) {
+    let epoch = super::idle::idle_epoch();
+    if crate::runtime::context::take_inline_join(frame, epoch) {
         return true;
     }
     let inline = crate::runtime::context::with_scheduler_unless_task_locals(|cx| match cx {
@@ -903,7 +908,7 @@ pub(crate) fn enough_fork_jobs_published() -> bool {
         _ => false,
     });
     if inline {
-        crate::runtime::context::grant_inline_joins(INLINE_JOINS_PER_CHECK, frame);
+        crate::runtime::context::grant_inline_joins(INLINE_JOINS_PER_CHECK, frame, epoch);
     }
     inline
 }

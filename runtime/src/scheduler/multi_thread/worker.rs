@@ -841,12 +841,13 @@ const UNSTOLEN_CHECKS_BEFORE_INLINE: u32 = 8;
 /// Nested joins that run inline without a check after a check said they
 /// may (see [`enough_fork_jobs_published`]). The check follows five
 /// dependent loads (the context, the core, the deque and its two ends) and
-/// was a third of a fine-grained join node's own time (`join_fib/fine`);
-/// sixteen joins of that grain take about a microsecond, so a steal or a
-/// worker going idle is still seen within one. Measured in one process
-/// against `rayon::join`, `fib(32)` below 6: median ratio 2.8–3.1 with a
-/// check on every join, 2.6–2.8 with 16 and with 64; the coarse grain
-/// (below 20) stayed at 1.01–1.02.
+/// was a third of a fine-grained join node's own time (`join_fib/fine`).
+/// A worker going idle voids the credit at once (the idle epoch); a steal
+/// by a busy worker is seen at the next check, and sixteen joins of the
+/// fine grain take about a microsecond. Measured in one process against
+/// `rayon::join`, `fib(32)` below 6, median ratio: 2.8–3.2 with a check on
+/// every join, 2.5–2.7 with 16 (64 did no better than 16); the coarse
+/// grain (below 20) stayed at 1.0.
 const INLINE_JOINS_PER_CHECK: u32 = 16;
 
 /// True on a worker that can fork, whose fork deque holds as many unstolen
@@ -877,9 +878,12 @@ const INLINE_JOINS_PER_CHECK: u32 = 16;
 /// being taken.
 #[inline]
 pub(crate) fn enough_fork_jobs_published() -> bool {
-    // The asking join's depth on this stack: the address of a local of its
-    // frame (this function is inlined into the join's poll). Joins nested
-    // in it are deeper, at lower addresses.
+    // The asking join's depth on this stack: the address of a local of
+    // this function, which is inlined into the join's poll or called from
+    // it. Either way, joins nested in that poll ask from deeper frames, at
+    // lower addresses (the stack grows down on every target we build
+    // for; where it did not, a credit would never be spent, which is only
+    // slower).
     let here = 0u8;
     let frame = std::ptr::addr_of!(here) as usize;
     let epoch = super::idle::idle_epoch();

@@ -179,16 +179,22 @@ struct Cell<F: Future> {
 }
 
 impl<F: Future> Cell<F> {
-    /// A new cell's value: `state` and `refs` as the caller counts them,
-    /// the slab key not set yet.
+    /// A new cell's value: `QUEUED` set (it must be polled once), with
+    /// references for the owner, for the ready-queue entry the creator must
+    /// push and, if `with_handle`, for the handle (otherwise `HANDLE_GONE`
+    /// is set); the slab key not set yet.
     fn new(
         future: F,
         shared: &Arc<Shared>,
-        state: usize,
-        refs: usize,
+        with_handle: bool,
         local: bool,
         batch: Option<NonNull<BatchHead>>,
     ) -> Cell<F> {
+        let (state, refs) = if with_handle {
+            (QUEUED, 3)
+        } else {
+            (QUEUED | HANDLE_GONE, 2)
+        };
         Cell {
             core: Core {
                 header: Header {
@@ -294,11 +300,6 @@ impl RawChild {
     where
         F: Future,
     {
-        let (state, refs) = if with_handle {
-            (QUEUED, 3)
-        } else {
-            (QUEUED | HANDLE_GONE, 2)
-        };
         // Children come from the runtime's task-cell pool, like tasks: a
         // scope's children are spawned on one worker and often finished on
         // another, which is the pattern the pool exists for.
@@ -308,7 +309,7 @@ impl RawChild {
         // owned by nobody else.
         unsafe {
             cell.as_ptr()
-                .write(Cell::new(future, shared, state, refs, local, None))
+                .write(Cell::new(future, shared, with_handle, local, None))
         };
         RawChild(cell.cast::<Header>())
     }
@@ -353,14 +354,8 @@ impl RawChild {
             // `Arc` and builds plain values, and `children` has capacity.
             unsafe {
                 let cell = first.add(i);
-                cell.as_ptr().write(Cell::new(
-                    future,
-                    shared,
-                    QUEUED | HANDLE_GONE,
-                    2,
-                    false,
-                    Some(head),
-                ));
+                cell.as_ptr()
+                    .write(Cell::new(future, shared, false, false, Some(head)));
                 children.push(RawChild(cell.cast::<Header>()));
             }
         }
